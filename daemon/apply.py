@@ -1,0 +1,394 @@
+"""The ResourceManager: plan and apply desired objects with server-side apply, then prune.
+
+Modelled on Flux's ``ssa`` package. Live state comes from one list per kind (cluster-wide,
+label-selected), so a plan of an unchanged repo costs a handful of requests however large it is.
+Objects whose live state already matches are not sent; candidates for an update are confirmed
+with a server-side dry-run, so the plan gives the answer the API server would. Applies run in
+stages (namespaces, classes, config, workloads, then services), each stage concurrently with a
+bounded pool. Prune deletes only what the inventory says we created and what still carries our
+label, never volumes or namespaces whose policy is ``Retain``, and holds mass deletions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon.diff import Change, ChangeSet, FieldChange, diff_object
+from daemon.errors import ApplyConflict, ClusterError
+from daemon.health import WATCHED_KINDS, Health, assess
+from daemon.inventory import Inventory, PrunePlan, plan_prune
+from daemon.kube import FIELD_MANAGER, KubeClient, ResourceType, type_for_ref
+from daemon.model import ObjRef
+from daemon.render.core import STAGES, objref, stage_of
+from daemon.render.meta import MANAGED_BY, MANAGER_NAME
+
+log = logging.getLogger(__name__)
+
+OWNED_SELECTOR = f"{MANAGED_BY}={MANAGER_NAME}"
+_NOISE_META = ("managedFields", "resourceVersion", "generation")
+
+Progress = Callable[[str], None]
+
+
+def _no_progress(_: str) -> None:
+    return None
+
+
+class InventoryStore:
+    """The inventory persisted in a ConfigMap, so it survives restarts and is visible to kubectl."""
+
+    def __init__(self, kube: KubeClient, namespace: str = "dockyard-system", name: str = "dockyard-inventory"):
+        self._kube = kube
+        self.namespace = namespace
+        self.name = name
+        self._configmaps = kube.resource_type("v1", "ConfigMap")
+
+    def load(self) -> Inventory:
+        obj = self._kube.get(self._configmaps, self.namespace, self.name)
+        return Inventory.parse(obj.get("data") or {}) if obj else Inventory()
+
+    def save(self, inventory: Inventory) -> None:
+        self._kube.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}},
+            field_manager=FIELD_MANAGER,
+        )
+        self._kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": self.name,
+                    "namespace": self.namespace,
+                    "labels": {"app.kubernetes.io/part-of": "dockyard"},
+                },
+                "data": inventory.serialise(),
+            },
+            field_manager=FIELD_MANAGER,
+            force=True,
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an apply would do, with everything the apply needs to do it."""
+
+    changeset: ChangeSet
+    prune: PrunePlan
+    inventory: Inventory
+    desired: tuple[Mapping[str, Any], ...] = field(repr=False)
+    live: Mapping[ObjRef, Mapping[str, Any]] = field(repr=False)
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    ref: ObjRef
+    action: str
+    ok: bool
+    error: str = ""
+    conflict_managers: tuple[str, ...] = ()
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    results: list[ObjectResult] = field(default_factory=list)
+    pruned: list[ObjRef] = field(default_factory=list)
+    health: list[Health] = field(default_factory=list)
+    requests: int = 0
+    writes: int = 0
+    duration_seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[ObjectResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def unhealthy(self) -> list[Health]:
+        return [h for h in self.health if h.state != "healthy"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.unhealthy and not self.plan.prune.blocked
+
+
+class ResourceManager:
+    def __init__(
+        self,
+        kube: KubeClient,
+        *,
+        field_manager: str = FIELD_MANAGER,
+        concurrency: int = 8,
+        inventory: InventoryStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._kube = kube
+        self._manager = field_manager
+        self._concurrency = max(1, concurrency)
+        self.inventory_store = inventory or InventoryStore(kube)
+        self._clock = clock
+        self._sleep = sleep
+
+    # --- live state -------------------------------------------------------------------------
+
+    def _types_for(
+        self, desired: Iterable[Mapping[str, Any]], refs: Iterable[ObjRef]
+    ) -> dict[tuple[str, str], ResourceType]:
+        types: dict[tuple[str, str], ResourceType] = {}
+        for obj in desired:
+            rtype = self._kube.type_of(obj)
+            types[(rtype.group, rtype.kind)] = rtype
+        for ref in refs:
+            if (ref.group, ref.kind) not in types:
+                types[(ref.group, ref.kind)] = type_for_ref(self._kube, ref.group, ref.kind)
+        return types
+
+    def fetch_live(self, types: Iterable[ResourceType]) -> dict[ObjRef, dict[str, Any]]:
+        """Every object Dockyard labels as its own, with one list call per type."""
+        live: dict[ObjRef, dict[str, Any]] = {}
+        type_list = list(types)
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, max(len(type_list), 1))) as pool:
+            for items in pool.map(lambda t: self._kube.list_objects(t, label_selector=OWNED_SELECTOR), type_list):
+                for item in items:
+                    live[objref(item)] = item
+        return live
+
+    # --- plan -------------------------------------------------------------------------------
+
+    def plan(
+        self,
+        desired: Sequence[Mapping[str, Any]],
+        *,
+        max_fraction: float = 0.3,
+        allow_mass_prune: bool = False,
+        server_dry_run: bool = True,
+        force_conflicts: bool = False,
+    ) -> Plan:
+        before = self._kube.request_count()
+        inventory = self.inventory_store.load()
+        types = self._types_for(desired, inventory.entries)
+        live = self.fetch_live(types.values())
+        changes: list[Change] = []
+        candidates: list[tuple[Mapping[str, Any], ObjRef, tuple[FieldChange, ...]]] = []
+        for obj in desired:
+            ref = objref(obj)
+            current = live.get(ref)
+            if current is None:
+                changes.append(Change("create", ref, desired=obj))
+                continue
+            fields = diff_object(obj, current, self._manager)
+            if fields:
+                candidates.append((obj, ref, fields))
+            else:
+                changes.append(Change("unchanged", ref, desired=obj))
+        if server_dry_run and candidates:
+            with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+                confirmed = list(pool.map(lambda c: self._confirm(c, live, force_conflicts), candidates))
+            changes.extend(confirmed)
+        else:
+            changes.extend(Change("update", ref, fields, desired=obj) for obj, ref, fields in candidates)
+
+        desired_refs = {objref(o) for o in desired}
+        stale_live = self._stale_objects(inventory, desired_refs, live, types)
+        prune = plan_prune(
+            inventory, desired_refs, stale_live, max_fraction=max_fraction, allow_mass_prune=allow_mass_prune
+        )
+        for ref in prune.delete:
+            changes.append(Change("blocked" if prune.blocked else "prune", ref, reason=prune.reason))
+        for ref, why in prune.retain:
+            changes.append(Change("retain", ref, reason=why))
+        order = {ref: i for i, ref in enumerate(objref(o) for o in desired)}
+        changes.sort(key=lambda c: (stage_of(c.ref.kind), order.get(c.ref, len(order)), c.ref))
+        return Plan(
+            changeset=ChangeSet(tuple(changes)),
+            prune=prune,
+            inventory=inventory,
+            desired=tuple(desired),
+            live=live,
+            requests=self._kube.request_count() - before,
+        )
+
+    def _confirm(
+        self,
+        candidate: tuple[Mapping[str, Any], ObjRef, tuple[FieldChange, ...]],
+        live: Mapping[ObjRef, Mapping[str, Any]],
+        force: bool,
+    ) -> Change:
+        obj, ref, fields = candidate
+        try:
+            result = self._kube.apply(obj, field_manager=self._manager, force=force, dry_run=True)
+        except ApplyConflict as e:
+            managers = ", ".join(e.managers) or "another manager"
+            return Change(
+                "update",
+                ref,
+                fields,
+                reason=f"conflict with {managers}: apply with --force-conflicts to take the fields",
+                desired=obj,
+            )
+        except ClusterError as e:
+            return Change("update", ref, fields, reason=f"the API server refuses it: {e}", desired=obj)
+        if _comparable(result) == _comparable(live[ref]):
+            return Change("unchanged", ref, desired=obj)
+        return Change("update", ref, fields, desired=obj)
+
+    def _stale_objects(
+        self,
+        inventory: Inventory,
+        desired: set[ObjRef],
+        live: Mapping[ObjRef, Mapping[str, Any]],
+        types: Mapping[tuple[str, str], ResourceType],
+    ) -> dict[ObjRef, Mapping[str, Any]]:
+        stale: dict[ObjRef, Mapping[str, Any]] = {}
+        for ref in inventory.entries - desired:
+            obj = live.get(ref)
+            if obj is None:
+                # Not in the labelled list: gone, or relabelled by someone; only a GET can tell.
+                obj = self._kube.get(types[(ref.group, ref.kind)], ref.namespace or None, ref.name)
+            if obj is not None:
+                stale[ref] = obj
+        return stale
+
+    # --- apply ------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        force_conflicts: bool = False,
+        revision: str = "",
+        wait: bool = True,
+        timeout: float = 300.0,
+        progress: Progress = _no_progress,
+    ) -> ApplyResult:
+        started = self._clock()
+        before, writes_before = self._kube.request_count(), self._kube.write_count()
+        result = ApplyResult(plan=plan)
+        to_send = {c.ref: c for c in plan.changeset.of("create", "update")}
+        desired_by_ref = {objref(o): o for o in plan.desired}
+        applied: dict[ObjRef, Mapping[str, Any]] = {}
+        for index, _kinds in enumerate(STAGES):
+            batch = [desired_by_ref[ref] for ref, c in to_send.items() if stage_of(c.ref.kind) == index]
+            if not batch:
+                continue
+            progress(f"stage {index + 1}/{len(STAGES)}: applying {len(batch)} object(s)")
+            with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+                outcomes = list(pool.map(lambda o: self._apply_one(o, to_send, force_conflicts), batch))
+            for outcome, live_obj in outcomes:
+                result.results.append(outcome)
+                if live_obj is not None:
+                    applied[outcome.ref] = live_obj
+                progress(f"  {outcome.action:7} {outcome.ref}" + ("" if outcome.ok else f"  FAILED: {outcome.error}"))
+
+        stale_kept = self._prune(plan, result, progress)
+
+        kept = {objref(o) for o in plan.desired if (objref(o) not in to_send) or objref(o) in applied}
+        failed_creates = {r.ref for r in result.failed if r.action == "create"}
+        new_inventory = Inventory.of((kept - failed_creates) | stale_kept, revision)
+        self.inventory_store.save(new_inventory)
+
+        if wait:
+            result.health = self.wait_healthy(plan, applied, timeout=timeout, progress=progress)
+        result.requests = self._kube.request_count() - before + plan.requests
+        result.writes = self._kube.write_count() - writes_before
+        result.duration_seconds = self._clock() - started
+        return result
+
+    def _apply_one(
+        self, obj: Mapping[str, Any], changes: Mapping[ObjRef, Change], force: bool
+    ) -> tuple[ObjectResult, dict[str, Any] | None]:
+        ref = objref(obj)
+        action = changes[ref].action
+        try:
+            live = self._kube.apply(obj, field_manager=self._manager, force=force)
+        except ApplyConflict as e:
+            managers = ", ".join(e.managers) or "another field manager"
+            message = f"conflict with {managers}; re-run with --force-conflicts to take over the fields"
+            return ObjectResult(ref, action, False, message, e.managers), None
+        except ClusterError as e:
+            return ObjectResult(ref, action, False, str(e)), None
+        return ObjectResult(ref, action, True), live
+
+    def _prune(self, plan: Plan, result: ApplyResult, progress: Progress) -> set[ObjRef]:
+        """Deletes stale objects in reverse apply order; returns stale refs still to be owned."""
+        if plan.prune.blocked:
+            progress(f"prune held: {plan.prune.reason}")
+            return set(plan.prune.delete)
+        kept: set[ObjRef] = set()
+        for ref in sorted(plan.prune.delete, key=lambda r: -stage_of(r.kind)):
+            rtype = type_for_ref(self._kube, ref.group, ref.kind)
+            try:
+                self._kube.delete(rtype, ref.namespace or None, ref.name)
+            except ClusterError as e:
+                result.results.append(ObjectResult(ref, "prune", False, str(e)))
+                kept.add(ref)
+                continue
+            result.pruned.append(ref)
+            result.results.append(ObjectResult(ref, "prune", True))
+            progress(f"  pruned  {ref}")
+        return kept
+
+    # --- health -----------------------------------------------------------------------------
+
+    def wait_healthy(
+        self,
+        plan: Plan,
+        applied: Mapping[ObjRef, Mapping[str, Any]],
+        *,
+        timeout: float,
+        progress: Progress = _no_progress,
+        poll_interval: float = 1.0,
+    ) -> list[Health]:
+        """Health of every watched object: polled until healthy for what changed, read from the
+        plan's live state for the rest."""
+        states: dict[ObjRef, Health] = {}
+        pending: dict[ObjRef, Mapping[str, Any]] = {}
+        for obj in plan.desired:
+            ref = objref(obj)
+            if ref.kind not in WATCHED_KINDS:
+                continue
+            if ref in applied:
+                pending[ref] = applied[ref]
+            elif ref in plan.live:
+                states[ref] = assess(ref, plan.live[ref])
+        deadline = self._clock() + timeout
+        while pending:
+            for ref in list(pending):
+                rtype = type_for_ref(self._kube, ref.group, ref.kind)
+                try:
+                    current = self._kube.get(rtype, ref.namespace or None, ref.name)
+                except ClusterError as e:
+                    states[ref] = Health(ref, "progressing", f"cannot read it: {e}")
+                    continue
+                if current is None:
+                    states[ref] = Health(ref, "degraded", "deleted by someone else after apply")
+                    del pending[ref]
+                    continue
+                health = assess(ref, current)
+                states[ref] = health
+                if health.state != "progressing":
+                    del pending[ref]
+                    progress(f"  {health.state:11} {ref}: {health.message}")
+            if not pending or self._clock() >= deadline:
+                break
+            self._sleep(poll_interval)
+        for ref in pending:
+            old = states[ref]
+            states[ref] = Health(ref, old.state, f"timed out after {timeout:g}s: {old.message}")
+        return sorted(states.values(), key=lambda h: (stage_of(h.ref.kind), h.ref))
+
+
+def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    copy = dict(obj)
+    meta = {k: v for k, v in copy.get("metadata", {}).items() if k not in _NOISE_META}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != "dockyard.dev/revision"}
+    meta["annotations"] = annotations
+    copy["metadata"] = meta
+    copy.pop("status", None)
+    return copy

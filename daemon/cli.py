@@ -1,0 +1,87 @@
+"""The ``dockyard`` command: parses arguments and hands over to one command module.
+
+Each subcommand lives in ``daemon.commands.<name>`` and exposes ``register(subparsers)``, which
+adds its parser and sets ``func`` to a callable taking the parsed namespace and returning the exit
+code. This module wires them together and maps our errors to exit codes; it does nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from daemon import __version__
+from daemon.errors import ConfigError, DockyardError, ValidationFailed
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "validate",
+    "schema",
+    "render",
+    "plan",
+    "apply",
+    "run",
+    "history",
+    "dev_cluster",
+    "version",
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockyard",
+        description="Dockyard: a GitOps platform controller. Validates a platform repo, renders "
+        "Kubernetes objects, plans and applies them, and keeps the cluster converged.",
+    )
+    parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"daemon.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"daemon.commands.{name}":
+                continue  # a command not built yet in this checkout
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except ValidationFailed as e:
+        for problem in e.problems:
+            print(problem.format(), file=sys.stderr)
+        errors = sum(1 for p in e.problems if p.severity == "error")
+        print(f"dockyard: the platform repo is invalid ({errors} error(s)); nothing was done", file=sys.stderr)
+        return EXIT_FAILURE
+    except ConfigError as e:
+        print(f"dockyard: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DockyardError as e:
+        print(f"dockyard: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

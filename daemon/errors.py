@@ -1,0 +1,132 @@
+"""The one exception tree of Dockyard.
+
+Every error Dockyard raises on purpose derives from :class:`DockyardError`; library errors are
+wrapped at the edge that called the library (``raise ... from e``) so callers never need to know
+which client produced them::
+
+    DockyardError
+    ├── ConfigError              bad command-line flags, settings or environment
+    ├── ValidationFailed         the platform repo is invalid; carries every Problem found
+    ├── RenderError              a valid model that cannot be turned into objects (a bug or a gap)
+    ├── ClusterError             the Kubernetes API failed or refused us
+    │   ├── ClusterUnavailable   connection refused, timeouts, 5xx: worth retrying
+    │   ├── ApplyConflict        another field manager owns a field we set
+    │   └── ObjectInvalid        the API server rejected an object (422)
+    ├── PruneBlocked             the mass-deletion guard held a change set
+    ├── HealthTimeout            objects did not become healthy in time
+    ├── SourceError              git clone/fetch/checkout failed (credentials are never in it)
+    ├── DevClusterError          the local control plane could not be built or started
+    └── NotificationError        delivery to a target failed (secrets are never in it)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+class DockyardError(Exception):
+    """Base of every error Dockyard raises on purpose."""
+
+
+class ConfigError(DockyardError):
+    """Bad command-line flags, settings or environment."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding of validation, located precisely in the platform repo.
+
+    ``file`` is relative to the repo root; ``line`` and ``column`` are 1-based (0 when the problem
+    concerns a whole file); ``path`` is a JSON path into the document such as ``$.spec.ports[0]``.
+    """
+
+    file: str
+    line: int
+    column: int
+    message: str = field(compare=False)
+    path: str = field(default="$", compare=False)
+    hint: str = field(default="", compare=False)
+    severity: Severity = field(default="error", compare=False)
+    code: str = field(default="", compare=False)
+
+    def format(self) -> str:
+        text = f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+        if self.path not in ("", "$"):
+            text += f" (at {self.path})"
+        if self.hint:
+            text += f" - {self.hint}"
+        return text
+
+
+class ValidationFailed(DockyardError):
+    """The platform repo is invalid. ``problems`` holds every error and warning, sorted."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(sorted(problems))
+        errors = [p for p in self.problems if p.severity == "error"]
+        first = errors[0].format() if errors else "no errors"
+        super().__init__(f"{len(errors)} validation error(s); first: {first}")
+
+
+class RenderError(DockyardError):
+    """A validated model that cannot be rendered."""
+
+
+class ClusterError(DockyardError):
+    """The Kubernetes API failed or refused a request."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class ClusterUnavailable(ClusterError):
+    """The API server cannot be reached or answered 5xx/429; the call is worth retrying."""
+
+
+class ApplyConflict(ClusterError):
+    """Server-side apply found fields owned by another field manager."""
+
+    def __init__(self, message: str, *, managers: Sequence[str] = ()) -> None:
+        super().__init__(message, status=409, reason="Conflict")
+        self.managers = tuple(managers)
+
+
+class ObjectInvalid(ClusterError):
+    """The API server rejected an object as invalid (HTTP 422)."""
+
+
+class PruneBlocked(DockyardError):
+    """The mass-deletion guard held a change set that would delete too much of the inventory."""
+
+    def __init__(self, message: str, *, would_delete: int, inventory: int, max_fraction: float) -> None:
+        super().__init__(message)
+        self.would_delete = would_delete
+        self.inventory = inventory
+        self.max_fraction = max_fraction
+
+
+class HealthTimeout(DockyardError):
+    """Objects did not become healthy before the deadline."""
+
+
+class SourceError(DockyardError):
+    """Git clone, fetch or checkout failed. The message never contains credentials."""
+
+
+class DevClusterError(DockyardError):
+    """The local control plane could not be built, started or stopped."""
+
+
+class NotificationError(DockyardError):
+    """Delivery of a notification failed. The message never contains secrets."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent

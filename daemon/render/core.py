@@ -1,0 +1,81 @@
+"""The render entry point and the apply order of kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from daemon.model import ObjRef, PlatformModel
+from daemon.render.app import render_app
+from daemon.render.autoscaling import render_autoscaling
+from daemon.render.network import render_network
+from daemon.render.storage import render_storage_classes, render_volume
+from daemon.render.tenant import render_tenant
+
+KubeObject = dict[str, Any]
+
+#: Apply stages (lightkube/Flux order); deletes go in the reverse order.
+STAGES: tuple[frozenset[str], ...] = (
+    frozenset({"CustomResourceDefinition", "Namespace"}),
+    frozenset({"StorageClass", "VolumeSnapshotClass", "IngressClass", "PriorityClass", "ClusterRole"}),
+    frozenset(
+        {
+            "ResourceQuota",
+            "LimitRange",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "NetworkPolicy",
+            "ConfigMap",
+            "Secret",
+            "PersistentVolumeClaim",
+        }
+    ),
+    frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}),
+    frozenset({"Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "VolumeSnapshot"}),
+)
+
+
+def stage_of(kind: str) -> int:
+    for index, kinds in enumerate(STAGES):
+        if kind in kinds:
+            return index
+    return len(STAGES) - 1
+
+
+def objref(obj: Mapping[str, Any]) -> ObjRef:
+    api_version: str = obj["apiVersion"]
+    group = api_version.rpartition("/")[0]
+    meta = obj["metadata"]
+    return ObjRef(group=group, kind=obj["kind"], namespace=meta.get("namespace", ""), name=meta["name"])
+
+
+def render(model: PlatformModel, revision: str = "") -> list[KubeObject]:
+    """Every object the model asks for, in apply order (stable within a stage)."""
+    platform = model.platform
+    objects: list[KubeObject] = list(render_storage_classes(platform, revision))
+    tenants = {t.name: t for t in model.tenants}
+    for tenant in model.tenants:
+        objects.extend(render_tenant(tenant, revision))
+    objects.extend(render_network(model, revision))
+    for volume in model.volumes:
+        objects.append(render_volume(volume, revision))
+    for app in model.apps:
+        tenant = tenants[app.tenant]
+        volumes = {v.name: v for v in model.volumes_of(app.tenant)}
+        scaling = model.autoscaling_for(app.tenant, app.name)
+        objects.extend(
+            render_app(
+                app,
+                tenant,
+                volumes,
+                scaling,
+                revision,
+                ingress_class=platform.ingress.class_name,
+                ingress_tls=platform.ingress.tls,
+            )
+        )
+        if scaling is not None:
+            objects.append(render_autoscaling(scaling, app, revision))
+    return sorted(objects, key=lambda o: stage_of(o["kind"]))

@@ -1,0 +1,93 @@
+"""Volumes become PersistentVolumeClaims; the platform's classes become StorageClasses and
+VolumeSnapshotClasses (Ceph RBD / CephFS CSI in production).
+
+A restore never overwrites data: it renders a new claim named after the snapshot, with the
+snapshot as its data source, and apps mount that claim. The old claim is left in place (its
+deletion policy still applies), so a rollback of the rollback is one commit away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from daemon.model import Platform, StorageClassDef, Volume
+from daemon.render.meta import DELETION_POLICY_ANNOTATION, object_meta
+
+SNAPSHOT_API = "snapshot.storage.k8s.io"
+
+
+def claim_name(volume: Volume) -> str:
+    """The PVC an app mounts for a Volume: the volume's name, or its restored copy."""
+    if volume.restore_snapshot is None:
+        return volume.name
+    digest = hashlib.sha256(volume.restore_snapshot.encode()).hexdigest()[:8]
+    return f"{volume.name}-restore-{digest}"
+
+
+def render_volume(volume: Volume, revision: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": [volume.access_mode],
+        "storageClassName": volume.storage_class,
+        "resources": {"requests": {"storage": volume.size}},
+    }
+    annotations: dict[str, str] = {DELETION_POLICY_ANNOTATION: volume.deletion_policy}
+    if volume.restore_snapshot is not None:
+        spec["dataSource"] = {
+            "apiGroup": SNAPSHOT_API,
+            "kind": "VolumeSnapshot",
+            "name": volume.restore_snapshot,
+        }
+        annotations["dockyard.dev/restored-from"] = volume.restore_snapshot
+    if volume.backup is not None:
+        annotations["dockyard.dev/backup-schedule"] = volume.backup.schedule
+    meta = object_meta(
+        claim_name(volume),
+        source=volume.source,
+        revision=revision,
+        namespace=volume.tenant,
+        tenant=volume.tenant,
+        user=volume.metadata,
+        extra_labels={"dockyard.dev/volume": volume.name},
+        extra_annotations=annotations,
+    )
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
+
+
+def render_storage_classes(platform: Platform, revision: str) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for cls in platform.storage_classes:
+        objects.append(_storage_class(cls, platform, revision))
+        if cls.snapshot_class:
+            objects.append(_snapshot_class(cls, platform, revision))
+    return objects
+
+
+def _storage_class(cls: StorageClassDef, platform: Platform, revision: str) -> dict[str, Any]:
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if cls.default else {}
+    obj: dict[str, Any] = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": object_meta(
+            cls.name, source=platform.source, revision=revision, extra_annotations=annotations
+        ),
+        "provisioner": cls.provisioner,
+        "reclaimPolicy": cls.reclaim_policy,
+        "allowVolumeExpansion": cls.allow_volume_expansion,
+        "volumeBindingMode": "Immediate",
+    }
+    if cls.parameters:
+        obj["parameters"] = dict(cls.parameters)
+    return obj
+
+
+def _snapshot_class(cls: StorageClassDef, platform: Platform, revision: str) -> dict[str, Any]:
+    assert cls.snapshot_class is not None
+    return {
+        "apiVersion": f"{SNAPSHOT_API}/v1",
+        "kind": "VolumeSnapshotClass",
+        "metadata": object_meta(cls.snapshot_class, source=platform.source, revision=revision),
+        "driver": cls.provisioner,
+        # Backups must outlive an accidental delete of their VolumeSnapshot object.
+        "deletionPolicy": "Retain",
+    }
