@@ -12,6 +12,7 @@ label, never volumes or namespaces whose policy is ``Retain``, and holds mass de
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from daemon.inventory import Inventory, PrunePlan, plan_prune
 from daemon.kube import FIELD_MANAGER, KubeClient, ResourceType, type_for_ref
 from daemon.model import ObjRef
 from daemon.render.core import STAGES, objref, stage_of
-from daemon.render.meta import MANAGED_BY, MANAGER_NAME
+from daemon.render.meta import MANAGED_BY, MANAGER_NAME, TENANT_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,43 @@ class Plan:
     desired: tuple[Mapping[str, Any], ...] = field(repr=False)
     live: Mapping[ObjRef, Mapping[str, Any]] = field(repr=False)
     requests: int = 0
+    #: stale objects whose prune waits (their tenant is paused or outside its sync window)
+    deferred: frozenset[ObjRef] = frozenset()
+
+    def defer(self, tenants: Iterable[str]) -> Plan:
+        """This plan with every change to ``tenants`` held back (nothing sent, nothing pruned)."""
+        held = set(tenants)
+        if not held:
+            return self
+        desired_tenant = {objref(o): tenant_of(o) for o in self.desired}
+        changes: list[Change] = []
+        deferred: set[ObjRef] = set(self.deferred)
+        for change in self.changeset.changes:
+            tenant = desired_tenant.get(change.ref)
+            if tenant is None:
+                tenant = tenant_of(self.live.get(change.ref) or {}, fallback=change.ref)
+            if tenant in held and change.action in ("create", "update", "prune", "blocked"):
+                if change.action in ("prune", "blocked"):
+                    deferred.add(change.ref)
+                changes.append(Change("deferred", change.ref, change.fields, f"was {change.action}", change.desired))
+            else:
+                changes.append(change)
+        delete = tuple(r for r in self.prune.delete if r not in deferred)
+        prune = PrunePlan(
+            delete=delete,
+            retain=self.prune.retain,
+            blocked=self.prune.blocked and bool(delete),
+            reason=self.prune.reason if delete else "",
+        )
+        return Plan(
+            ChangeSet(tuple(changes)),
+            prune,
+            self.inventory,
+            self.desired,
+            self.live,
+            self.requests,
+            frozenset(deferred),
+        )
 
 
 @dataclass(frozen=True)
@@ -266,7 +304,14 @@ class ResourceManager:
         wait: bool = True,
         timeout: float = 300.0,
         progress: Progress = _no_progress,
+        cancel: threading.Event | None = None,
     ) -> ApplyResult:
+        """Sends what the plan says changed, prunes, saves the inventory, then waits for health.
+
+        Setting ``cancel`` stops between objects: what was not sent yet is reported as cancelled
+        and the inventory still records everything that exists.
+        """
+        cancel = cancel or threading.Event()
         started = self._clock()
         before, writes_before = self._kube.request_count(), self._kube.write_count()
         result = ApplyResult(plan=plan)
@@ -279,21 +324,22 @@ class ResourceManager:
                 continue
             progress(f"stage {index + 1}/{len(STAGES)}: applying {len(batch)} object(s)")
             with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-                outcomes = list(pool.map(lambda o: self._apply_one(o, to_send, force_conflicts), batch))
+                outcomes = list(pool.map(lambda o: self._apply_one(o, to_send, force_conflicts, cancel), batch))
             for outcome, live_obj in outcomes:
                 result.results.append(outcome)
                 if live_obj is not None:
                     applied[outcome.ref] = live_obj
                 progress(f"  {outcome.action:7} {outcome.ref}" + ("" if outcome.ok else f"  FAILED: {outcome.error}"))
 
-        stale_kept = self._prune(plan, result, progress)
+        stale_kept = self._prune(plan, result, progress) if not cancel.is_set() else set(plan.prune.delete)
 
-        kept = {objref(o) for o in plan.desired if (objref(o) not in to_send) or objref(o) in applied}
         failed_creates = {r.ref for r in result.failed if r.action == "create"}
-        new_inventory = Inventory.of((kept - failed_creates) | stale_kept, revision)
-        self.inventory_store.save(new_inventory)
+        kept = {objref(o) for o in plan.desired} - failed_creates
+        new_inventory = Inventory.of(kept | stale_kept | plan.deferred, revision)
+        if new_inventory != plan.inventory:
+            self.inventory_store.save(new_inventory)  # a no-op apply writes nothing at all
 
-        if wait:
+        if wait and not cancel.is_set():
             result.health = self.wait_healthy(plan, applied, timeout=timeout, progress=progress)
         result.requests = self._kube.request_count() - before + plan.requests
         result.writes = self._kube.write_count() - writes_before
@@ -301,10 +347,12 @@ class ResourceManager:
         return result
 
     def _apply_one(
-        self, obj: Mapping[str, Any], changes: Mapping[ObjRef, Change], force: bool
+        self, obj: Mapping[str, Any], changes: Mapping[ObjRef, Change], force: bool, cancel: threading.Event
     ) -> tuple[ObjectResult, dict[str, Any] | None]:
         ref = objref(obj)
         action = changes[ref].action
+        if cancel.is_set():
+            return ObjectResult(ref, action, False, "cancelled: the daemon is stopping"), None
         try:
             live = self._kube.apply(obj, field_manager=self._manager, force=force)
         except ApplyConflict as e:
@@ -335,6 +383,20 @@ class ResourceManager:
         return kept
 
     # --- health -----------------------------------------------------------------------------
+
+    def last_warning(self, ref: ObjRef) -> str:
+        """The newest Warning event about an object: usually why it is stuck (a refused pod, a
+        failed mount), which its status alone does not say."""
+        events_type = self._kube.resource_type("v1", "Event")
+        selector = f"involvedObject.name={ref.name},involvedObject.kind={ref.kind},type=Warning"
+        try:
+            events = self._kube.list_objects(events_type, namespace=ref.namespace or None, field_selector=selector)
+        except ClusterError:
+            return ""
+        if not events:
+            return ""
+        newest = max(events, key=_event_time)
+        return f"{newest.get('reason', '')}: {newest.get('message', '')}".strip()
 
     def wait_healthy(
         self,
@@ -380,8 +442,25 @@ class ResourceManager:
             self._sleep(poll_interval)
         for ref in pending:
             old = states[ref]
-            states[ref] = Health(ref, old.state, f"timed out after {timeout:g}s: {old.message}")
+            warning = self.last_warning(ref)
+            suffix = f"; last warning: {warning}" if warning else ""
+            states[ref] = Health(ref, old.state, f"timed out after {timeout:g}s: {old.message}{suffix}")
         return sorted(states.values(), key=lambda h: (stage_of(h.ref.kind), h.ref))
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    return str(event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp", ""))
+
+
+def tenant_of(obj: Mapping[str, Any], fallback: ObjRef | None = None) -> str:
+    """The tenant an object belongs to; ``""`` for platform-level objects."""
+    labels = obj.get("metadata", {}).get("labels") or {}
+    tenant = labels.get(TENANT_LABEL)
+    if tenant:
+        return str(tenant)
+    if fallback is not None:
+        return fallback.name if fallback.kind == "Namespace" else fallback.namespace
+    return ""
 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:

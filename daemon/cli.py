@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # APScheduler logs every job addition and run at INFO; ours say what matters.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, getattr(logging, args.log_level)))
     try:
         code: int = args.func(args)
     except ValidationFailed as e:

@@ -20,7 +20,7 @@ from daemon.model import ObjRef
 from daemon.quantity import same_quantity
 from daemon.render.meta import PROVENANCE_ANNOTATIONS
 
-Action = Literal["create", "update", "unchanged", "prune", "retain", "blocked"]
+Action = Literal["create", "update", "unchanged", "prune", "retain", "blocked", "deferred"]
 MASK = "***"
 
 #: List-item fields that identify an item in the associative lists of the kinds we render, in
@@ -64,8 +64,9 @@ class ChangeSet:
 
     @property
     def counts(self) -> dict[str, int]:
-        counted = Counter(c.action for c in self.changes)
-        return {a: counted.get(a, 0) for a in ("create", "update", "unchanged", "prune", "retain", "blocked")}
+        counted: Counter[str] = Counter(c.action for c in self.changes)
+        actions = ("create", "update", "unchanged", "prune", "retain", "blocked", "deferred")
+        return {a: counted.get(a, 0) for a in actions}
 
     @property
     def has_changes(self) -> bool:

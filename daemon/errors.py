@@ -15,6 +15,7 @@ which client produced them::
     ├── PruneBlocked             the mass-deletion guard held a change set
     ├── HealthTimeout            objects did not become healthy in time
     ├── SourceError              git clone/fetch/checkout failed (credentials are never in it)
+    ├── WebhookError             a webhook request that is malformed or cannot be a push event
     ├── DevClusterError          the local control plane could not be built or started
     └── NotificationError        delivery to a target failed (secrets are never in it)
 """
@@ -117,6 +118,10 @@ class HealthTimeout(DockyardError):
 
 class SourceError(DockyardError):
     """Git clone, fetch or checkout failed. The message never contains credentials."""
+
+
+class WebhookError(DockyardError):
+    """A webhook request is malformed (bad JSON, missing fields, body too large)."""
 
 
 class DevClusterError(DockyardError):

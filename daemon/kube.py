@@ -170,6 +170,7 @@ class KubeClient:
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         page_size: int = 500,
     ) -> list[dict[str, Any]]:
         """Every object of a type (in one namespace or all), following continue tokens."""
@@ -177,6 +178,8 @@ class KubeClient:
         params: dict[str, str] = {"limit": str(page_size)}
         if label_selector:
             params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
         while True:
             page = self._request("GET", rtype.collection_path(namespace), params=params, verb="list")
             for item in page.get("items", []):

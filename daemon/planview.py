@@ -9,7 +9,7 @@ from daemon.apply import ApplyResult, Plan
 from daemon.diff import Change
 from daemon.terminal import Painter
 
-_SYMBOL = {"create": "+", "update": "~", "prune": "-", "retain": "=", "blocked": "!", "unchanged": " "}
+_SYMBOL = {"create": "+", "update": "~", "prune": "-", "retain": "=", "blocked": "!", "unchanged": " ", "deferred": "…"}
 _COLOUR = {
     "create": "green",
     "update": "yellow",
@@ -17,6 +17,7 @@ _COLOUR = {
     "retain": "cyan",
     "blocked": "magenta",
     "unchanged": "dim",
+    "deferred": "blue",
 }
 MAX_FIELDS_SHOWN = 20
 
@@ -28,6 +29,8 @@ def summary_line(counts: Mapping[str, int]) -> str:
     extra = []
     if counts.get("retain"):
         extra.append(f"{counts['retain']} retained")
+    if counts.get("deferred"):
+        extra.append(f"{counts['deferred']} deferred to the sync window")
     if counts.get("blocked"):
         extra.append(f"{counts['blocked']} held by the prune guard")
     extra.append(f"{counts.get('unchanged', 0)} unchanged")

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from daemon.model import App, Autoscaling, Probe, Tenant, Volume
+from daemon.quantity import parse_quantity
 from daemon.render.meta import TRACK_LABEL, object_meta, owner_labels, selector_labels
 from daemon.render.storage import claim_name
 
@@ -41,9 +42,7 @@ def render_app(
     ingress_tls: bool,
 ) -> list[dict[str, Any]]:
     replicas = autoscaling.min_replicas if autoscaling else app.replicas
-    stable, canary = (
-        canary_split(replicas, app.canary.weight) if app.canary and not app.stateful else (replicas, 0)
-    )
+    stable, canary = canary_split(replicas, app.canary.weight) if app.canary and not app.stateful else (replicas, 0)
     objects: list[dict[str, Any]] = []
     if app.stateful:
         objects.append(_stateful_set(app, tenant, volumes, revision, None if autoscaling else app.replicas))
@@ -99,9 +98,7 @@ def _meta(app: App, name: str, revision: str, **kwargs: Any) -> dict[str, Any]:
 def _probe(probe: Probe, default_port: str | int | None) -> dict[str, Any]:
     rendered: dict[str, Any]
     if probe.http is not None:
-        rendered = {
-            "httpGet": {"path": probe.http, "port": probe.port if probe.port is not None else default_port}
-        }
+        rendered = {"httpGet": {"path": probe.http, "port": probe.port if probe.port is not None else default_port}}
     elif probe.tcp is not None:
         rendered = {"tcpSocket": {"port": probe.tcp}}
     else:
@@ -130,12 +127,21 @@ def _env(app: App) -> list[dict[str, Any]]:
     return env
 
 
-def _resources(app: App) -> dict[str, Any]:
+def _resources(app: App, tenant: Tenant) -> dict[str, Any]:
     res = app.resources
     if res is None:
         return {}
     requests = {k: v for k, v in (("cpu", res.cpu), ("memory", res.memory)) if v is not None}
     limits = {k: v for k, v in (("cpu", res.limit_cpu), ("memory", res.limit_memory)) if v is not None}
+    defaults = tenant.limits
+    default_limits = {"cpu": defaults.default_cpu, "memory": defaults.default_memory} if defaults else {}
+    for resource, request in requests.items():
+        default = default_limits.get(resource)
+        if resource not in limits and default is not None and parse_quantity(request) > parse_quantity(default):
+            # The namespace's LimitRange would give this container its default limit, below the
+            # request, and the API server would refuse every pod; a limit equal to the request
+            # is what the team asked for at least.
+            limits[resource] = request
     out: dict[str, Any] = {}
     if requests:
         out["requests"] = requests
@@ -151,13 +157,11 @@ def _container(app: App, tenant: Tenant, image: str) -> dict[str, Any]:
     if app.args:
         container["args"] = list(app.args)
     if app.ports:
-        container["ports"] = [
-            {"name": p.name, "containerPort": p.port, "protocol": p.protocol} for p in app.ports
-        ]
+        container["ports"] = [{"name": p.name, "containerPort": p.port, "protocol": p.protocol} for p in app.ports]
     env = _env(app)
     if env:
         container["env"] = env
-    resources = _resources(app)
+    resources = _resources(app, tenant)
     if resources:
         container["resources"] = resources
     default_port: str | int | None = app.ports[0].name if app.ports else None
@@ -190,9 +194,7 @@ def _container(app: App, tenant: Tenant, image: str) -> dict[str, Any]:
     return container
 
 
-def _pod_template(
-    app: App, tenant: Tenant, volumes: dict[str, Volume], image: str, track: str
-) -> dict[str, Any]:
+def _pod_template(app: App, tenant: Tenant, volumes: dict[str, Volume], image: str, track: str) -> dict[str, Any]:
     labels = dict(app.metadata.labels)
     labels.update(owner_labels(app.tenant, app.name))
     labels[TRACK_LABEL] = track
@@ -267,9 +269,7 @@ def _service(app: App, revision: str, *, headless: bool) -> dict[str, Any]:
         spec["clusterIP"] = "None"
         # Stateful peers must find each other before they are ready (e.g. to form a cluster).
         spec["publishNotReadyAddresses"] = True
-    spec["ports"] = [
-        {"name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol} for p in app.ports
-    ]
+    spec["ports"] = [{"name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol} for p in app.ports]
     if headless and not app.ports:
         spec["ports"] = [{"name": "none", "port": 1, "targetPort": 1, "protocol": "TCP"}]
     name = f"{app.name}-headless" if headless else app.name

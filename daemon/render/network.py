@@ -100,9 +100,7 @@ def _apps_with_rules(policies: Iterable[Policy]) -> dict[str, set[str]]:
     return result
 
 
-def _baseline(
-    tenant: Tenant, model: PlatformModel, revision: str, restricted_apps: set[str]
-) -> list[dict[str, Any]]:
+def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_apps: set[str]) -> list[dict[str, Any]]:
     ns, src, name = tenant.namespace, tenant.source, tenant.name
     same_tenant_targets: dict[str, Any] = {}
     if restricted_apps:
@@ -110,9 +108,7 @@ def _baseline(
             "matchExpressions": [{"key": APP_LABEL, "operator": "NotIn", "values": sorted(restricted_apps)}]
         }
     objects = [
-        _policy(
-            "default-deny", ns, src, revision, name, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        ),
+        _policy("default-deny", ns, src, revision, name, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
         _policy(
             "allow-same-tenant",
             ns,
@@ -159,13 +155,9 @@ def _baseline(
                 revision,
                 name,
                 {
-                    "podSelector": {
-                        "matchExpressions": [{"key": APP_LABEL, "operator": "In", "values": exposed}]
-                    },
+                    "podSelector": {"matchExpressions": [{"key": APP_LABEL, "operator": "In", "values": exposed}]},
                     "policyTypes": ["Ingress"],
-                    "ingress": [
-                        {"from": [{"namespaceSelector": _ns_selector(INGRESS_CONTROLLER_NAMESPACE)}]}
-                    ],
+                    "ingress": [{"from": [{"namespaceSelector": _ns_selector(INGRESS_CONTROLLER_NAMESPACE)}]}],
                 },
             )
         )

@@ -68,9 +68,7 @@ def _storage_class(cls: StorageClassDef, platform: Platform, revision: str) -> d
     obj: dict[str, Any] = {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
-        "metadata": object_meta(
-            cls.name, source=platform.source, revision=revision, extra_annotations=annotations
-        ),
+        "metadata": object_meta(cls.name, source=platform.source, revision=revision, extra_annotations=annotations),
         "provisioner": cls.provisioner,
         "reclaimPolicy": cls.reclaim_policy,
         "allowVolumeExpansion": cls.allow_volume_expansion,

@@ -189,3 +189,18 @@ def test_stateful_app_volume_and_storage_classes(objects: list[dict[str, Any]]) 
     assert rbd["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     snap = by(objects, "VolumeSnapshotClass", "csi-rbdplugin-snapclass")
     assert snap["driver"] == "rook-ceph.rbd.csi.ceph.com"
+
+
+def test_a_request_above_the_tenant_default_limit_gets_a_matching_limit() -> None:
+    """Otherwise the LimitRange's default limit lands below the request and every pod is refused."""
+    import dataclasses
+
+    from daemon.model import Resources
+
+    model = sample_model()
+    api = next(a for a in model.apps if a.name == "api")
+    bigger = dataclasses.replace(api, resources=Resources(cpu="750m", memory="128Mi"))
+    model = dataclasses.replace(model, apps=tuple(bigger if a is api else a for a in model.apps))
+    container = by(render(model, "r"), "Deployment", "api", "shop")["spec"]["template"]["spec"]["containers"][0]
+    # cpu 750m > the tenant's 500m default limit: capped at the request; memory 128Mi fits the default.
+    assert container["resources"] == {"requests": {"cpu": "750m", "memory": "128Mi"}, "limits": {"cpu": "750m"}}

@@ -1,0 +1,65 @@
+"""Arguments and steps shared by the commands that read a platform repo or talk to a cluster."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from daemon.apply import InventoryStore, ResourceManager
+from daemon.errors import ConfigError
+from daemon.kube import KubeClient
+from daemon.model import PlatformModel
+
+
+def add_repo_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", default=".", metavar="PATH", help="platform repo checkout (default: .)")
+
+
+def add_kube_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig file (default: $KUBECONFIG)"
+    )
+    parser.add_argument("--context", default=None, help="kubeconfig context")
+    parser.add_argument("--concurrency", type=int, default=8, help="parallel API requests (default: 8)")
+    parser.add_argument(
+        "--namespace", default="dockyard-system", help="namespace of Dockyard's inventory (default: dockyard-system)"
+    )
+
+
+def repo_path(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise ConfigError(f"--repo {value}: no such directory")
+    return path
+
+
+def revision_of(path: Path) -> str:
+    """The commit checked out at ``path``, or ``""`` when it is not in a git work tree."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def load_model(path: Path) -> PlatformModel:
+    from daemon.loader import load_or_raise
+
+    return load_or_raise(path)
+
+
+def kube_client(args: argparse.Namespace) -> KubeClient:
+    return KubeClient(args.kubeconfig, context=args.context, max_connections=max(args.concurrency, 4))
+
+
+def resource_manager(args: argparse.Namespace, kube: KubeClient) -> ResourceManager:
+    return ResourceManager(kube, concurrency=args.concurrency, inventory=InventoryStore(kube, namespace=args.namespace))
+
+
+def stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

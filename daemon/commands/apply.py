@@ -1,0 +1,72 @@
+"""``dockyard apply``: converge the cluster with the platform repo once, then check health."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from daemon.commands._common import (
+    add_kube_args,
+    add_repo_arg,
+    kube_client,
+    load_model,
+    repo_path,
+    resource_manager,
+    revision_of,
+    stderr_progress,
+)
+from daemon.planview import apply_json, apply_text, plan_text
+from daemon.render import render
+from daemon.terminal import Painter, use_colour
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "apply",
+        help="apply the platform repo to the cluster once",
+        description="Validate, render, plan and server-side apply the changed objects in stages, prune what "
+        "left Git (never Retain volumes or namespaces; mass deletions are held), then wait for health.",
+    )
+    add_repo_arg(parser)
+    add_kube_args(parser)
+    parser.add_argument("--force-conflicts", action="store_true", help="take over fields owned by other managers")
+    parser.add_argument("--allow-mass-prune", action="store_true", help="lift the prune.maxFraction guard once")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health (default 300)")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for health")
+    parser.add_argument("--output", "-o", choices=["text", "json"], default="text")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = repo_path(args.repo)
+    model = load_model(path)
+    revision = revision_of(path)
+    desired = render(model, revision)
+    kube = kube_client(args)
+    manager = resource_manager(args, kube)
+    plan = manager.plan(
+        desired,
+        max_fraction=model.platform.prune.max_fraction,
+        allow_mass_prune=args.allow_mass_prune,
+        force_conflicts=args.force_conflicts,
+    )
+    paint = Painter(use_colour(sys.stdout))
+    interactive = sys.stderr.isatty() and args.output == "text"
+    if args.output == "text":
+        print(plan_text(plan, paint))
+    result = manager.apply(
+        plan,
+        force_conflicts=args.force_conflicts,
+        revision=revision,
+        wait=not args.no_wait,
+        timeout=args.timeout,
+        progress=stderr_progress if interactive else (lambda _: None),
+    )
+    if args.output == "json":
+        json.dump(apply_json(result), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(apply_text(result, paint))
+    return 0 if result.ok else 1

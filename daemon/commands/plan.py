@@ -1,0 +1,61 @@
+"""``dockyard plan``: what an apply would change in the cluster, without changing it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from daemon.commands._common import (
+    add_kube_args,
+    add_repo_arg,
+    kube_client,
+    load_model,
+    repo_path,
+    resource_manager,
+    revision_of,
+)
+from daemon.planview import plan_json, plan_markdown, plan_text
+from daemon.render import render
+from daemon.terminal import Painter, use_colour
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="show what an apply would change",
+        description="Diff the rendered objects against the live cluster (server-side apply dry-run) and "
+        "print the change set. Nothing is changed.",
+    )
+    add_repo_arg(parser)
+    add_kube_args(parser)
+    parser.add_argument("--output", "-o", choices=["text", "json", "markdown"], default="text")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list unchanged objects too")
+    parser.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there is nothing to change, 2 when there are changes, 1 on errors",
+    )
+    parser.add_argument("--allow-mass-prune", action="store_true", help="plan as if the prune guard were lifted")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = repo_path(args.repo)
+    model = load_model(path)
+    revision = revision_of(path)
+    desired = render(model, revision)
+    kube = kube_client(args)
+    manager = resource_manager(args, kube)
+    plan = manager.plan(desired, max_fraction=model.platform.prune.max_fraction, allow_mass_prune=args.allow_mass_prune)
+    if args.output == "json":
+        json.dump(plan_json(plan), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.output == "markdown":
+        sys.stdout.write(plan_markdown(plan, revision=revision))
+    else:
+        print(plan_text(plan, Painter(use_colour(sys.stdout)), verbose=args.verbose))
+    if args.detailed_exitcode:
+        return 2 if plan.changeset.has_changes else 0
+    return 0

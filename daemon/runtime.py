@@ -1,0 +1,302 @@
+"""The long-running daemon: builds every part from settings and wires them together.
+
+``Daemon.start`` brings up, in order: the HTTP server, leader election, the cycle runner, the
+periodic jobs and (for a local directory) the file watcher, then asks for a first cycle.
+``Daemon.stop`` reverses it: the running cycle stops between objects, the lease is released so a
+standby takes over at once, and the server closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daemon.apply import InventoryStore, ResourceManager
+from daemon.errors import ConfigError
+from daemon.events import Event, EventSink, FanOutSink, JsonLogSink
+from daemon.history import HistoryStore
+from daemon.kube import KubeClient
+from daemon.leader import LeaderElector
+from daemon.metrics import DaemonMetrics
+from daemon.model import PlatformModel, Revision
+from daemon.pauses import PauseStore
+from daemon.reconcile import Reconciler, ReconcileSettings, Source
+from daemon.scheduler import CycleRunner, DaemonScheduler
+from daemon.server import HttpServer, Request, Response
+from daemon.source import ChangeWatcher, GitSource, LocalSource
+from daemon.webhook import DeliveryDeduper, parse_push, verify_github, verify_gitlab
+from notifiers.service import NotificationService, NotifierSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    repo: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    branch: str | None = None
+    tag: str | None = None
+    commit: str | None = None
+    subdir: str = ""
+    workdir: Path = Path(".dockyard")
+    interval_seconds: float | None = None  # None: the Platform's spec.sync.interval
+    drift_interval_seconds: float | None = None
+    listen: tuple[str, int] | None = ("127.0.0.1", 8080)
+    namespace: str = "dockyard-system"
+    leader_elect: bool = True
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
+    lease_seconds: float = 15.0
+    renew_seconds: float = 5.0
+    webhook_secret: str | None = None
+    git_token: str | None = None
+    ssh_key: Path | None = None
+    health_timeout: float = 120.0
+    concurrency: int = 8
+    force_conflicts: bool = False
+    watch_files: bool = True
+
+
+class SubdirSource:
+    """A source whose platform repo lives in a subdirectory of the git repository."""
+
+    def __init__(self, inner: Source, subdir: str) -> None:
+        self._inner = inner
+        self._subdir = subdir
+
+    def fetch(self) -> Revision:
+        revision = self._inner.fetch()
+        path = Path(revision.path) / self._subdir
+        if not path.is_dir():
+            from daemon.errors import SourceError
+
+            raise SourceError(f"revision {revision.sha[:8]} has no directory {self._subdir!r}")
+        return Revision(revision.sha, str(path), revision.author, revision.message)
+
+    def describe(self) -> str:
+        return f"{self._inner.describe()}//{self._subdir}"
+
+
+def build_source(settings: DaemonSettings) -> tuple[Source, Path | None]:
+    """The source for ``--repo``, and the directory to watch for changes in local mode."""
+    repo = settings.repo
+    local = Path(repo)
+    if "://" not in repo and local.is_dir() and not _is_bare_repo(local):
+        return LocalSource(local), local
+    source: Source = GitSource(
+        repo,
+        workdir=settings.workdir / "git",
+        branch=settings.branch,
+        tag=settings.tag,
+        commit=settings.commit,
+        token=settings.git_token,
+        ssh_key=settings.ssh_key,
+    )
+    if settings.subdir:
+        source = SubdirSource(source, settings.subdir)
+    return source, None
+
+
+def _is_bare_repo(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and not (path / ".git").exists()
+
+
+class Daemon:
+    def __init__(self, settings: DaemonSettings, *, extra_sinks: tuple[EventSink, ...] = ()) -> None:
+        self.settings = settings
+        settings.workdir.mkdir(parents=True, exist_ok=True)
+        self.kube = KubeClient(settings.kubeconfig, context=settings.context, max_connections=settings.concurrency + 4)
+        self.metrics = DaemonMetrics()
+        self.metrics.watch_api_requests(lambda: dict(self.kube.requests))
+        self.source, self._watch_dir = build_source(settings)
+        self.history = HistoryStore(self.kube, namespace=settings.namespace)
+        self.pauses = PauseStore(self.kube, namespace=settings.namespace)
+        manager = ResourceManager(
+            self.kube,
+            concurrency=settings.concurrency,
+            inventory=InventoryStore(self.kube, namespace=settings.namespace),
+        )
+        # Events are persisted in the outbox before delivery; the JSON log line is for operators.
+        self.notifications = NotificationService(
+            outbox_path=settings.workdir / "notifications.sqlite",
+            registry=self.metrics.registry,
+            settings=NotifierSettings.from_env(os.environ),
+        )
+        self.sink: EventSink = FanOutSink(
+            JsonLogSink(logger=logging.getLogger("dockyard.events"), stream=None), self.notifications, *extra_sinks
+        )
+        self.elector: LeaderElector | None = None
+        if settings.leader_elect:
+            self.elector = LeaderElector(
+                self.kube,
+                namespace=settings.namespace,
+                name="dockyard-leader",
+                identity=settings.identity,
+                lease_seconds=settings.lease_seconds,
+                renew_every=settings.renew_seconds,
+            )
+        self.reconciler = Reconciler(
+            self.source,
+            manager,
+            self.sink,
+            metrics=self.metrics,
+            history=self.history,
+            pauses=self.pauses,
+            settings=ReconcileSettings(
+                health_timeout=settings.health_timeout, force_conflicts=settings.force_conflicts
+            ),
+            is_leader=self.is_leader,
+            on_model=self._on_model,
+        )
+        self.runner = CycleRunner(self.reconciler)
+        self.scheduler = DaemonScheduler(
+            self.runner,
+            poll_seconds=settings.interval_seconds or 60.0,
+            drift_seconds=settings.drift_interval_seconds or 300.0,
+        )
+        self.server: HttpServer | None = None
+        if settings.listen is not None:
+            self.server = HttpServer(*settings.listen, registry=self.metrics.registry)
+            self._add_routes(self.server)
+        self._watcher: ChangeWatcher | None = None
+        self._deduper = DeliveryDeduper()
+        self._stopped = threading.Event()
+        self.model_listeners: list[Callable[[PlatformModel], None]] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def is_leader(self) -> bool:
+        return self.elector is None or self.elector.is_leader
+
+    def start(self) -> None:
+        if self.server is not None:
+            self.server.start()
+            log.info("listening on http://%s:%d", *self.server.address)
+        self.notifications.start()
+        self.runner.start()
+        if self.elector is not None:
+            self.elector.run_in_background(self._became_leader, self._lost_leadership)
+        self.scheduler.start()
+        if self._watch_dir is not None and self.settings.watch_files:
+            self._watcher = ChangeWatcher(self._watch_dir, lambda: self.runner.request("watch"))
+            self._watcher.start()
+        self.runner.request("poll")
+        log.info("dockyard is running against %s", self.source.describe())
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("stopping: finishing the current object, then exiting")
+        if self._watcher is not None:
+            self._watcher.stop()
+        self.scheduler.shutdown()
+        self.runner.stop()
+        if self.elector is not None:
+            self.elector.stop(release=True)
+        if self.server is not None:
+            self.server.stop()
+        self.notifications.stop(timeout=10)
+        self.kube.close()
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def _became_leader(self) -> None:
+        log.info("%s is now the leader", self.settings.identity)
+        self.metrics.leader.set(1)
+        self.runner.request("poll")
+
+    def _lost_leadership(self) -> None:
+        log.warning("%s lost leadership; standing by", self.settings.identity)
+        self.metrics.leader.set(0)
+
+    def _on_model(self, model: PlatformModel) -> None:
+        sync = model.platform.sync
+        self.scheduler.reschedule(
+            poll_seconds=self.settings.interval_seconds or sync.interval_seconds,
+            drift_seconds=self.settings.drift_interval_seconds or sync.drift_check_interval_seconds,
+        )
+        self.notifications.reconfigure(model)
+        for listener in self.model_listeners:
+            listener(model)
+
+    def emit(self, event: Event) -> None:
+        self.metrics.count_event(event)
+        self.sink.emit(event)
+
+    # --- HTTP -----------------------------------------------------------------------------------
+
+    def _add_routes(self, server: HttpServer) -> None:
+        server.route("GET", "/healthz", lambda _: Response.text("ok\n"))
+        server.route("GET", "/readyz", self._readyz)
+        server.route("GET", "/status", self._status)
+        server.route("POST", "/webhook/github", lambda r: self._webhook("github", r))
+        server.route("POST", "/webhook/gitlab", lambda r: self._webhook("gitlab", r))
+
+    def _readyz(self, _: Request) -> Response:
+        state = self.reconciler.snapshot()
+        if state.ready:
+            return Response.text("ready\n")
+        return Response.text(f"not ready: no successful sync yet (last result: {state.last_result})\n", 503)
+
+    def _status(self, _: Request) -> Response:
+        return Response.json(status_document(self))
+
+    def _webhook(self, provider: str, request: Request) -> Response:
+        secret = self.settings.webhook_secret
+        if not secret:
+            return Response.text("webhooks are disabled: no secret configured\n", 404)
+        if provider == "github":
+            valid = verify_github(request.headers, request.body, secret)
+        else:
+            valid = verify_gitlab(request.headers, secret)
+        if not valid:
+            return Response.text("invalid signature\n", 401)
+        try:
+            push = parse_push("github" if provider == "github" else "gitlab", request.headers, request.body)
+        except Exception as e:  # malformed payloads are the sender's problem, not a crash
+            return Response.text(f"bad payload: {type(e).__name__}\n", 400)
+        if push is None:
+            return Response.text("ignored: not a push\n", 202)
+        if push.delivery_id and self._deduper.seen(push.delivery_id):
+            return Response.text("duplicate delivery ignored\n", 202)
+        self.runner.request("webhook")
+        return Response.text("sync requested\n", 202)
+
+
+def status_document(daemon: Daemon) -> dict[str, Any]:
+    state = daemon.reconciler.snapshot()
+    revision = state.revision
+    return {
+        "identity": daemon.settings.identity,
+        "leader": daemon.is_leader(),
+        "ready": state.ready,
+        "source": daemon.source.describe(),
+        "revision": {"sha": revision.sha, "author": revision.author, "message": revision.message} if revision else None,
+        "appliedRevision": state.applied_sha,
+        "lastResult": state.last_result,
+        "lastSync": state.last_sync_time.isoformat() if state.last_sync_time else None,
+        "plan": state.last_plan_counts,
+        "pending": list(state.pending_changes),
+        "deferred": state.deferred,
+        "degraded": state.degraded,
+        "fetchError": state.fetch_error or None,
+        "paused": sorted(daemon.pauses.paused()) if daemon.is_leader() else [],
+        "pid": os.getpid(),
+    }
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError as e:
+        raise ConfigError(f"--listen {value}: expected HOST:PORT") from e
