@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from daemon.errors import ClusterError
 from daemon.kube import FIELD_MANAGER, KubeClient
 
 

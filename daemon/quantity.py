@@ -34,7 +34,7 @@ def parse_quantity(value: str | int | float) -> Decimal:
         return Decimal(str(value))
     match = _QUANTITY.match(value.strip())
     if not match:
-        raise ValueError(f"not a quantity: {value!r}")  # noqa: TRY004
+        raise ValueError(f"not a quantity: {value!r}")
     number, exponent, suffix = match.groups()
     try:
         base = Decimal(number + (exponent or ""))

@@ -263,8 +263,8 @@ class Reconciler:
                 if not held:
                     state.applied_sha = revision.sha
                 state.failures = 0
-                first = not state.ready
-                state.ready = True
+                # Ready means "the cluster matches a revision"; changes waiting for a window do not.
+                first = not state.ready and not held
                 state.last_result = "skipped" if held else "succeeded"
             if first:
                 self._mark_synced(revision)

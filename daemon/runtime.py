@@ -15,11 +15,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from daemon.apply import InventoryStore, ResourceManager
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, WebhookError
 from daemon.events import Event, EventSink, FanOutSink, JsonLogSink
 from daemon.history import HistoryStore
 from daemon.kube import KubeClient
@@ -59,6 +60,8 @@ class DaemonSettings:
     git_token: str | None = None
     ssh_key: Path | None = None
     health_timeout: float = 120.0
+    backoff_base: float = 5.0
+    backoff_cap: float = 300.0
     concurrency: int = 8
     force_conflicts: bool = False
     watch_files: bool = True
@@ -109,7 +112,13 @@ def _is_bare_repo(path: Path) -> bool:
 
 
 class Daemon:
-    def __init__(self, settings: DaemonSettings, *, extra_sinks: tuple[EventSink, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: DaemonSettings,
+        *,
+        extra_sinks: tuple[EventSink, ...] = (),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.settings = settings
         settings.workdir.mkdir(parents=True, exist_ok=True)
         self.kube = KubeClient(settings.kubeconfig, context=settings.context, max_connections=settings.concurrency + 4)
@@ -150,10 +159,14 @@ class Daemon:
             history=self.history,
             pauses=self.pauses,
             settings=ReconcileSettings(
-                health_timeout=settings.health_timeout, force_conflicts=settings.force_conflicts
+                health_timeout=settings.health_timeout,
+                backoff_base=settings.backoff_base,
+                backoff_cap=settings.backoff_cap,
+                force_conflicts=settings.force_conflicts,
             ),
             is_leader=self.is_leader,
             on_model=self._on_model,
+            clock=clock,
         )
         self.runner = CycleRunner(self.reconciler)
         self.scheduler = DaemonScheduler(
@@ -262,8 +275,8 @@ class Daemon:
             return Response.text("invalid signature\n", 401)
         try:
             push = parse_push("github" if provider == "github" else "gitlab", request.headers, request.body)
-        except Exception as e:  # malformed payloads are the sender's problem, not a crash
-            return Response.text(f"bad payload: {type(e).__name__}\n", 400)
+        except WebhookError as e:
+            return Response.text(f"bad payload: {e}\n", 400)
         if push is None:
             return Response.text("ignored: not a push\n", 202)
         if push.delivery_id and self._deduper.seen(push.delivery_id):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -73,12 +74,18 @@ def _pid_alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
-def stop_orphaned_clusters(tmp_root: Path) -> None:
+#: Outside pytest's own temporary directories: pytest deletes all but its three newest base
+#: directories when a session starts, which would pull a cluster from under a session that is
+#: still running when several sessions overlap.
+CLUSTERS_ROOT = Path(tempfile.gettempdir()) / "dockyard-test-clusters"
+
+
+def stop_orphaned_clusters(root: Path) -> None:
     """Stops clusters whose pytest process died without running its finalizers (e.g. SIGKILL).
 
     Their processes run in their own sessions, so nothing else would ever stop them.
     """
-    for state in tmp_root.glob("pytest-*/clusters*/pytest-*/state.json"):
+    for state in root.glob("pytest-*/state.json"):
         directory = state.parent
         owner = directory.name.removeprefix("pytest-")
         if owner.isdigit() and int(owner) != os.getpid() and not _pid_alive(int(owner)):
@@ -86,12 +93,12 @@ def stop_orphaned_clusters(tmp_root: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
+def cluster() -> Iterator[RunningCluster]:
     """A local cluster with three kwok nodes, started once for the whole session."""
-    base_dir = tmp_path_factory.mktemp("clusters")
-    stop_orphaned_clusters(tmp_path_factory.getbasetemp().parent)
+    CLUSTERS_ROOT.mkdir(parents=True, exist_ok=True)
+    stop_orphaned_clusters(CLUSTERS_ROOT)
     try:
-        running = LocalCluster.start(name=f"pytest-{os.getpid()}", nodes=3, base_dir=base_dir)
+        running = LocalCluster.start(name=f"pytest-{os.getpid()}", nodes=3, base_dir=CLUSTERS_ROOT)
     except DevClusterError as e:
         # `from None`: the message already holds the failing component's log; the traceback
         # of our own code would only bury it.

@@ -59,9 +59,7 @@ class PlatformRepo:
             },
         )
         self.apps: dict[str, dict[str, Any]] = {f"app{i}": doc("App", f"app{i}", app_spec()) for i in range(apps)}
-        self.volumes: dict[str, dict[str, Any]] = {
-            "data": doc("Volume", "data", {"size": "1Gi"})
-        }
+        self.volumes: dict[str, dict[str, Any]] = {"data": doc("Volume", "data", {"size": "1Gi"})}
         self.apps["app0"]["spec"]["volumes"] = [{"volume": "data", "mountPath": "/data"}]
         self.apps["app0"]["spec"]["replicas"] = 1  # ReadWriteOnce: one pod
         self.autoscalings: dict[str, dict[str, Any]] = {}

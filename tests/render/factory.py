@@ -8,6 +8,7 @@ from daemon.model import (
     Backup,
     Canary,
     EnvVar,
+    IngressSettings,
     KeyRef,
     Limits,
     Member,
@@ -30,7 +31,6 @@ from daemon.model import (
     TenantNetwork,
     Volume,
     VolumeMount,
-    IngressSettings,
 )
 
 

@@ -1,0 +1,390 @@
+"""Typed model objects from schema-valid documents.
+
+Everything here may assume the document passed its schema: shapes and formats are checked, so
+this module only converts (durations to seconds, quantities to the strings Kubernetes wants, cron
+weekdays to names - see :func:`formats.normalize_cron` - and defaults filled in) and never
+reports problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from daemon.loader import formats
+from daemon.model import (
+    AccessMode,
+    AlertRule,
+    App,
+    Autoscaling,
+    Backup,
+    Canary,
+    ChatSettings,
+    DeletionPolicy,
+    EnvVar,
+    IngressSettings,
+    KeyRef,
+    Limits,
+    Member,
+    Metadata,
+    NetworkRule,
+    NotificationList,
+    NotificationTarget,
+    Platform,
+    Policy,
+    Port,
+    Probe,
+    Probes,
+    PruneSettings,
+    Quota,
+    Resources,
+    Retention,
+    ScaleSchedule,
+    ScalingMetric,
+    ScalingRules,
+    SlackRoleBinding,
+    SourceRef,
+    StorageClassDef,
+    Strategy,
+    SyncSettings,
+    SyncWindow,
+    Template,
+    Tenant,
+    TenantNetwork,
+    VolumeMount,
+)
+from daemon.model import Volume as VolumeModel
+
+Data = Mapping[str, Any]
+_EMPTY: Data = {}
+
+
+def _map(data: Data, key: str) -> Data:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def _list(data: Data, key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _strings(data: Data, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(str(v) for v in data[key]) if key in data else default
+
+
+def _quantity(data: Data, key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else formats.quantity_text(value)
+
+
+def _duration(data: Data, key: str, default: str | None = None) -> int | None:
+    value = data.get(key, default)
+    return None if value is None else formats.parse_duration(value)
+
+
+def metadata(data: Data) -> Metadata:
+    meta = _map(data, "metadata")
+    return Metadata(
+        name=str(meta["name"]),
+        labels={str(k): str(v) for k, v in _map(meta, "labels").items()},
+        annotations={str(k): str(v) for k, v in _map(meta, "annotations").items()},
+    )
+
+
+def platform(data: Data, source: SourceRef) -> Platform:
+    spec = _map(data, "spec")
+    sync = _map(spec, "sync")
+    windows = tuple(
+        SyncWindow(
+            schedule=formats.normalize_cron(w["schedule"]),
+            duration_seconds=formats.parse_duration(w["duration"]),
+            timezone=w.get("timezone", "UTC"),
+            action=w.get("action", "allow"),
+            tenants=_strings(w, "tenants", ("*",)),
+        )
+        for w in _list(sync, "windows")
+    )
+    classes = tuple(
+        StorageClassDef(
+            name=c["name"],
+            provisioner=c["provisioner"],
+            snapshot_class=c.get("snapshotClass"),
+            default=bool(c.get("default", False)),
+            parameters={str(k): str(v) for k, v in _map(c, "parameters").items()},
+            reclaim_policy=c.get("reclaimPolicy", "Retain"),
+            allow_volume_expansion=bool(c.get("allowVolumeExpansion", True)),
+        )
+        for c in _list(spec, "storageClasses")
+    )
+    ingress = _map(spec, "ingress")
+    chat = _map(spec, "chat")
+    roles = tuple(
+        SlackRoleBinding(
+            role=r["role"],
+            users=_strings(r, "users"),
+            groups=_strings(r, "groups"),
+            channels=_strings(r, "channels"),
+            tenants=_strings(r, "tenants", ("*",)),
+        )
+        for r in _list(_map(chat, "slack"), "roles")
+    )
+    return Platform(
+        metadata=metadata(data),
+        source=source,
+        sync=SyncSettings(
+            interval_seconds=formats.parse_duration(sync.get("interval", "1m")),
+            drift_check_interval_seconds=formats.parse_duration(sync.get("driftCheckInterval", "5m")),
+            windows=windows,
+        ),
+        storage_classes=classes,
+        ingress=IngressSettings(class_name=ingress.get("className", "nginx"), tls=bool(ingress.get("tls", False))),
+        default_notifications=_map(spec, "notifications").get("default"),
+        chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
+        prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
+    )
+
+
+def tenant(data: Data, source: SourceRef) -> Tenant:
+    spec = _map(data, "spec")
+    quota = _map(spec, "quota")
+    limits = _map(spec, "limits")
+    network = _map(spec, "network")
+    return Tenant(
+        metadata=metadata(data),
+        source=source,
+        display_name=spec.get("displayName", ""),
+        members=tuple(Member(kind=m["kind"], name=m["name"], role=m["role"]) for m in _list(spec, "members")),
+        quota=Quota(
+            cpu=_quantity(quota, "cpu"),
+            memory=_quantity(quota, "memory"),
+            storage=_quantity(quota, "storage"),
+            pods=quota.get("pods"),
+        )
+        if "quota" in spec
+        else None,
+        limits=Limits(default_cpu=_quantity(limits, "defaultCpu"), default_memory=_quantity(limits, "defaultMemory"))
+        if "limits" in spec
+        else None,
+        pod_security=spec.get("podSecurity", "baseline"),
+        network=TenantNetwork(
+            isolation=network.get("isolation", "strict"),
+            allow_from=tuple(str(a["tenant"]) for a in _list(network, "allowFrom")),
+        ),
+        storage_classes=_strings(spec, "storageClasses") if "storageClasses" in spec else None,
+        notifications=_strings(spec, "notifications"),
+        deletion_policy=spec.get("deletionPolicy", "Retain"),
+    )
+
+
+def _env(item: Data) -> EnvVar:
+    value = item.get("value")
+    if isinstance(value, bool):
+        value = str(value).lower()  # what a person who wrote `true` means, not Python's "True"
+    secret = _map(item, "secretRef")
+    config = _map(item, "configMapRef")
+    return EnvVar(
+        name=item["name"],
+        value=None if value is None else str(value),
+        secret_ref=KeyRef(secret["name"], secret["key"]) if secret else None,
+        config_map_ref=KeyRef(config["name"], config["key"]) if config else None,
+    )
+
+
+def _probe(data: Data) -> Probe | None:
+    if not data:
+        return None
+    return Probe(
+        http=data.get("http"),
+        tcp=data.get("tcp"),
+        command=_strings(data, "command"),
+        port=data.get("port"),
+        initial_delay_seconds=data.get("initialDelaySeconds"),
+        period_seconds=data.get("periodSeconds"),
+        failure_threshold=data.get("failureThreshold"),
+    )
+
+
+def app(data: Data, source: SourceRef, tenant_name: str, parameters: Mapping[str, object]) -> App:
+    spec = _map(data, "spec")
+    resources = _map(spec, "resources")
+    limits = _map(resources, "limits")
+    probes = _map(spec, "probes")
+    strategy = _map(spec, "strategy")
+    canary = _map(spec, "canary")
+    return App(
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        image=spec["image"],
+        replicas=spec.get("replicas", 1),
+        command=_strings(spec, "command"),
+        args=_strings(spec, "args"),
+        env=tuple(_env(e) for e in _list(spec, "env")),
+        ports=tuple(Port(p["name"], p["port"], p.get("protocol", "TCP")) for p in _list(spec, "ports")),
+        domains=_strings(spec, "domains"),
+        resources=Resources(
+            cpu=_quantity(resources, "cpu"),
+            memory=_quantity(resources, "memory"),
+            limit_cpu=_quantity(limits, "cpu"),
+            limit_memory=_quantity(limits, "memory"),
+        )
+        if resources
+        else None,
+        probes=Probes(
+            readiness=_probe(_map(probes, "readiness")),
+            liveness=_probe(_map(probes, "liveness")),
+            startup=_probe(_map(probes, "startup")),
+        ),
+        volumes=tuple(
+            VolumeMount(v["volume"], v["mountPath"], bool(v.get("readOnly", False)), v.get("subPath"))
+            for v in _list(spec, "volumes")
+        ),
+        stateful=bool(spec.get("stateful", False)),
+        strategy=Strategy(max_surge=strategy.get("maxSurge", "25%"), max_unavailable=strategy.get("maxUnavailable", 0))
+        if strategy
+        else None,
+        canary=Canary(image=canary["image"], weight=canary["weight"]) if canary else None,
+        template=spec.get("template"),
+        parameters=dict(parameters),
+    )
+
+
+def volume(data: Data, source: SourceRef, tenant_name: str, default_class: str | None) -> VolumeModel:
+    spec = _map(data, "spec")
+    backup = _map(spec, "backup")
+    retention = _map(backup, "retention")
+    return VolumeModel(
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        size=formats.quantity_text(spec["size"]),
+        storage_class=spec.get("storageClass") or default_class or "",
+        access_mode=cast(AccessMode, spec.get("accessMode", "ReadWriteOnce")),
+        deletion_policy=cast(DeletionPolicy, spec.get("deletionPolicy", "Retain")),
+        backup=Backup(
+            schedule=formats.normalize_cron(backup["schedule"]),
+            retention=Retention(
+                last=retention.get("last", 0),
+                daily=retention.get("daily", 0),
+                weekly=retention.get("weekly", 0),
+                monthly=retention.get("monthly", 0),
+            ),
+        )
+        if backup
+        else None,
+        restore_snapshot=_map(spec, "restore").get("snapshot"),
+    )
+
+
+#: Alert condition parameters that are durations; the model holds them in seconds.
+_DURATION_PARAMS = frozenset({"window", "for"})
+
+
+def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
+    spec = _map(data, "spec")
+    rules = []
+    for item in _list(spec, "network"):
+        allow = _map(item, "allow")
+        source_ref = _map(allow, "from")
+        rules.append(
+            NetworkRule(
+                to_app=_map(allow, "to")["app"],
+                from_tenant=source_ref.get("tenant", tenant_name),
+                from_app=source_ref.get("app"),
+                ports=tuple(int(p) for p in _list(allow, "ports")),
+            )
+        )
+    alerts = []
+    for item in _list(spec, "alerts"):
+        condition, params = next(iter(_map(item, "when").items()))
+        alerts.append(
+            AlertRule(
+                name=item["name"],
+                condition=condition,
+                params={
+                    k: formats.parse_duration(v) if k in _DURATION_PARAMS and isinstance(v, str) else v
+                    for k, v in params.items()
+                },
+                severity=item.get("severity", "warning"),
+                notify=_strings(item, "notify"),
+                app=item.get("app"),
+            )
+        )
+    return Policy(
+        metadata=metadata(data), source=source, tenant=tenant_name, network=tuple(rules), alerts=tuple(alerts)
+    )
+
+
+def _rules(data: Data) -> ScalingRules | None:
+    if not data:
+        return None
+    return ScalingRules(
+        stabilization_window_seconds=_duration(data, "stabilizationWindow"),
+        max_percent_per_minute=data.get("maxPercentPerMinute"),
+        max_pods_per_minute=data.get("maxPodsPerMinute"),
+    )
+
+
+def autoscaling(data: Data, source: SourceRef, tenant_name: str) -> Autoscaling:
+    spec = _map(data, "spec")
+    behavior = _map(spec, "behavior")
+    metrics = []
+    for item in _list(spec, "metrics"):
+        resource, target = next(iter(item.items()))
+        metrics.append(ScalingMetric(resource=resource, utilization=int(str(target).rstrip("%"))))
+    return Autoscaling(
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        target=spec["target"],
+        min_replicas=spec["minReplicas"],
+        max_replicas=spec["maxReplicas"],
+        metrics=tuple(metrics),
+        scale_up=_rules(_map(behavior, "scaleUp")),
+        scale_down=_rules(_map(behavior, "scaleDown")),
+        schedules=tuple(
+            ScaleSchedule(
+                cron=formats.normalize_cron(s["cron"]),
+                duration_seconds=formats.parse_duration(s["duration"]),
+                min_replicas=s.get("minReplicas"),
+                max_replicas=s.get("maxReplicas"),
+                timezone=s.get("timezone", "UTC"),
+            )
+            for s in _list(spec, "schedules")
+        ),
+    )
+
+
+def notification_list(data: Data, source: SourceRef) -> NotificationList:
+    spec = _map(data, "spec")
+    targets = []
+    for item in _list(spec, "targets"):
+        kind, settings = next(iter(item.items()))
+        targets.append(
+            NotificationTarget(
+                kind=kind,
+                channel=settings.get("channel"),
+                url=settings.get("url"),
+                secret_ref=settings.get("secretRef"),
+                to=_strings(settings, "to"),
+            )
+        )
+    return NotificationList(
+        metadata=metadata(data),
+        source=source,
+        targets=tuple(targets),
+        events=_strings(spec, "events", ("*",)),
+        min_severity=spec.get("minSeverity", "info"),
+    )
+
+
+def template(data: Data, source: SourceRef) -> Template:
+    spec = _map(data, "spec")
+    return Template(
+        metadata=metadata(data),
+        source=source,
+        extends=spec.get("extends"),
+        parameters_schema=dict(_map(spec, "parameters")),
+        app=dict(_map(spec, "app")),
+    )

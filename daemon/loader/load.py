@@ -1,0 +1,172 @@
+"""Loading a platform repo: files -> documents -> schema-valid entries -> typed model.
+
+Every stage reports problems instead of stopping, so one run shows all of them; the model exists
+only when no stage found an error.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.errors import Problem, ValidationFailed
+from daemon.loader import build
+from daemon.loader.crosscheck import CrossChecker
+from daemon.loader.documents import Entry, classify
+from daemon.loader.hints import Explainer
+from daemon.loader.repo import PLATFORM_FILE, walk
+from daemon.loader.schemas import validator
+from daemon.loader.templates import instantiate, resolve_templates, validate_instance
+from daemon.loader.yamlsource import read_file
+from daemon.model import PlatformModel, SourceRef
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What loading a repo found: the model (None when there is any error) and every problem, sorted."""
+
+    model: PlatformModel | None
+    problems: tuple[Problem, ...]
+    files: int = 0
+    documents: int = 0
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None
+
+
+def load_repo(root: Path) -> LoadResult:
+    """Read, validate and cross-check the platform repo checked out at ``root``."""
+    # Loading allocates millions of small objects that never form cycles (nodes, dicts, strings);
+    # with the cyclic collector running it rescans the growing heap again and again and loading
+    # takes about twice as long. Reference counting still frees everything.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(root)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(root: Path) -> LoadResult:
+    if not root.is_dir():
+        return LoadResult(None, (Problem(str(root), 0, 0, "not a directory", code="layout.root"),))
+    repo = walk(root)
+    problems: list[Problem] = list(repo.problems)
+    entries: list[Entry] = []
+    for source in repo.files:
+        read, found = read_file(source.path, source.rel)
+        problems.extend(found)
+        for document in read:
+            entry, found = classify(document, source)
+            problems.extend(found)
+            if entry is not None:
+                entries.append(entry)
+
+    if not any(e.kind == "Platform" for e in entries) and not any(
+        p.file == PLATFORM_FILE and p.severity == "error" for p in problems
+    ):
+        problems.append(
+            Problem(
+                PLATFORM_FILE,
+                0,
+                0,
+                "platform.yaml holds no Platform document",
+                hint="every platform repo needs exactly one Platform document in platform.yaml",
+                code="layout.missing-platform",
+            )
+        )
+
+    templated: list[Entry] = []
+    for entry in entries:
+        if entry.kind == "App" and isinstance(entry.spec().get("template"), str):
+            templated.append(entry)
+            continue
+        found = Explainer(entry.doc, tenant=entry.tenant).problems(validator(entry.kind).iter_errors(entry.data))
+        problems.extend(found)
+        entry.valid = not found
+
+    resolved, found = resolve_templates(entries)
+    problems.extend(found)
+    known_templates = {e.name for e in entries if e.kind == "Template" and e.name is not None}
+    for app in templated:
+        instance, found = instantiate(app, resolved, known_templates)
+        if instance is None:
+            # Still check the App's own fields, so the template is not the only thing reported.
+            found += Explainer(app.doc, tenant=app.tenant).problems(validator("App").iter_errors(app.data))
+            problems.extend(found)
+            continue
+        found = validate_instance(app, instance)
+        problems.extend(found)
+        assert isinstance(instance.data, dict)
+        app.doc, app.data, app.valid = instance, instance.data, not found
+
+    problems.extend(CrossChecker(entries, repo.tenant_dirs).run())
+    ordered = tuple(sorted(_unique(problems)))
+    if any(p.severity == "error" for p in ordered):
+        return LoadResult(None, ordered, len(repo.files), len(entries))
+    return LoadResult(_model(entries), ordered, len(repo.files), len(entries))
+
+
+def load_or_raise(root: Path) -> PlatformModel:
+    """The model of the repo at ``root``; :class:`ValidationFailed` with every problem if it is invalid."""
+    result = load_repo(root)
+    if result.model is None:
+        raise ValidationFailed(result.problems)
+    return result.model
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, int, int, str]] = set()
+    unique = []
+    for problem in problems:
+        key = (problem.file, problem.line, problem.column, problem.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique
+
+
+def _model(entries: list[Entry]) -> PlatformModel:
+    """The typed model; only called when every entry is valid and every reference resolves."""
+    platform_entry = next(e for e in entries if e.kind == "Platform")
+    platform = build.platform(platform_entry.data, _source(platform_entry))
+    default_class = platform.default_storage_class.name if platform.default_storage_class else None
+    builders: dict[str, Callable[[Entry], object]] = {
+        "Tenant": lambda e: build.tenant(e.data, _source(e)),
+        "App": lambda e: build.app(e.data, _source(e), str(e.tenant), e.parameters),
+        "Volume": lambda e: build.volume(e.data, _source(e), str(e.tenant), default_class),
+        "Policy": lambda e: build.policy(e.data, _source(e), str(e.tenant)),
+        "Autoscaling": lambda e: build.autoscaling(e.data, _source(e), str(e.tenant)),
+        "NotificationList": lambda e: build.notification_list(e.data, _source(e)),
+        "Template": lambda e: build.template(e.data, _source(e)),
+    }
+    built: dict[str, list[object]] = {kind: [] for kind in builders}
+    for entry in entries:
+        if entry.kind in builders:
+            built[entry.kind].append(builders[entry.kind](entry))
+    return PlatformModel(
+        platform=platform,
+        tenants=tuple(built["Tenant"]),  # type: ignore[arg-type]
+        apps=tuple(built["App"]),  # type: ignore[arg-type]
+        volumes=tuple(built["Volume"]),  # type: ignore[arg-type]
+        policies=tuple(built["Policy"]),  # type: ignore[arg-type]
+        autoscalings=tuple(built["Autoscaling"]),  # type: ignore[arg-type]
+        notification_lists=tuple(built["NotificationList"]),  # type: ignore[arg-type]
+        templates=tuple(built["Template"]),  # type: ignore[arg-type]
+    )
+
+
+def _source(entry: Entry) -> SourceRef:
+    return SourceRef(entry.source.rel, entry.doc.line)

@@ -1,0 +1,97 @@
+"""The JSON Schemas of the platform repo: where they live, and their compiled validators.
+
+The schema files in the repository's ``schemas/`` directory are the single source of truth (users'
+editors read them through the ``$schema`` modeline). They live outside the Python package, so the
+lookup is in one function; an editable install - what we use - finds them next to the package.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from daemon.errors import ConfigError
+from daemon.loader.formats import format_checker
+from daemon.model import KINDS
+
+Schema = dict[str, Any]
+
+
+def schema_dir() -> Path:
+    """The repository's ``schemas/`` directory (``daemon/loader/schemas.py`` is three levels down)."""
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+def schema_path(kind: str) -> Path:
+    return schema_dir() / f"{kind.lower()}.schema.json"
+
+
+def canonical_kind(name: str) -> str | None:
+    """The kind spelled as in the format, for a case-insensitive name (``app`` -> ``App``)."""
+    return next((k for k in KINDS if k.lower() == name.lower()), None)
+
+
+@functools.cache
+def schema(kind: str) -> Schema:
+    """The schema of ``kind`` exactly as written in its file."""
+    path = schema_path(kind)
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read the {kind} schema {path}: {e}") from e
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"the {kind} schema {path} is not a JSON object")
+    return loaded
+
+
+def schema_text(kind: str) -> str:
+    try:
+        return schema_path(kind).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read the {kind} schema: {e}") from e
+
+
+@functools.cache
+def validator(kind: str) -> Draft202012Validator:
+    """A compiled validator for ``kind``, built once per process.
+
+    Local ``$ref``s are inlined first: resolving them through ``referencing`` on every value costs
+    more than the rest of validation. The inlined copy keeps the ``title``s and sibling
+    ``description``s that error messages and hints are made of.
+    """
+    original = schema(kind)
+    inlined = _inline(original, original.get("$defs", {}), 0)
+    return Draft202012Validator(inlined, format_checker=format_checker())
+
+
+@functools.cache
+def app_spec_schema() -> Schema:
+    """The App ``spec`` schema, inlined: templates validate the App they produce against it."""
+    app = validator("App").schema
+    assert isinstance(app, dict)
+    spec = app["properties"]["spec"]
+    assert isinstance(spec, dict)
+    return spec
+
+
+def _inline(node: Any, defs: dict[str, Any], depth: int) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, defs, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and depth < 16:
+        target = defs.get(ref.removeprefix("#/$defs/"))
+        if isinstance(target, dict):
+            merged = copy.deepcopy(target)
+            merged.update({k: v for k, v in node.items() if k != "$ref"})
+            if "examples" in node and "examples" in target:
+                # Hints show examples: the field's own first, then those of the format.
+                merged["examples"] = list(dict.fromkeys([*node["examples"], *target["examples"]]))
+            return _inline(merged, defs, depth + 1)
+    return {k: (v if k == "$defs" else _inline(v, defs, depth)) for k, v in node.items()}

@@ -1,0 +1,342 @@
+"""`dockyard run` end to end: a real bare git repo, the daemon in this process, the local cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.devcluster import RunningCluster
+from daemon.events import Event, MemorySink
+from daemon.kube import KubeClient
+from daemon.runtime import Daemon, DaemonSettings
+from tests.fixtures_cluster import wait_for
+from tests.platforms import PlatformRepo, git
+
+WEBHOOK_SECRET = "s3cret-webhook-key"
+
+
+@dataclass
+class Setup:
+    """A bare remote, a working clone with a platform repo, and helpers to change it."""
+
+    remote: Path
+    work: Path
+    platform: PlatformRepo
+    kube: KubeClient
+    namespace: str  # where the daemon keeps lease, inventory and history
+    daemons: list[Daemon] = field(default_factory=list)
+    sinks: list[MemorySink] = field(default_factory=list)
+
+    def commit(self, message: str) -> str:
+        self.platform.write()
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", message)
+        git(self.work, "push", "-q", "origin", "HEAD:main")
+        return git(self.work, "rev-parse", "HEAD")
+
+    def start(self, clock: Callable[[], datetime] | None = None, **overrides: Any) -> Daemon:
+        settings = DaemonSettings(
+            repo=self.remote.as_uri(),
+            kubeconfig=str(self.kube_config),
+            branch="main",
+            workdir=self.remote.parent / f"work-{len(self.daemons)}",
+            interval_seconds=3600,  # only explicit triggers, unless a test asks otherwise
+            drift_interval_seconds=3600,
+            listen=("127.0.0.1", 0),
+            namespace=self.namespace,
+            identity=f"replica-{len(self.daemons)}",
+            lease_seconds=3,
+            renew_seconds=0.5,
+            webhook_secret=WEBHOOK_SECRET,
+            health_timeout=60,
+            **overrides,
+        )
+        sink = MemorySink()
+        kwargs: dict[str, Any] = {"extra_sinks": (sink,)}
+        if clock is not None:
+            kwargs["clock"] = clock
+        daemon = Daemon(settings, **kwargs)
+        daemon.start()
+        self.daemons.append(daemon)
+        self.sinks.append(sink)
+        return daemon
+
+    kube_config: Path = Path()
+
+    def deployment_image(self, app: str) -> str | None:
+        obj = self.kube.get(self.kube.resource_type("apps/v1", "Deployment"), self.platform.tenant, app)
+        return None if obj is None else str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+@pytest.fixture
+def setup(tmp_path: Path, kubeconfig: Path) -> Iterator[Setup]:
+    prefix = f"rn-{secrets.token_hex(3)}"
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    platform = PlatformRepo(work, prefix)
+    kube = KubeClient(str(kubeconfig))
+    s = Setup(remote, work, platform, kube, namespace=f"dockyard-{prefix}")
+    s.kube_config = kubeconfig
+    s.commit("initial platform")
+    yield s
+    for daemon in s.daemons:
+        daemon.stop()
+    kube.close()
+
+
+def names(sink: MemorySink) -> list[str]:
+    return [e.name for e in sink.events]
+
+
+def event(sink: MemorySink, name: str) -> Event:
+    return next(e for e in sink.events if e.name == name)
+
+
+def post_github_push(daemon: Daemon, *, delivery: str, sha: str) -> int:
+    assert daemon.server is not None
+    host, port = daemon.server.address
+    body = json.dumps({"ref": "refs/heads/main", "after": sha, "pusher": {"name": "alice"}}).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        f"http://{host}:{port}/webhook/github",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": signature,
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+def http_get(daemon: Daemon, path: str) -> tuple[int, str]:
+    assert daemon.server is not None
+    host, port = daemon.server.address
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.read().decode()
+
+
+def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(setup: Setup) -> None:
+    daemon = setup.start()
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
+    assert http_get(daemon, "/readyz")[0] == 200
+    assert setup.deployment_image("app1") == "busybox:1.36"
+    assert "sync.succeeded" in names(setup.sinks[0])
+
+    setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.37"
+    sha = setup.commit("app1: busybox 1.37")
+    started = datetime.now(UTC)
+    assert post_github_push(daemon, delivery="d-1", sha=sha) == 202
+    wait_for(
+        lambda: setup.deployment_image("app1"),
+        timeout=20,
+        message="app1 at busybox:1.37",
+        until=lambda image: image == "busybox:1.37",
+    )
+    latency = (datetime.now(UTC) - started).total_seconds()
+    assert latency < 10, f"commit to applied took {latency:.1f}s"
+    wait_for(
+        lambda: daemon.reconciler.snapshot().applied_sha,
+        timeout=30,
+        message="the revision recorded as applied",
+        until=lambda applied: applied == sha,
+    )
+    succeeded = [e for e in setup.sinks[0].events if e.name == "sync.succeeded" and e.commit and e.commit.sha == sha]
+    assert succeeded and succeeded[0].commit is not None and "Test Author" in succeeded[0].commit.author
+    # A repeated delivery is ignored; a bad signature is refused.
+    assert post_github_push(daemon, delivery="d-1", sha=sha) == 202
+    assert daemon.server is not None
+    forged = urllib.request.Request(
+        f"http://{daemon.server.address[0]}:{daemon.server.address[1]}/webhook/github",
+        data=b"{}",
+        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=00"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 401
+    # Metrics and history say what happened.
+    status, metrics = http_get(daemon, "/metrics")
+    assert status == 200
+    assert 'dockyard_last_applied_revision_info{author="Test Author <author@example.com>",revision="' + sha in metrics
+    assert "dockyard_api_requests_total" in metrics and "dockyard_cycle_duration_seconds_bucket" in metrics
+    records = daemon.history.list()
+    assert records[0].revision == sha and records[0].result == "succeeded"
+
+
+def test_an_invalid_commit_is_rejected_whole_and_the_cluster_is_unchanged(setup: Setup) -> None:
+    daemon = setup.start()
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
+    good = daemon.reconciler.snapshot().applied_sha
+    # One valid change and one invalid document in the same commit: nothing of it may land.
+    setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.37"
+    setup.platform.apps["app2"]["spec"]["replicas"] = "many"
+    bad = setup.commit("break app2")
+    daemon.runner.request("webhook")
+    wait_for(
+        lambda: names(setup.sinks[0]),
+        timeout=30,
+        message="a validation.failed event",
+        until=lambda n: "validation.failed" in n,
+    )
+    failed = event(setup.sinks[0], "validation.failed")
+    assert failed.commit is not None and failed.commit.sha == bad and "Test Author" in failed.commit.author
+    assert any("app-app2.yaml" in e and "replicas" in e for e in failed.errors), failed.errors
+    assert setup.deployment_image("app1") == "busybox:1.36"
+    assert daemon.reconciler.snapshot().applied_sha == good
+    assert daemon.history.list()[0].result == "invalid"
+
+
+def test_drift_is_corrected_on_the_drift_check(setup: Setup) -> None:
+    daemon = setup.start(force_conflicts=True)
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
+    deployments = setup.kube.resource_type("apps/v1", "Deployment")
+    setup.kube.merge_patch(
+        deployments,
+        setup.platform.tenant,
+        "app2",
+        {"spec": {"template": {"spec": {"containers": [{"name": "app2", "image": "evil:1"}]}}}},
+    )
+    assert setup.deployment_image("app2") == "evil:1"
+    daemon.runner.request("drift")
+    wait_for(
+        lambda: setup.deployment_image("app2"),
+        timeout=30,
+        message="drift corrected",
+        until=lambda image: image == "busybox:1.36",
+    )
+    wait_for(
+        lambda: names(setup.sinks[0]),
+        timeout=10,
+        message="a drift.corrected event",
+        until=lambda n: "drift.corrected" in n,
+    )
+    assert f"Deployment.apps/{setup.platform.tenant}/app2" in str(event(setup.sinks[0], "drift.corrected").details)
+
+
+@pytest.mark.parametrize(
+    ("window", "closed_at", "open_at", "next_open"),
+    [
+        # A deny window (a freeze) is open from 21:00 for an hour: skipped at 21:30, applied at 22:30.
+        ({"schedule": "0 21 * * *", "duration": "1h", "action": "deny"}, (21, 30), (22, 30), None),
+        # An allow window opens at 22:00 for two hours: skipped at 21:00, applied at 22:30.
+        (
+            {"schedule": "0 22 * * *", "duration": "2h", "action": "allow"},
+            (21, 0),
+            (22, 30),
+            "2026-03-02T22:00:00+00:00",
+        ),
+    ],
+    ids=["deny-window", "allow-window"],
+)
+def test_a_closed_window_skips_and_the_open_window_applies(
+    setup: Setup,
+    window: dict[str, Any],
+    closed_at: tuple[int, int],
+    open_at: tuple[int, int],
+    next_open: str | None,
+) -> None:
+    now = [datetime(2026, 3, 2, *closed_at, tzinfo=UTC)]  # a Monday
+    setup.platform.platform["spec"]["sync"]["windows"] = [{**window, "timezone": "UTC", "tenants": ["*"]}]
+    setup.commit("sync window")
+    daemon = setup.start(clock=lambda: now[0])
+    wait_for(
+        lambda: names(setup.sinks[0]),
+        timeout=60,
+        message="sync.skipped while the window is closed",
+        until=lambda n: "sync.skipped" in n,
+    )
+    assert setup.deployment_image("app1") is None  # nothing was applied
+    skipped = event(setup.sinks[0], "sync.skipped")
+    assert skipped.details["nextOpen"] == next_open
+    assert setup.platform.tenant in daemon.reconciler.snapshot().deferred
+    assert not daemon.reconciler.snapshot().ready
+    now[0] = datetime(2026, 3, 2, *open_at, tzinfo=UTC)
+    daemon.runner.request("poll")
+    wait_for(
+        lambda: setup.deployment_image("app1"),
+        timeout=60,
+        message="the apply once the window is open",
+        until=lambda image: image == "busybox:1.36",
+    )
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=30, message="ready after the window opened")
+    assert daemon.reconciler.snapshot().deferred == {}
+
+
+def test_two_daemons_elect_one_leader_and_fail_over(setup: Setup) -> None:
+    first = setup.start()
+    wait_for(lambda: first.reconciler.snapshot().ready, timeout=60, message="the leader's first sync")
+    second = setup.start()
+    wait_for(lambda: second.reconciler.snapshot().revision, timeout=30, message="the standby to load the revision")
+    assert first.is_leader() and not second.is_leader()
+    # The standby loads and validates but never writes.
+    setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.37"
+    setup.commit("app1 1.37")
+    second.runner.request("webhook")
+    wait_for(lambda: second.runner.cycles_run, timeout=30, message="a standby cycle", until=lambda n: n >= 2)
+    assert setup.deployment_image("app1") == "busybox:1.36"
+    # The leader dies without releasing its lease: the standby takes over within seconds.
+    assert first.elector is not None
+    first.elector.stop(release=False)
+    first.runner.stop()
+    wait_for(second.is_leader, timeout=10, message="the standby to become leader")
+    wait_for(
+        lambda: setup.deployment_image("app1"),
+        timeout=30,
+        message="the new leader to apply",
+        until=lambda image: image == "busybox:1.37",
+    )
+
+
+def test_an_api_server_restart_mid_cycle_still_converges(setup: Setup, cluster: RunningCluster) -> None:
+    for i in range(3, 40):
+        setup.platform.apps[f"app{i}"] = json.loads(json.dumps(setup.platform.apps["app1"]))
+        setup.platform.apps[f"app{i}"]["metadata"]["name"] = f"app{i}"
+    setup.commit("many apps")
+    daemon = setup.start(backoff_base=0.5, backoff_cap=2.0)
+    restarted = threading.Event()
+
+    def restart_when_applying() -> None:
+        wait_for(
+            lambda: daemon.kube.requests["apply"],
+            timeout=60,
+            message="the apply to start",
+            until=lambda n: n > 3,
+            interval=0.02,
+        )
+        cluster.restart_apiserver()
+        restarted.set()
+
+    thread = threading.Thread(target=restart_when_applying)
+    thread.start()
+    thread.join(120)
+    assert restarted.is_set()
+
+    # Retries with backoff (the poll trigger honours it) converge once the server is back.
+    def converged() -> bool:
+        daemon.runner.request("poll")
+        return daemon.reconciler.snapshot().applied_sha != "" and setup.deployment_image("app39") is not None
+
+    wait_for(converged, timeout=120, message="convergence after the API server restart", interval=1)
+    assert daemon.runner._thread.is_alive()
