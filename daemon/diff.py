@@ -10,6 +10,7 @@ Secret data is masked in every diff this module produces.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,12 +95,27 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    if key.replace("-", "").replace("_", "").isalnum():
-        return f"{path}.{key}" if path else key
-    return f"{path}[{json.dumps(key)}]"
+#: A path into an object while walking it: keys, list indices, or ``[key=value]`` selectors. It
+#: becomes text only when a change is recorded, which keeps the walk of unchanged objects cheap.
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif key.startswith("["):
+            text += key
+        elif key.replace("-", "").replace("_", "").isalnum():
+            text += f".{key}" if text else key
+        else:
+            text += f"[{json.dumps(key)}]"
+    return text
+
+
+def _change(path: Path, before: Any, after: Any) -> FieldChange:
+    return FieldChange(format_path(path), before, after)
 
 
 def without_provenance(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,10 +134,10 @@ def without_provenance(obj: Mapping[str, Any]) -> dict[str, Any]:
 def diff_object(desired: Mapping[str, Any], live: Mapping[str, Any], manager: str) -> tuple[FieldChange, ...]:
     """Every field a server-side apply of ``desired`` by ``manager`` would change on ``live``."""
     changes: list[FieldChange] = []
-    _subset_diff(without_provenance(desired), live, "", changes)
+    _subset_diff(without_provenance(desired), live, (), changes)
     owned = managed_fields_of(live, manager)
     if owned:
-        _removed_fields(owned, desired, live, "", changes)
+        _removed_fields(owned, desired, live, (), changes)
     return tuple(_mask(desired.get("kind", ""), changes))
 
 
@@ -139,7 +155,7 @@ def _merge_key(items: Sequence[Any]) -> tuple[str, ...] | None:
     A key must be unique among the items; ``protocol`` joins it where the API uses it too
     (UDP and TCP on port 53 are two items).
     """
-    if not items or not all(isinstance(i, Mapping) for i in items):
+    if not items or not all(type(i) is dict for i in items):
         return None
     for key in _MERGE_KEYS:
         if not all(key in i for i in items):
@@ -155,77 +171,88 @@ def _key_of(item: Mapping[str, Any], fields: tuple[str, ...]) -> tuple[Any, ...]
     return tuple(item.get(f) for f in fields)
 
 
-def _subset_diff(desired: Any, live: Any, path: str, out: list[FieldChange]) -> None:
-    if isinstance(desired, Mapping):
-        if not isinstance(live, Mapping):
-            out.append(FieldChange(path, live, desired))
+def _subset_diff(desired: Any, live: Any, path: Path, out: list[FieldChange]) -> None:
+    # JSON decodes to plain dicts and lists: exact type checks are much faster than ABCs here.
+    if type(desired) is dict:
+        if type(live) is not dict:
+            out.append(_change(path, live, desired))
             return
         for key, value in desired.items():
-            child = _join(path, key)
             if key not in live:
                 if value not in ({}, [], None):
-                    out.append(FieldChange(child, None, value))
+                    out.append(_change((*path, key), None, value))
                 continue
-            _subset_diff(value, live[key], child, out)
+            current = live[key]
+            if value is current or (type(value) is str and value == current):
+                continue
+            _subset_diff(value, current, (*path, key), out)
         return
-    if isinstance(desired, list):
-        if not isinstance(live, list):
-            out.append(FieldChange(path, live, desired))
+    if type(desired) is list:
+        if type(live) is not list:
+            out.append(_change(path, live, desired))
             return
         key = _merge_key(desired)
         if key is not None and _merge_key(live) == key:
             by_key = {_key_of(item, key): item for item in live}
             for item in desired:
-                label = ",".join(f"{f}={item.get(f)}" for f in key)
-                child = f"{path}[{label}]"
-                if _key_of(item, key) not in by_key:
-                    out.append(FieldChange(child, None, item))
+                child = (*path, "[" + ",".join(f"{f}={item.get(f)}" for f in key) + "]")
+                match = by_key.get(_key_of(item, key))
+                if match is None:
+                    out.append(_change(child, None, item))
                 else:
-                    _subset_diff(item, by_key[_key_of(item, key)], child, out)
+                    _subset_diff(item, match, child, out)
             return
         if len(desired) != len(live):
-            out.append(FieldChange(path, live, desired))
+            out.append(_change(path, live, desired))
             return
         for index, (d, v) in enumerate(zip(desired, live, strict=True)):
-            _subset_diff(d, v, _join(path, index), out)
+            _subset_diff(d, v, (*path, index), out)
         return
     if desired == live and type(desired) is type(live):
         return
     if _is_quantity_path(path) and same_quantity(desired, live):
         return
-    out.append(FieldChange(path, live, desired))
+    out.append(_change(path, live, desired))
 
 
-def _is_quantity_path(path: str) -> bool:
-    parts = path.replace("[", ".").split(".")
-    return any(p in _QUANTITY_PARENTS for p in parts[-3:-1]) or parts[-1] == "storage"
+def _is_quantity_path(path: Path) -> bool:
+    return any(p in _QUANTITY_PARENTS for p in path[-3:-1] if isinstance(p, str)) or path[-1:] == ("storage",)
 
 
-def _removed_fields(fields: Mapping[str, Any], desired: Any, live: Any, path: str, out: list[FieldChange]) -> None:
+def _removed_fields(fields: Mapping[str, Any], desired: Any, live: Any, path: Path, out: list[FieldChange]) -> None:
     """Fields the manager owns in ``live`` that ``desired`` no longer sets."""
     for key, sub in fields.items():
         if key == ".":
             continue
         kind, _, raw = key.partition(":")
         if kind == "f":
-            live_value = live.get(raw) if isinstance(live, Mapping) else None
-            if not isinstance(desired, Mapping) or raw not in desired:
-                out.append(FieldChange(_join(path, raw), live_value, None))
+            live_value = live.get(raw) if type(live) is dict else None
+            if type(desired) is not dict or raw not in desired:
+                out.append(_change((*path, raw), live_value, None))
             elif sub:
-                _removed_fields(sub, desired[raw], live_value, _join(path, raw), out)
+                _removed_fields(sub, desired[raw], live_value, (*path, raw), out)
         elif kind == "k":
-            wanted = json.loads(raw)
-            label = ",".join(f"{k}={v}" for k, v in wanted.items())
+            wanted = _parse_key(raw)
+            child = (*path, "[" + ",".join(f"{k}={v}" for k, v in wanted.items()) + "]")
             d_item = _find_item(desired, wanted)
-            l_item = _find_item(live, wanted)
             if d_item is None:
-                out.append(FieldChange(f"{path}[{label}]", l_item, None))
+                out.append(_change(child, _find_item(live, wanted), None))
             elif sub:
-                _removed_fields(sub, d_item, l_item, f"{path}[{label}]", out)
+                _removed_fields(sub, d_item, _find_item(live, wanted), child, out)
         elif kind == "v":
             value = json.loads(raw)
-            if not isinstance(desired, list) or value not in desired:
-                out.append(FieldChange(f"{path}[{_short(value)}]", value, None))
+            if type(desired) is not list or value not in desired:
+                out.append(_change((*path, f"[{_short(value)}]"), value, None))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_key_cached(raw: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(json.loads(raw).items())
+
+
+def _parse_key(raw: str) -> dict[str, Any]:
+    """The item key of a ``k:{...}`` managed-fields entry (the same few keys repeat endlessly)."""
+    return dict(_parse_key_cached(raw))
 
 
 def _find_item(items: Any, wanted: Mapping[str, Any]) -> Any:

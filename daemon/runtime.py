@@ -182,6 +182,11 @@ class Daemon:
         self._deduper = DeliveryDeduper()
         self._stopped = threading.Event()
         self.model_listeners: list[Callable[[PlatformModel], None]] = []
+        self._attach_chat()
+
+    def _attach_chat(self) -> None:
+        """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
+        return None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
