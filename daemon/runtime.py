@@ -186,7 +186,6 @@ class Daemon:
 
     def _attach_chat(self) -> None:
         """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
-        return None
 
     # --- lifecycle ----------------------------------------------------------------------------
 

@@ -37,6 +37,12 @@ class NotifierMetrics:
             ["kind"],
             registry=registry,
         )
+        self.unconfigured = Counter(
+            "dockyard_notifications_unconfigured_total",
+            "Deliveries not queued because this daemon has no credentials for the target kind.",
+            ["kind"],
+            registry=registry,
+        )
         self.delivery_seconds = Histogram(
             "dockyard_notification_delivery_seconds",
             "Time from an event to its delivery to a target.",

@@ -53,7 +53,7 @@ from daemon.model import PlatformModel
 from notifiers.dispatcher import Dispatcher, count_enqueued
 from notifiers.metrics import NotifierMetrics
 from notifiers.outbox import EnqueueOptions, Outbox
-from notifiers.routing import Router
+from notifiers.routing import Route, Router
 from notifiers.secrets import Redactor, SecretResolver
 from notifiers.settings import NotifierSettings, SmtpSettings
 from notifiers.targets.base import Sender
@@ -138,6 +138,7 @@ class NotificationService:
             clock=clock,
             rng=rng if rng is not None else random.Random(),  # noqa: S311 - jitter, not crypto
         )
+        self._warned_unconfigured: set[str] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -155,7 +156,8 @@ class NotificationService:
             if not self.router.configured:
                 self.outbox.hold_unrouted(event, now)
             else:
-                count_enqueued(self.metrics, self.outbox.enqueue(event, self.router.route(event), now, self._options))
+                routes = self._deliverable(self.router.route(event))
+                count_enqueued(self.metrics, self.outbox.enqueue(event, routes, now, self._options))
             self.metrics.backlog.set(self.outbox.backlog())
         except Exception as e:
             log.error(  # noqa: TRY400 - a traceback may quote secrets
@@ -168,12 +170,40 @@ class NotificationService:
             return
         self._wake.set()
 
+    def _deliverable(self, routes: tuple[Route, ...]) -> tuple[Route, ...]:
+        """Routes to kinds this daemon can deliver to at all.
+
+        A kind with no credentials configured (no ``SLACK_BOT_TOKEN``, no SMTP host) cannot ever
+        be delivered, so queueing it would only fill the dead-letter queue with noise; it is
+        counted and announced once per kind instead.
+        """
+        kept = []
+        for route in routes:
+            missing = self._missing_configuration(route.target.kind)
+            if missing is None:
+                kept.append(route)
+                continue
+            self.metrics.unconfigured.labels(kind=route.target.kind).inc()
+            if route.target.kind not in self._warned_unconfigured:
+                self._warned_unconfigured.add(route.target.kind)
+                log.warning("%s notifications are off: %s is not set", route.target.kind, missing)
+        return tuple(kept)
+
+    def _missing_configuration(self, kind: str) -> str | None:
+        if kind == "slack" and not self.settings.slack_token:
+            return "SLACK_BOT_TOKEN"
+        if kind == "email" and self.settings.smtp is None:
+            return "DOCKYARD_SMTP_HOST"
+        return None
+
     def reconfigure(self, model: PlatformModel) -> None:
         """Switch to the NotificationLists of a new platform revision (atomically) and route any
         events that were waiting for a configuration."""
         self.router.reconfigure(model)
         try:
-            released = self.outbox.release_unrouted(self.router.route, self._clock(), self._options)
+            released = self.outbox.release_unrouted(
+                lambda event: self._deliverable(self.router.route(event)), self._clock(), self._options
+            )
         except Exception as e:
             log.error("held events could not be routed: %s: %s", type(e).__name__, self.redactor.redact(str(e)))  # noqa: TRY400
             return

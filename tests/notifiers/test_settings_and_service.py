@@ -75,3 +75,20 @@ def test_start_and_stop(make_service: ServiceFactory) -> None:
     service.start()
     service.start()  # idempotent
     assert service.stop(timeout=5)
+
+
+def test_kinds_without_credentials_are_not_queued_and_are_announced_once(
+    make_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    lists = model(nlist("ops", slack("#ops"), events=("*",)), default="ops")
+    service = make_service(base_settings(slack_token=None), lists, registry=registry)
+    with caplog.at_level(logging.WARNING, logger="notifiers.service"):
+        service.emit(event("sync.succeeded"))
+        service.emit(event("sync.failed"))
+    assert service.backlog() == 0
+    assert registry.get_sample_value("dockyard_notifications_unconfigured_total", {"kind": "slack"}) == 2
+    warnings = [r.getMessage() for r in caplog.records if "notifications are off" in r.getMessage()]
+    assert warnings == ["slack notifications are off: SLACK_BOT_TOKEN is not set"]
