@@ -17,7 +17,9 @@ which client produced them::
     ├── SourceError              git clone/fetch/checkout failed (credentials are never in it)
     ├── WebhookError             a webhook request that is malformed or cannot be a push event
     ├── DevClusterError          the local control plane could not be built or started
-    └── NotificationError        delivery to a target failed (secrets are never in it)
+    ├── NotificationError        delivery to a target failed (secrets are never in it)
+    └── ChatError                a chat command cannot be carried out; message and hint are
+                                 written for the person who typed it (never a secret)
 """
 
 from __future__ import annotations
@@ -135,3 +137,15 @@ class NotificationError(DockyardError):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+
+
+class ChatError(DockyardError):
+    """A chat command that cannot be carried out (malformed, refused, or failed on the way).
+
+    The message says what happened and ``hint`` what to do instead; both are shown to the person
+    who typed the command, so they never contain secrets.
+    """
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint

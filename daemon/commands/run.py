@@ -48,7 +48,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workdir", type=Path, default=Path(".dockyard"), help="git cache and outbox directory")
     parser.add_argument("--namespace", default="dockyard-system", help="namespace of the lease, inventory, history")
     parser.add_argument("--no-leader-elect", action="store_true", help="do not take part in leader election")
-    parser.add_argument("--identity", help="this replica's name in the leader lease (default: host + random)")
+    parser.add_argument(
+        "--identity",
+        default=os.environ.get("DOCKYARD_IDENTITY"),
+        help="this replica's name in the leader lease (default: $DOCKYARD_IDENTITY, else host + random)",
+    )
     parser.add_argument("--health-timeout", type=_duration, default=120.0, help="wait this long for health")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--force-conflicts", action="store_true", help="take fields owned by other managers")

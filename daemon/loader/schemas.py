@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,16 @@ Schema = dict[str, Any]
 
 
 def schema_dir() -> Path:
-    """The repository's ``schemas/`` directory (``daemon/loader/schemas.py`` is three levels down)."""
-    return Path(__file__).resolve().parents[2] / "schemas"
+    """Where the schema files are: ``$DOCKYARD_SCHEMAS_DIR``, else the repository's ``schemas/``
+    (``daemon/loader/schemas.py`` is three levels down, as in an editable install), else the copy
+    a wheel installs under ``<prefix>/share/dockyard/schemas``."""
+    override = os.environ.get("DOCKYARD_SCHEMAS_DIR")
+    if override:
+        return Path(override)
+    in_repo = Path(__file__).resolve().parents[2] / "schemas"
+    if in_repo.is_dir():
+        return in_repo
+    return Path(sys.prefix) / "share" / "dockyard" / "schemas"
 
 
 def schema_path(kind: str) -> Path:

@@ -1,0 +1,113 @@
+"""Surgical YAML edits (pure): change one value and leave every other character of the file alone.
+
+Round-tripping a file through a YAML library reflows it (quotes, indentation, long lines, flow
+styles, blank lines) and turns a one-line change into a noisy diff. Here the file is only parsed
+to find *where* the value is (PyYAML's composer gives each node its exact position); the edit is
+then a string splice, so comments, anchors, key order and formatting all stay as the author wrote
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from daemon.errors import ChatError
+
+__all__ = ["Edit", "set_app_replicas"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    text: str  # the whole new file
+    before: str | None  # the value as written before, None when the key was added
+    line: int  # 1-based line of the value
+
+
+def _get(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
+    for k, v in mapping.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return k, v
+    return None
+
+
+def _scalar(mapping: MappingNode, *path: str) -> str | None:
+    node: Node = mapping
+    for key in path:
+        if not isinstance(node, MappingNode):
+            return None
+        found = _get(node, key)
+        if found is None:
+            return None
+        node = found[1]
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+def _find_document(text: str, kind: str, name: str, file: str) -> MappingNode:
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        raise ChatError(f"{file} is not valid YAML: {e}") from e
+    matches = [
+        d
+        for d in documents
+        if isinstance(d, MappingNode) and _scalar(d, "kind") == kind and _scalar(d, "metadata", "name") == name
+    ]
+    if len(matches) != 1:
+        raise ChatError(f"{file} has {len(matches)} {kind} documents named {name}; expected exactly one")
+    return matches[0]
+
+
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def set_app_replicas(text: str, app: str, replicas: int, *, file: str = "the file") -> Edit:
+    """``text`` with ``spec.replicas`` of the App document named ``app`` set to ``replicas``.
+
+    Replaces the value where it is written (keeping a trailing comment), or adds the key to the
+    spec when the document has none: after ``image:`` in a block mapping, first in a flow mapping.
+    """
+    document = _find_document(text, "App", app, file)
+    found = _get(document, "spec")
+    if found is None or not isinstance(found[1], MappingNode):
+        raise ChatError(f"the App {app} in {file} has no spec mapping to set replicas in")
+    spec = found[1]
+    value = str(replicas)
+    existing = _get(spec, "replicas")
+    if existing is not None:
+        node = existing[1]
+        start, end = node.start_mark.index, node.end_mark.index
+        if not isinstance(node, ScalarNode) or text[start:end].count("\n"):
+            raise ChatError(f"spec.replicas of the App {app} in {file} is not a plain number; edit it by hand")
+        return Edit(text[:start] + value + text[end:], text[start:end], node.start_mark.line + 1)
+
+    if spec.flow_style:
+        # `spec: {image: x}` or `spec: {}`: the new key goes right after the brace.
+        brace = spec.start_mark.index
+        if text[brace : brace + 1] != "{":
+            raise ChatError(f"cannot add spec.replicas to the App {app} in {file}; add it by hand")
+        insert = f"replicas: {value}" + (", " if spec.value else "")
+        return Edit(text[: brace + 1] + insert + text[brace + 1 :], None, spec.start_mark.line + 1)
+
+    if not spec.value:
+        raise ChatError(f"the spec of the App {app} in {file} is empty; add replicas by hand")
+    first_key = spec.value[0][0]
+    indent = first_key.start_mark.column
+    anchor = _get(spec, "image")
+    if anchor is not None and anchor[1].start_mark.line == anchor[1].end_mark.line:
+        # After the image line (past any comment on it), where people expect replicas.
+        at = text.find("\n", anchor[1].end_mark.index)
+        at = len(text) if at < 0 else at + 1
+        line = anchor[1].end_mark.line + 2
+        prefix = "" if at < len(text) or text.endswith("\n") else "\n"
+    else:
+        at = _line_start(text, first_key.start_mark.index)
+        line = first_key.start_mark.line + 1
+        prefix = ""
+        if text[at : first_key.start_mark.index].strip():
+            raise ChatError(f"cannot add spec.replicas to the App {app} in {file}; add it by hand")
+    new_line = f"{prefix}{' ' * indent}replicas: {value}\n"
+    return Edit(text[:at] + new_line + text[at:], None, line)

@@ -1,0 +1,95 @@
+"""deploy/: the manifests are valid, and the RBAC they grant is enough for Dockyard to do its job."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import yaml
+
+from daemon.cli import main
+from daemon.history import HistoryStore
+from daemon.kube import KubeClient
+from daemon.leader import LeaderElector
+from tests.platforms import PlatformRepo
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def manifests() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for name in yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]:
+        docs.extend(d for d in yaml.safe_load_all((DEPLOY / name).read_text()) if d)
+    return docs
+
+
+def test_every_manifest_is_valid_kubernetes() -> None:
+    docs = manifests()
+    assert {d["kind"] for d in docs} >= {"Namespace", "ServiceAccount", "ClusterRole", "StatefulSet", "Service"}
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.34", strict=True)
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
+    return subprocess.run(
+        ["kubectl", f"--kubeconfig={kubeconfig}", *args], input=stdin, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
+    config = yaml.safe_load(admin.read_text())
+    cluster = config["clusters"][0]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [cluster],
+                "users": [{"name": "dockyard", "user": {"token": token}}],
+                "contexts": [{"name": "dockyard", "context": {"cluster": cluster["name"], "user": "dockyard"}}],
+                "current-context": "dockyard",
+            }
+        )
+    )
+    return path
+
+
+def test_the_service_account_can_apply_prune_lead_and_record(kubeconfig: Path, tmp_path: Path) -> None:
+    docs = [d for d in manifests() if d["kind"] != "StatefulSet"]  # no image to run here
+    kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    token = kubectl(kubeconfig, "create", "token", "dockyard", "-n", "dockyard-system").strip()
+    as_dockyard = token_kubeconfig(kubeconfig, token, tmp_path / "dockyard.kubeconfig")
+
+    repo = PlatformRepo(tmp_path / "platform", "rbac-check")
+    repo.tenant_doc["spec"]["members"] = [{"kind": "User", "name": "alice@example.com", "role": "admin"}]
+    repo.write()
+    args = ["--repo", str(repo.root), "--kubeconfig", str(as_dockyard), "--namespace", "dockyard-system"]
+    assert main(["apply", *args, "--timeout", "60"]) == 0
+    del repo.apps["app2"]
+    repo.write()
+    assert main(["apply", *args, "--timeout", "60"]) == 0  # prunes app2's objects
+
+    kube = KubeClient(str(as_dockyard))
+    elector = LeaderElector(
+        kube, namespace="dockyard-system", name="rbac-check", identity="a", lease_seconds=5, renew_every=1
+    )
+    assert elector.try_acquire_or_renew()
+    elector.stop(release=True)
+    store = HistoryStore(kube, namespace="dockyard-system", name="rbac-check-history")
+    assert store.list() == []
+
+
+def test_the_service_account_cannot_read_secrets(kubeconfig: Path, tmp_path: Path) -> None:
+    docs = [d for d in manifests() if d["kind"] != "StatefulSet"]
+    kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    for verb, resource, scope in (
+        ("get", "secrets", "-A"),
+        ("create", "clusterrolebindings", ""),
+        ("delete", "nodes", ""),
+    ):
+        args = ["kubectl", f"--kubeconfig={kubeconfig}", "auth", "can-i", verb, resource]
+        args += ["--as=system:serviceaccount:dockyard-system:dockyard", *([scope] if scope else [])]
+        answer = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert (answer.returncode, answer.stdout.strip()) == (1, "no"), (verb, resource)
