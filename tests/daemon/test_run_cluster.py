@@ -6,6 +6,9 @@ import hashlib
 import hmac
 import json
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -340,3 +343,85 @@ def test_an_api_server_restart_mid_cycle_still_converges(setup: Setup, cluster: 
 
     wait_for(converged, timeout=120, message="convergence after the API server restart", interval=1)
     assert daemon.runner._thread.is_alive()
+
+
+def test_an_unreachable_remote_keeps_the_last_good_revision_and_is_reported_once(setup: Setup) -> None:
+    daemon = setup.start()
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
+    good = daemon.reconciler.snapshot().applied_sha
+    hidden = setup.remote.with_name("moved.git")
+    setup.remote.rename(hidden)
+    for _ in range(3):
+        before = daemon.runner.cycles_run
+        daemon.runner.request("webhook")
+        wait_for(
+            lambda b=before: daemon.runner.cycles_run, timeout=30, message="a cycle", until=lambda n, b=before: n > b
+        )
+    fetch_failures = [e for e in setup.sinks[0].events if e.name == "sync.failed" and e.details.get("stage") == "fetch"]
+    assert len(fetch_failures) == 1
+    state = daemon.reconciler.snapshot()
+    assert state.fetch_error and state.applied_sha == good
+    assert setup.deployment_image("app1") == "busybox:1.36"
+    hidden.rename(setup.remote)
+    daemon.runner.request("webhook")
+    wait_for(
+        lambda: daemon.reconciler.snapshot().fetch_error,
+        timeout=30,
+        message="the fetch error to clear",
+        until=lambda error: error == "",
+    )
+
+
+def test_sigterm_stops_between_objects_and_exits_zero(setup: Setup, tmp_path: Path) -> None:
+    for i in range(3, 30):
+        setup.platform.apps[f"app{i}"] = json.loads(json.dumps(setup.platform.apps["app1"]))
+        setup.platform.apps[f"app{i}"]["metadata"]["name"] = f"app{i}"
+    setup.commit("many apps")
+    dockyard = Path(sys.executable).parent / "dockyard"
+    command = [
+        str(dockyard),
+        "run",
+        "--repo",
+        setup.remote.as_uri(),
+        "--branch",
+        "main",
+        "--kubeconfig",
+        str(setup.kube_config),
+        "--namespace",
+        setup.namespace,
+        "--no-listen",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--interval",
+        "1h",
+    ]
+    log = tmp_path / "daemon.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            # Stop it in the middle of the first apply.
+            wait_for(
+                lambda: setup.deployment_image("app3"),
+                timeout=60,
+                message="the apply to be under way",
+                until=lambda image: image is not None,
+                interval=0.05,
+            )
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0, log.read_text()[-3000:]
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    text = log.read_text()
+    assert "received SIGTERM, stopping" in text
+    assert "Traceback" not in text
+    # The lease was released: a successor does not have to wait for it to expire.
+    lease = setup.kube.get(
+        setup.kube.resource_type("coordination.k8s.io/v1", "Lease"), setup.namespace, "dockyard-leader"
+    )
+    assert lease is not None and not lease["spec"].get("holderIdentity")
+    # And a new daemon finishes the job.
+    daemon = setup.start()
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the successor to converge")
+    assert setup.deployment_image("app29") == "busybox:1.36"
