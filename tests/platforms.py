@@ -63,6 +63,7 @@ class PlatformRepo:
         self.apps["app0"]["spec"]["volumes"] = [{"volume": "data", "mountPath": "/data"}]
         self.apps["app0"]["spec"]["replicas"] = 1  # ReadWriteOnce: one pod
         self.autoscalings: dict[str, dict[str, Any]] = {}
+        self.notification_lists: dict[str, dict[str, Any]] = {}
 
     @property
     def tenant_dir(self) -> Path:
@@ -81,6 +82,10 @@ class PlatformRepo:
             _dump(self.tenant_dir / f"volume-{name}.yaml", volume)
         for name, scaling in self.autoscalings.items():
             _dump(self.tenant_dir / f"autoscaling-{name}.yaml", scaling)
+        if self.notification_lists:
+            (self.root / "notifications").mkdir(exist_ok=True)
+        for name, nlist in self.notification_lists.items():
+            _dump(self.root / "notifications" / f"{name}.yaml", nlist)
         return self.root
 
 
