@@ -154,3 +154,11 @@ def namespace(request: pytest.FixtureRequest, api_client: client.ApiClient) -> I
         except client.ApiException as e:
             if e.status != 404:
                 raise
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    """Prometheus' promtool, built with the control plane (hack/localcluster/build.sh)."""
+    from daemon.devcluster.build import ensure_built
+
+    return ensure_built().binary("promtool")

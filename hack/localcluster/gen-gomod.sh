@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates the Go wrapper modules that build the local control plane from the Go module proxy.
+# Generates the Go wrapper modules (all, or the components named as arguments) that build the local control plane from the Go module proxy.
 #
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod requires every k8s.io staging module at
 # v0.0.0 and points them at ./staging with `replace`. A wrapper module must replace each of them
@@ -75,7 +75,20 @@ gen_simple() {  # name module-path version package...
   (cd "$dir" && go mod tidy)
 }
 
-gen_kube
-gen_simple etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
-gen_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
-gen_simple snapshotter github.com/kubernetes-csi/external-snapshotter/client/v8 "$SNAPSHOTTER_VERSION" github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1
+generate() {
+  case "$1" in
+    kube) gen_kube ;;
+    etcd) gen_simple etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 ;;
+    kwok) gen_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
+    promtool) gen_simple promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
+      github.com/prometheus/prometheus/cmd/promtool ;;
+    snapshotter) gen_simple snapshotter github.com/kubernetes-csi/external-snapshotter/client/v8 \
+      "$SNAPSHOTTER_VERSION" github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1 ;;
+    *) echo "unknown component $1" >&2; exit 2 ;;
+  esac
+}
+
+# With no arguments every module is regenerated; name components to regenerate only those.
+for component in "${@:-kube etcd kwok promtool snapshotter}"; do
+  for c in $component; do generate "$c"; done
+done

@@ -139,7 +139,7 @@ def http_get(daemon: Daemon, path: str) -> tuple[int, str]:
             return e.code, e.read().decode()
 
 
-def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(setup: Setup) -> None:
+def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(setup: Setup, promtool: Path) -> None:
     daemon = setup.start()
     wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
     assert http_get(daemon, "/readyz")[0] == 200
@@ -184,6 +184,10 @@ def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(
     assert status == 200
     assert 'dockyard_last_applied_revision_info{author="Test Author <author@example.com>",revision="' + sha in metrics
     assert "dockyard_api_requests_total" in metrics and "dockyard_cycle_duration_seconds_bucket" in metrics
+    lint = subprocess.run(
+        [str(promtool), "check", "metrics"], input=metrics, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint.stdout + lint.stderr
     records = daemon.history.list()
     assert records[0].revision == sha and records[0].result == "succeeded"
 
