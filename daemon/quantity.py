@@ -23,24 +23,29 @@ _SUFFIXES: dict[str, Decimal] = {
     "Pi": Decimal(2**50),
     "Ei": Decimal(2**60),
 }
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$")
+# Kubernetes' own grammar, without the sign: no quantity Dockyard reads or writes is negative.
+_QUANTITY = re.compile(
+    r"^[+]?(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:(?P<exp>[eE][+-]?[0-9]+)|(?P<suffix>[numkMGTPE]|[KMGTPE]i))?$"
+)
 
 
 def parse_quantity(value: str | int | float) -> Decimal:
-    """The exact value of a quantity; raises ValueError for anything that is not one."""
+    """The exact value of a quantity (``250m`` -> 0.25, ``1Gi`` -> 1073741824); ValueError for
+    anything that is not one (TypeError for a boolean, which YAML makes of ``yes``)."""
     if isinstance(value, bool):
-        raise ValueError(f"not a quantity: {value!r}")  # noqa: TRY004
+        raise TypeError("a boolean is not a quantity")
     if isinstance(value, int | float):
         return Decimal(str(value))
-    match = _QUANTITY.match(value.strip())
-    if not match:
+    match = _QUANTITY.match(value)
+    if match is None:
         raise ValueError(f"not a quantity: {value!r}")
-    number, exponent, suffix = match.groups()
     try:
-        base = Decimal(number + (exponent or ""))
-    except InvalidOperation as e:
+        number = Decimal(match["num"])
+        if match["exp"]:
+            return number * (Decimal(10) ** int(match["exp"][1:]))
+    except (InvalidOperation, ValueError, OverflowError) as e:
         raise ValueError(f"not a quantity: {value!r}") from e
-    return base * _SUFFIXES[suffix or ""]
+    return number * _SUFFIXES[match["suffix"] or ""]
 
 
 def is_quantity(value: object) -> bool:
@@ -48,7 +53,7 @@ def is_quantity(value: object) -> bool:
         return False
     try:
         parse_quantity(value)
-    except ValueError:
+    except (ValueError, TypeError):
         return False
     return True
 
@@ -59,5 +64,5 @@ def same_quantity(a: object, b: object) -> bool:
         return False
     try:
         return parse_quantity(a) == parse_quantity(b)
-    except ValueError:
+    except (ValueError, TypeError):
         return False

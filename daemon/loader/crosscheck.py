@@ -15,32 +15,15 @@ from decimal import Decimal
 from typing import Any, Final
 
 from daemon.errors import Problem
+from daemon.events import EVENT_NAMES
 from daemon.loader import formats
 from daemon.loader.documents import Entry
 from daemon.loader.hints import did_you_mean
 from daemon.model import TENANT_KINDS
+from daemon.quantity import parse_quantity
 
 #: Events Dockyard emits (PLATFORM-FORMAT.md); notification lists subscribe by name or pattern.
-EVENTS: Final = (
-    "sync.succeeded",
-    "sync.failed",
-    "sync.skipped",
-    "validation.failed",
-    "drift.corrected",
-    "health.degraded",
-    "health.recovered",
-    "prune.blocked",
-    "alert.firing",
-    "alert.resolved",
-    "scaling.succeeded",
-    "scaling.limited",
-    "backup.created",
-    "backup.ready",
-    "backup.failed",
-    "backup.pruned",
-    "backup.restored",
-    "command.executed",
-)
+EVENTS: Final = EVENT_NAMES
 EVENT_PATTERNS: Final = tuple(sorted({e.split(".")[0] + ".*" for e in EVENTS})) + EVENTS + ("*",)
 RESERVED_LABEL_PREFIX: Final = "dockyard.dev/"
 
@@ -389,8 +372,8 @@ class CrossChecker:
         limits = _mapping(resources.get("limits"))
         for resource in ("cpu", "memory"):
             if resource in resources and resource in limits:
-                request = formats.parse_quantity(resources[resource])
-                limit = formats.parse_quantity(limits[resource])
+                request = parse_quantity(resources[resource])
+                limit = parse_quantity(limits[resource])
                 if request > limit:
                     self.add(
                         entry,
@@ -667,9 +650,9 @@ class CrossChecker:
                 for resource in totals:
                     value = resources.get(resource, defaults[resource])
                     if value is not None:
-                        totals[resource] += formats.parse_quantity(value) * pods[id(app)]
+                        totals[resource] += parse_quantity(value) * pods[id(app)]
             for resource, total in totals.items():
-                if resource in quota and total > formats.parse_quantity(quota[resource]):
+                if resource in quota and total > parse_quantity(quota[resource]):
                     self.add(
                         tenant,
                         ("spec", "quota", resource),
@@ -691,10 +674,10 @@ class CrossChecker:
                 )
             if "storage" in quota:
                 storage = sum(
-                    (formats.parse_quantity(_spec(v)["size"]) for v in self.valid_of_tenant[("Volume", tenant.tenant)]),
+                    (parse_quantity(_spec(v)["size"]) for v in self.valid_of_tenant[("Volume", tenant.tenant)]),
                     Decimal(0),
                 )
-                if storage > formats.parse_quantity(quota["storage"]):
+                if storage > parse_quantity(quota["storage"]):
                     self.add(
                         tenant,
                         ("spec", "quota", "storage"),

@@ -11,7 +11,6 @@ import difflib
 import functools
 import re
 import zoneinfo
-from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from jsonschema import FormatChecker
@@ -20,27 +19,6 @@ DNS_LABEL_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 _DURATION_RE: Final = re.compile(r"^(?=[0-9])(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
 _DURATION_UNITS: Final = (86400, 3600, 60, 1)
-_QUANTITY_RE: Final = re.compile(
-    r"^[+]?(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:(?P<exp>[eE][+-]?[0-9]+)|(?P<suffix>[numkMGTPE]|[KMGTPE]i))?$"
-)
-_SUFFIXES: Final[dict[str, Decimal]] = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
 
 
 # --- durations ----------------------------------------------------------------------------------
@@ -92,24 +70,6 @@ def suggest_duration(text: str) -> str | None:
 
 
 # --- quantities ---------------------------------------------------------------------------------
-
-
-def parse_quantity(value: str | int | float) -> Decimal:
-    """The numeric value of a Kubernetes quantity (``250m`` -> 0.25, ``1Gi`` -> 1073741824)."""
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a quantity")
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    match = _QUANTITY_RE.match(value)
-    if match is None:
-        raise ValueError(f"not a quantity: {value!r}")
-    try:
-        number = Decimal(match["num"])
-        if match["exp"]:
-            return number * (Decimal(10) ** int(match["exp"][1:]))
-    except (InvalidOperation, ValueError, OverflowError) as e:
-        raise ValueError(f"not a quantity: {value!r}") from e
-    return number * _SUFFIXES[match["suffix"] or ""]
 
 
 def quantity_text(value: str | int | float) -> str:

@@ -9,6 +9,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from daemon.loader import formats
+from daemon.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -45,13 +46,13 @@ def test_duration_suggestions(text: str, suggestion: str | None) -> None:
     ],
 )
 def test_quantities(text: str | int, value: Decimal) -> None:
-    assert formats.parse_quantity(text) == value
+    assert parse_quantity(text) == value
 
 
 @pytest.mark.parametrize("text", ["1 core", "512MB", "1gi", "-1", "Gi"])
 def test_bad_quantities(text: str) -> None:
     with pytest.raises(ValueError, match="not a quantity"):
-        formats.parse_quantity(text)
+        parse_quantity(text)
 
 
 def test_quantity_suggestions() -> None:
