@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "apply",
     "run",
     "history",
+    "pause",
     "dev_cluster",
     "version",
 )

@@ -15,7 +15,7 @@ class PauseStore:
         *,
         namespace: str = "dockyard-system",
         name: str = "dockyard-pauses",
-        cache_seconds: float = 2.0,
+        cache_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._kube = kube

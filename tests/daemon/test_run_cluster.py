@@ -429,3 +429,32 @@ def test_sigterm_stops_between_objects_and_exits_zero(setup: Setup, tmp_path: Pa
     daemon = setup.start()
     wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the successor to converge")
     assert setup.deployment_image("app29") == "busybox:1.36"
+
+
+def test_a_paused_tenant_waits_and_resumes(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    from daemon.cli import main
+
+    daemon = setup.start()
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
+    args = ["--kubeconfig", str(setup.kube_config), "--namespace", setup.namespace]
+    assert main(["pause", setup.platform.tenant, *args]) == 0
+    assert capsys.readouterr().out.strip() == f"paused: {setup.platform.tenant}"
+    setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.37"
+    setup.commit("while paused")
+    daemon.runner.request("webhook")
+    wait_for(
+        lambda: daemon.reconciler.snapshot().deferred,
+        timeout=30,
+        message="the change held back",
+        until=lambda deferred: deferred.get(setup.platform.tenant) == "paused",
+    )
+    assert setup.deployment_image("app1") == "busybox:1.36"
+    assert main(["resume", setup.platform.tenant, *args]) == 0
+    assert capsys.readouterr().out.strip() == "paused: none"
+    daemon.runner.request("poll")
+    wait_for(
+        lambda: setup.deployment_image("app1"),
+        timeout=30,
+        message="the change applied after resume",
+        until=lambda image: image == "busybox:1.37",
+    )
