@@ -32,9 +32,10 @@ from daemon.health import WATCHED_KINDS, Health, assess
 from daemon.history import HistoryKind, HistoryRecord, HistoryResult
 from daemon.loader import load_or_raise
 from daemon.metrics import DaemonMetrics
-from daemon.model import PlatformModel, Revision
+from daemon.model import PlatformModel, Revision, ScaleSchedule
 from daemon.render import objref, render
-from daemon.windows import WindowDecision, blocked_tenants
+from daemon.render.core import scheduled
+from daemon.windows import WindowDecision, active_scale_schedules, blocked_tenants
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ class DaemonState:
     failures: int = 0
     next_retry: float = 0.0
     skipped_fingerprint: str = ""
+    #: scheduled scaling in force, by (tenant, Autoscaling name)
+    schedules: dict[tuple[str, str], ScaleSchedule] = field(default_factory=dict)
+    #: scheduled scaling changes rendered but not announced yet: (tenant, name, before, after)
+    scaling_changes: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -170,8 +175,10 @@ class Reconciler:
                 return CycleOutcome("invalid", revision.sha, "validation failed")
         if not self._is_leader():
             return CycleOutcome("standby", revision.sha, "not the leader")
+        rescheduled = not is_new and self._refresh_schedules(revision)
         periodic = trigger in ("poll", "watch")
-        if periodic and not is_new and state.applied_sha == revision.sha and not state.deferred and state.failures == 0:
+        up_to_date = state.applied_sha == revision.sha and not state.deferred and state.failures == 0
+        if periodic and not is_new and not rescheduled and up_to_date:
             return CycleOutcome("noop", revision.sha, "up to date")
         return self._sync(revision, trigger, ignore_windows, started)
 
@@ -219,14 +226,63 @@ class Reconciler:
             )
             self._record("validation", revision, trigger, started, "invalid", errors=errors)
             return None
-        desired = tuple(render(model, revision.sha))
+        schedules = active_scale_schedules(model.autoscalings, self._clock())
+        desired = tuple(render(model, revision.sha, schedules))
         with self._lock:
             self.state.revision = revision
             self.state.model = model
             self.state.desired = desired
             self.state.invalid_sha = ""
+            self.state.schedules = schedules
         self._on_model(model)
         return model
+
+    def _refresh_schedules(self, revision: Revision) -> bool:
+        """Re-renders when a scheduled scaling window opened or closed; True when it did."""
+        model = self.state.model
+        if model is None or not any(a.schedules for a in model.autoscalings):
+            return False
+        schedules = active_scale_schedules(model.autoscalings, self._clock())
+        if schedules == self.state.schedules:
+            return False
+        changes = []
+        for scaling in model.autoscalings:
+            key = (scaling.tenant, scaling.name)
+            before = scheduled(scaling, self.state.schedules.get(key))
+            after = scheduled(scaling, schedules.get(key))
+            if (before.min_replicas, before.max_replicas) != (after.min_replicas, after.max_replicas):
+                changes.append(
+                    (
+                        scaling.tenant,
+                        scaling.target,
+                        f"{before.min_replicas}-{before.max_replicas}",
+                        f"{after.min_replicas}-{after.max_replicas}",
+                    )
+                )
+        desired = tuple(render(model, revision.sha, schedules))
+        with self._lock:
+            self.state.schedules = schedules
+            self.state.desired = desired
+            self.state.scaling_changes.extend(changes)
+        return True
+
+    def _announce_scaling(self, revision: Revision, ok: bool) -> None:
+        """``scaling.succeeded`` for every scheduled change the apply carried; when the apply
+        failed they stay pending and are announced once a retry lands them."""
+        if not ok:
+            return
+        changes, self.state.scaling_changes = self.state.scaling_changes, []
+        for tenant, app, before, after in changes:
+            self._emit(
+                Event.make(
+                    "scaling.succeeded",
+                    f"Scheduled scaling of {tenant}/{app}: replicas {before} → {after}.",
+                    tenant=tenant,
+                    app=app,
+                    commit=_commit(revision),
+                    details={"before": before, "after": after, "reason": "schedule"},
+                )
+            )
 
     def _sync(self, revision: Revision, trigger: str, ignore_windows: bool, started: datetime) -> CycleOutcome:
         state = self.state
@@ -349,8 +405,13 @@ class Reconciler:
                     details={"held": [str(r) for r in result.plan.prune.delete[:MAX_CHANGES_IN_EVENT]]},
                 )
             )
-        drift = trigger == "drift" or (state.applied_sha == revision.sha and trigger != "manual")
         applied_ok = not result.failed
+        scheduled_only = bool(state.scaling_changes) and state.applied_sha == revision.sha
+        if state.scaling_changes:
+            self._announce_scaling(revision, applied_ok)
+        drift = not scheduled_only and (
+            trigger == "drift" or (state.applied_sha == revision.sha and trigger != "manual")
+        )
         with self._lock:
             if applied_ok:
                 state.failures = 0

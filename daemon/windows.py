@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 
 from apscheduler.triggers.cron import CronTrigger
 
-from daemon.model import SyncWindow
+from daemon.model import Autoscaling, ScaleSchedule, SyncWindow
 
 
 @dataclass(frozen=True)
@@ -29,20 +29,43 @@ def _applies(window: SyncWindow, tenant: str) -> bool:
     return any(fnmatchcase(tenant, pattern) for pattern in window.tenants)
 
 
-def _trigger(window: SyncWindow) -> CronTrigger:
-    return CronTrigger.from_crontab(window.schedule, timezone=window.timezone)
+def _trigger(schedule: str, timezone: str) -> CronTrigger:
+    return CronTrigger.from_crontab(schedule, timezone=timezone)
 
 
-def is_open(window: SyncWindow, now: datetime) -> bool:
-    duration = timedelta(seconds=window.duration_seconds)
-    # The first firing after (now - duration) is the start of the window that covers now, if any.
-    start = _trigger(window).get_next_fire_time(None, now - duration)
+def cron_window_open(schedule: str, duration_seconds: int, timezone: str, now: datetime) -> bool:
+    """True when a window that opens at each firing of ``schedule`` and lasts ``duration_seconds``
+    covers ``now``."""
+    # The first firing after (now - duration) is the start of the window that covers now, if any;
+    # windows are half-open, [start, start + duration), hence the microsecond.
+    earliest = now - timedelta(seconds=duration_seconds) + timedelta(microseconds=1)
+    start = _trigger(schedule, timezone).get_next_fire_time(None, earliest)
     return start is not None and start <= now
 
 
+def is_open(window: SyncWindow, now: datetime) -> bool:
+    return cron_window_open(window.schedule, window.duration_seconds, window.timezone, now)
+
+
 def next_opening(window: SyncWindow, now: datetime) -> datetime | None:
-    fire: datetime | None = _trigger(window).get_next_fire_time(None, now)
+    fire: datetime | None = _trigger(window.schedule, window.timezone).get_next_fire_time(None, now)
     return fire
+
+
+def active_scale_schedules(autoscalings: Iterable[Autoscaling], now: datetime) -> dict[tuple[str, str], ScaleSchedule]:
+    """For each Autoscaling (by tenant and name) the scheduled scaling in force now, if any.
+
+    When several schedules of one Autoscaling overlap, the one asking for the most replicas wins:
+    a schedule exists to guarantee capacity, never to take it away.
+    """
+    active: dict[tuple[str, str], ScaleSchedule] = {}
+    for scaling in autoscalings:
+        open_now = [s for s in scaling.schedules if cron_window_open(s.cron, s.duration_seconds, s.timezone, now)]
+        if open_now:
+            active[(scaling.tenant, scaling.name)] = max(
+                open_now, key=lambda s: (s.min_replicas or 0, s.max_replicas or 0)
+            )
+    return active
 
 
 def decide(windows: Sequence[SyncWindow], tenant: str, now: datetime) -> WindowDecision:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from daemon.model import ObjRef, PlatformModel
+from daemon.model import Autoscaling, ObjRef, PlatformModel, ScaleSchedule
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.network import render_network
@@ -51,8 +52,26 @@ def objref(obj: Mapping[str, Any]) -> ObjRef:
     return ObjRef(group=group, kind=obj["kind"], namespace=meta.get("namespace", ""), name=meta["name"])
 
 
-def render(model: PlatformModel, revision: str = "") -> list[KubeObject]:
-    """Every object the model asks for, in apply order (stable within a stage)."""
+def scheduled(scaling: Autoscaling, schedule: ScaleSchedule | None) -> Autoscaling:
+    """The Autoscaling with a scheduled scaling window applied (replica bounds only)."""
+    if schedule is None:
+        return scaling
+    minimum = max(scaling.min_replicas, schedule.min_replicas or 0)
+    maximum = max(schedule.max_replicas or scaling.max_replicas, minimum)
+    return replace(scaling, min_replicas=minimum, max_replicas=maximum)
+
+
+def render(
+    model: PlatformModel,
+    revision: str = "",
+    schedules: Mapping[tuple[str, str], ScaleSchedule] | None = None,
+) -> list[KubeObject]:
+    """Every object the model asks for, in apply order (stable within a stage).
+
+    ``schedules`` holds the scheduled scaling in force (by tenant and Autoscaling name): the
+    caller decides what "now" is, so rendering stays a pure function of its arguments.
+    """
+    schedules = schedules or {}
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
     tenants = {t.name: t for t in model.tenants}
@@ -65,6 +84,8 @@ def render(model: PlatformModel, revision: str = "") -> list[KubeObject]:
         tenant = tenants[app.tenant]
         volumes = {v.name: v for v in model.volumes_of(app.tenant)}
         scaling = model.autoscaling_for(app.tenant, app.name)
+        if scaling is not None:
+            scaling = scheduled(scaling, schedules.get((scaling.tenant, scaling.name)))
         objects.extend(
             render_app(
                 app,

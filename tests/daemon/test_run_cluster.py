@@ -458,3 +458,47 @@ def test_a_paused_tenant_waits_and_resumes(setup: Setup, capsys: pytest.CaptureF
         message="the change applied after resume",
         until=lambda image: image == "busybox:1.37",
     )
+
+
+def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setup: Setup) -> None:
+    now = [datetime(2026, 3, 2, 7, 0, tzinfo=UTC)]  # a Monday, before the morning window
+    setup.platform.autoscalings["app1"] = {
+        "apiVersion": "dockyard.dev/v1alpha1",
+        "kind": "Autoscaling",
+        "metadata": {"name": "app1"},
+        "spec": {
+            "target": "app1",
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "metrics": [{"cpu": "70%"}],
+            "schedules": [
+                {"cron": "0 8 * * 1-5", "duration": "10h", "minReplicas": 4, "maxReplicas": 6, "timezone": "UTC"}
+            ],
+        },
+    }
+    setup.commit("office hours")
+    daemon = setup.start(clock=lambda: now[0])
+    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
+    hpas = setup.kube.resource_type("autoscaling/v2", "HorizontalPodAutoscaler")
+
+    def bounds() -> tuple[int, int]:
+        spec = (setup.kube.get(hpas, setup.platform.tenant, "app1") or {})["spec"]
+        return spec["minReplicas"], spec["maxReplicas"]
+
+    assert bounds() == (1, 3)
+    now[0] = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    daemon.runner.request("poll")
+    wait_for(bounds, timeout=30, message="the HPA raised for office hours", until=lambda b: b == (4, 6))
+    wait_for(
+        lambda: names(setup.sinks[0]),
+        timeout=10,
+        message="a scaling.succeeded event",
+        until=lambda n: "scaling.succeeded" in n,
+    )
+    scaled = event(setup.sinks[0], "scaling.succeeded")
+    assert scaled.tenant == setup.platform.tenant and scaled.app == "app1"
+    assert (scaled.details["before"], scaled.details["after"]) == ("1-3", "4-6")
+    now[0] = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # the window has closed
+    daemon.runner.request("poll")
+    wait_for(bounds, timeout=30, message="the HPA back to its normal bounds", until=lambda b: b == (1, 3))
+    assert "drift.corrected" not in names(setup.sinks[0])

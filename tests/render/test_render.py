@@ -204,3 +204,19 @@ def test_a_request_above_the_tenant_default_limit_gets_a_matching_limit() -> Non
     container = by(render(model, "r"), "Deployment", "api", "shop")["spec"]["template"]["spec"]["containers"][0]
     # cpu 750m > the tenant's 500m default limit: capped at the request; memory 128Mi fits the default.
     assert container["resources"] == {"requests": {"cpu": "750m", "memory": "128Mi"}, "limits": {"cpu": "750m"}}
+
+
+def test_scheduled_scaling_raises_the_hpa_bounds_while_its_window_is_open() -> None:
+    from daemon.model import ScaleSchedule
+
+    model = sample_model()
+    (hpa_model,) = model.autoscalings
+    busy = ScaleSchedule("0 8 * * mon-fri", 10 * 3600, min_replicas=8, max_replicas=None)
+    objects = render(model, "r", {(hpa_model.tenant, hpa_model.name): busy})
+    hpa = by(objects, "HorizontalPodAutoscaler", "web", "shop")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (8, 12)
+    quiet = by(render(model, "r"), "HorizontalPodAutoscaler", "web", "shop")
+    assert (quiet["spec"]["minReplicas"], quiet["spec"]["maxReplicas"]) == (4, 12)
+    huge = ScaleSchedule("0 8 * * *", 3600, min_replicas=20)
+    capped = by(render(model, "r", {("shop", "web"): huge}), "HorizontalPodAutoscaler", "web", "shop")
+    assert (capped["spec"]["minReplicas"], capped["spec"]["maxReplicas"]) == (20, 20)
