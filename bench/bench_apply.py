@@ -5,8 +5,8 @@ Side by side in one run on a fresh local cluster, for generated platforms of abo
 its own namespace and class names, so both always create), then a no-op re-apply by each.
 Reports medians over ``--runs`` runs, the ratios, and Dockyard's API request and write counts.
 
-The controller manager is stopped while measuring: both tools then talk to the same idle API
-server, and thousands of pods starting on kwok nodes do not add noise to either side.
+Every run starts a fresh local cluster with the controller manager stopped: both tools then talk
+to the same idle API server holding only this platform's objects, and no pods start behind them.
 
     .venv/bin/python bench/bench_apply.py --sizes 1000 5000 --runs 3
 """
@@ -56,6 +56,9 @@ def renamed(objects: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
         elif obj["kind"] == "Namespace" or obj["kind"] in ("StorageClass", "VolumeSnapshotClass"):
             meta["name"] = f"{prefix}-{meta['name']}"
         labels = meta.get("labels", {})
+        if prefix.startswith("k"):
+            # kubectl's copies must not look like Dockyard's own objects to Dockyard's live lists.
+            labels["app.kubernetes.io/managed-by"] = "kubectl"
         if "dockyard.dev/tenant" in labels:
             labels["dockyard.dev/tenant"] = f"{prefix}-{labels['dockyard.dev/tenant']}"
         for policy_peer in _namespace_selectors(obj):
@@ -111,30 +114,35 @@ def dockyard_apply(kube: KubeClient, objects: list[dict[str, Any]], inventory: s
     return elapsed, kube.request_count(), kube.write_count()
 
 
-def run_size(cluster_kubeconfig: Path, kube: KubeClient, size: int, runs: int) -> dict[str, Any]:
+def run_size(base_dir: Path, size: int, runs: int) -> dict[str, Any]:
+    """Each run on a fresh cluster, so both tools meet exactly what a real platform would: the
+    cluster holds this platform's objects and nothing from earlier runs."""
     tenants = max(1, math.ceil(size / OBJECTS_PER_TENANT))
     base = rendered(tenants)
     rows: dict[str, list[float]] = {"dockyard_cold": [], "kubectl_cold": [], "dockyard_noop": [], "kubectl_noop": []}
     requests: dict[str, list[int]] = {"cold": [], "noop": [], "noop_writes": []}
     for run in range(runs):
-        mine, theirs = renamed(base, f"d{size}r{run}"), renamed(base, f"k{size}r{run}")
-        # Alternate who goes first, so neither side always meets a warmer API server.
-        order = [("d", mine), ("k", theirs)] if run % 2 == 0 else [("k", theirs), ("d", mine)]
-        for who, objs in order:
-            if who == "d":
-                t, n, _ = dockyard_apply(kube, objs, f"inv-{size}-{run}")
-                rows["dockyard_cold"].append(t)
-                requests["cold"].append(n)
-            else:
-                rows["kubectl_cold"].append(kubectl_apply(cluster_kubeconfig, objs))
-        for who, objs in order:
-            if who == "d":
-                t, n, w = dockyard_apply(kube, objs, f"inv-{size}-{run}")
-                rows["dockyard_noop"].append(t)
-                requests["noop"].append(n)
-                requests["noop_writes"].append(w)
-            else:
-                rows["kubectl_noop"].append(kubectl_apply(cluster_kubeconfig, objs))
+        cluster = LocalCluster.start(name=f"bench-{size}-{run}", nodes=1, base_dir=base_dir)
+        try:
+            # No controllers: nothing starts pods or reconciles behind either tool's back.
+            cluster.stop_component("kube-controller-manager")
+            kube = KubeClient(str(cluster.kubeconfig), max_connections=16)
+            mine, theirs = renamed(base, "d"), renamed(base, "k")
+            # Alternate who goes first, so neither side always meets a warmer API server.
+            order = [("d", mine), ("k", theirs)] if run % 2 == 0 else [("k", theirs), ("d", mine)]
+            for phase in ("cold", "noop"):
+                for who, objs in order:
+                    if who == "d":
+                        t, n, w = dockyard_apply(kube, objs, "inventory")
+                        rows[f"dockyard_{phase}"].append(t)
+                        requests[phase].append(n)
+                        if phase == "noop":
+                            requests["noop_writes"].append(w)
+                    else:
+                        rows[f"kubectl_{phase}"].append(kubectl_apply(cluster.kubeconfig, objs))
+            kube.close()
+        finally:
+            cluster.stop()
     med = {k: statistics.median(v) for k, v in rows.items()}
     return {
         "objects": len(base),
@@ -157,13 +165,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results/apply.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cluster = LocalCluster.start(name="bench-apply", nodes=1, base_dir=Path(tmp))
-        try:
-            cluster.stop_component("kube-controller-manager")
-            kube = KubeClient(str(cluster.kubeconfig), max_connections=16)
-            results = [run_size(cluster.kubeconfig, kube, size, args.runs) for size in args.sizes]
-        finally:
-            cluster.stop()
+        results = [run_size(Path(tmp), size, args.runs) for size in args.sizes]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     for r in results:

@@ -338,11 +338,13 @@ class Reconciler:
     def _held_tenants(self, plan: Plan, ignore_windows: bool) -> dict[str, WindowDecision]:
         assert self.state.model is not None
         held: dict[str, WindowDecision] = {}
-        for tenant in sorted(self._pauses.paused()):
+        tenants = {tenant_of(c.desired or plan.live.get(c.ref) or {}, c.ref) for c in plan.changeset.changes}
+        paused = self._pauses.paused()
+        # "*" pauses everything: every tenant, those added later, and platform-level objects ("").
+        for tenant in sorted(tenants if "*" in paused else paused):
             held[tenant] = WindowDecision(False, "paused")
         if ignore_windows:
             return held
-        tenants = {tenant_of(c.desired or plan.live.get(c.ref) or {}, c.ref) for c in plan.changeset.changes}
         windows = self.state.model.platform.sync.windows
         for tenant, decision in blocked_tenants(windows, sorted(tenants), self._clock()).items():
             held.setdefault(tenant, decision)

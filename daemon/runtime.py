@@ -186,6 +186,51 @@ class Daemon:
 
     def _attach_chat(self) -> None:
         """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
+        # Imported here: without Slack settings the daemon never loads slack-bolt.
+        from daemon.chat.gitops import GitOps
+        from daemon.chat.service import ChatPorts
+        from daemon.chat.slack_app import EVENTS_PATH, SlackConfig, build_chat
+
+        config = SlackConfig.from_env(os.environ)
+        if not config.enabled:
+            return
+        settings = self.settings
+        if isinstance(self.source, LocalSource):
+            gitops = GitOps.for_local(Path(settings.repo))
+        else:
+            # The daemon's own URL and credentials, in a cache of its own next to the daemon's.
+            gitops = GitOps.for_remote(
+                settings.repo,
+                workdir=settings.workdir / "chat-git",
+                branch=settings.branch,
+                tag=settings.tag,
+                commit=settings.commit,
+                token=settings.git_token,
+                ssh_key=settings.ssh_key,
+                subdir=settings.subdir,
+            )
+        runner = self.runner
+        ports = ChatPorts(
+            snapshot=self.reconciler.snapshot,
+            request_cycle=runner.request,
+            cycles_run=lambda: runner.cycles_run,
+            is_leader=self.is_leader,
+            pauses=self.pauses,
+            history=self.history,
+            emit=self.emit,
+            kube=self.kube,
+            source=self.source.describe(),
+        )
+        chat = build_chat(ports, gitops, config)
+        self.chat = chat
+        self.model_listeners.append(chat.service.update_model)
+        if config.signing_secret and self.server is not None:
+            self.server.route("POST", EVENTS_PATH, chat.handle_http)
+        if config.app_token:
+            chat.start_socket_mode()
+        # Daemon.stop sets _stopped: then follow-ups stop waiting and Socket Mode disconnects.
+        chat.close_when(self._stopped)
+        log.info("Slack commands enabled over %s; their commits go to %s", chat.transports, gitops.describe())
 
     # --- lifecycle ----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -233,63 +234,88 @@ def _no_more(args: list[str], verb: str) -> None:
         raise _error(f"`{verb}` does not take `{_clip(' '.join(args))}`.", verb)
 
 
+def _parse_status(args: list[str]) -> Command:
+    _no_more(args[1:], "status")
+    if not args:
+        return Status()
+    tenant, app = _tenant_app(args[0], "status", app_required=False)
+    return Status(tenant, app)
+
+
+def _parse_diff(args: list[str]) -> Command:
+    _no_more(args, "diff")
+    return Diff()
+
+
+def _parse_sync(args: list[str]) -> Command:
+    force = False
+    rest: list[str] = []
+    for arg in args:
+        if arg in ("--force", "\u2014force"):  # some Slack clients turn "--" into an em dash
+            force = True
+        elif arg.startswith(("-", "\u2014")):
+            raise _error(f"Unknown option `{_clip(arg)}`.", "sync")
+        else:
+            rest.append(arg)
+    _no_more(rest[1:], "sync")
+    return Sync(_name(rest[0], "tenant", "sync") if rest else None, force)
+
+
+def _parse_history(args: list[str]) -> Command:
+    _no_more(args[1:], "history")
+    return History(_count(args[0], "entries", "history", low=1, high=MAX_HISTORY) if args else DEFAULT_HISTORY)
+
+
+def _parse_pause(args: list[str]) -> Command:
+    _no_more(args[1:], "pause")
+    return Pause(_name(args[0], "tenant", "pause") if args else None)
+
+
+def _parse_resume(args: list[str]) -> Command:
+    _no_more(args[1:], "resume")
+    return Resume(_name(args[0], "tenant", "resume") if args else None)
+
+
+def _parse_scale(args: list[str]) -> Command:
+    if len(args) != 2:
+        raise _error("`scale` needs an app and a replica count, for example `scale shop/web 3`.", "scale")
+    tenant, app = _tenant_app(args[0], "scale", app_required=True)
+    assert app is not None
+    return Scale(tenant, app, _count(args[1], "replicas", "scale", low=0, high=MAX_REPLICAS))
+
+
+def _parse_rollback(args: list[str]) -> Command:
+    if len(args) != 1:
+        raise _error("`rollback` needs one revision, for example `rollback 1a2b3c4`.", "rollback")
+    revision = args[0].lower()
+    if not _REVISION.match(revision):
+        raise _error(f"`{_clip(args[0])}` is not a commit id (4 to 40 hexadecimal digits).", "rollback")
+    return Rollback(revision)
+
+
+_PARSERS: dict[str, Callable[[list[str]], Command]] = {
+    "status": _parse_status,
+    "diff": _parse_diff,
+    "sync": _parse_sync,
+    "history": _parse_history,
+    "pause": _parse_pause,
+    "resume": _parse_resume,
+    "scale": _parse_scale,
+    "rollback": _parse_rollback,
+}
+
+
 def parse(text: str) -> Command:
     """The command in ``text`` (what follows ``/dockyard``); raises CommandSyntaxError."""
     if len(text) > _MAX_TEXT:
         raise _error(f"That is {len(text)} characters long; commands are short.")
     words = text.split()
-    if not words:
+    if not words or words[0].lower() in ("help", "?", "-h", "--help"):
         return Help()
     verb, args = words[0].lower(), words[1:]
-    if verb in ("help", "?", "-h", "--help"):
-        return Help()
-    if verb == "status":
-        if len(args) > 1:
-            _no_more(args[1:], verb)
-        if not args:
-            return Status()
-        tenant, app = _tenant_app(args[0], verb, app_required=False)
-        return Status(tenant, app)
-    if verb == "diff":
-        _no_more(args, verb)
-        return Diff()
-    if verb == "sync":
-        force = False
-        rest: list[str] = []
-        for arg in args:
-            if arg in ("--force", "—force"):  # Slack turns "--" into an em dash on some clients
-                force = True
-            elif arg.startswith("-"):
-                raise _error(f"Unknown option `{_clip(arg)}`.", verb)
-            else:
-                rest.append(arg)
-        if len(rest) > 1:
-            _no_more(rest[1:], verb)
-        tenant = _name(rest[0], "tenant", verb) if rest else None
-        return Sync(tenant, force)
-    if verb == "history":
-        if len(args) > 1:
-            _no_more(args[1:], verb)
-        limit = _count(args[0], "entries", verb, low=1, high=MAX_HISTORY) if args else DEFAULT_HISTORY
-        return History(limit)
-    if verb in ("pause", "resume"):
-        if len(args) > 1:
-            _no_more(args[1:], verb)
-        tenant = _name(args[0], "tenant", verb) if args else None
-        return Pause(tenant) if verb == "pause" else Resume(tenant)
-    if verb == "scale":
-        if len(args) != 2:
-            raise _error("`scale` needs an app and a replica count, for example `scale shop/web 3`.", verb)
-        tenant, app = _tenant_app(args[0], verb, app_required=True)
-        assert app is not None
-        return Scale(tenant, app, _count(args[1], "replicas", verb, low=0, high=MAX_REPLICAS))
-    if verb == "rollback":
-        if len(args) != 1:
-            raise _error("`rollback` needs one revision, for example `rollback 1a2b3c4`.", verb)
-        revision = args[0].lower()
-        if not _REVISION.match(revision):
-            raise _error(f"`{_clip(args[0])}` is not a commit id (4 to 40 hexadecimal digits).", verb)
-        return Rollback(revision)
+    parser = _PARSERS.get(verb)
+    if parser is not None:
+        return parser(args)
     guess = difflib.get_close_matches(verb, list(USAGE), n=1, cutoff=0.6)
     suggestion = f" Did you mean `{guess[0]}`?" if guess else ""
     raise _error(f"I don't know the command `{_clip(verb)}`.{suggestion}")

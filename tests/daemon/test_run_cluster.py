@@ -458,6 +458,20 @@ def test_a_paused_tenant_waits_and_resumes(setup: Setup, capsys: pytest.CaptureF
         message="the change applied after resume",
         until=lambda image: image == "busybox:1.37",
     )
+    # "*" pauses everything, tenants that did not exist when it was paused included.
+    assert main(["pause", "*", *args]) == 0
+    capsys.readouterr()
+    setup.platform.apps["app2"]["spec"]["image"] = "busybox:1.37"
+    setup.commit("while everything is paused")
+    daemon.runner.request("webhook")
+    wait_for(
+        lambda: daemon.reconciler.snapshot().deferred,
+        timeout=30,
+        message="the change held back by '*'",
+        until=lambda deferred: deferred.get(setup.platform.tenant) == "paused",
+    )
+    assert setup.deployment_image("app2") == "busybox:1.36"
+    assert main(["resume", "*", *args]) == 0
 
 
 def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setup: Setup) -> None:

@@ -1,0 +1,568 @@
+"""Chat commands that change desired state become commits on the platform repo, never cluster writes.
+
+``GitOps.scale`` sets ``spec.replicas`` of one App document (a string splice, see
+:mod:`daemon.chat.yamledit`, so comments and formatting stay); ``GitOps.rollback`` makes a new
+commit whose platform directory is the one of an earlier revision (a revert to that state; the
+history in between is kept). Each commit is authored by the daemon and names the person who asked
+in a ``Requested-by:`` trailer, and goes either straight to the followed branch (``commitMode:
+direct``; the daemon then applies it like any other commit) or to a new branch
+``dockyard/<command>-<id>`` ready for a merge request (``commitMode: branch``).
+
+How a commit is made, the same way for both kinds of repository: the base commit is checked out
+into a private temporary work tree with a private index (never the daemon's own checkouts), the
+change is made there and validated with the real loader (a chat command never produces an invalid
+revision), then ``git add -A``, ``write-tree`` and ``commit-tree`` make the commit. Publishing:
+
+* a Git remote (the daemon's ``GitSource``): a ``GitSource`` of our own, built from the same
+  settings (URL, token, SSH key), so fetch and push use exactly the daemon's credential handling:
+  tokens in the environment, never on the command line or in URLs, and redacted from every error.
+  A push that loses a race against another push is retried on the new tip.
+* a local directory (``LocalSource``): the commit is made in that git work tree and fast-forwarded
+  into it (``git merge --ff-only``, which refuses to touch uncommitted work), or stored as a new
+  branch; nothing is pushed. A directory outside git is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import logging
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+from urllib.parse import quote, urlsplit
+
+import git
+
+from daemon.chat.yamledit import set_app_replicas
+from daemon.errors import ChatError, SourceError, ValidationFailed
+from daemon.loader import load_or_raise
+from daemon.model import PlatformModel
+from daemon.source import GitSource
+
+__all__ = ["AUTHOR_EMAIL", "AUTHOR_NAME", "CommitMode", "CommitResult", "GitOps", "Requester"]
+
+_log = logging.getLogger(__name__)
+
+AUTHOR_NAME = "Dockyard"
+AUTHOR_EMAIL = "dockyard@dockyard.dev"
+CommitMode = Literal["direct", "branch"]
+
+_PUSH_ATTEMPTS = 3
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_UNSAFE_NAME = re.compile(r"[^\w .@'-]+")
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The person a commit is made for; recorded as a trailer, never as the author."""
+
+    user_id: str
+    user_name: str = ""
+    via: str = "Slack"
+
+    def trailer(self) -> str:
+        user = self.user_id if _USER_ID.match(self.user_id) else "unknown"
+        name = _UNSAFE_NAME.sub("", self.user_name)[:64].strip()
+        return f"Requested-by: <@{user}>" + (f" ({name})" if name else "") + f" via {self.via}"
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    sha: str
+    branch: str  # where the commit went
+    base_branch: str  # the branch the daemon follows
+    direct: bool  # True: on the followed branch; False: on a new branch for review
+    summary: str  # what changed, one line
+    files: tuple[str, ...]  # repository paths changed
+    merge_request_url: str | None = None
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:8]
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A commit in the making: its base, the temporary tree and the platform directory in it."""
+
+    base: str
+    tree: Path
+    platform: Path
+    model: PlatformModel
+    prefix: str
+
+
+class _Repo(Protocol):
+    """Where commits are made: the git plumbing the two kinds of repository share."""
+
+    prefix: str  # the platform directory inside the repository ("" or "sub/dir")
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False) -> str: ...
+
+    def tip(self) -> str: ...
+
+    def target_branch(self) -> str: ...
+
+    def publish(self, commit: str, base: str, branch: str, *, direct: bool) -> None: ...
+
+    def scratch(self) -> Path: ...
+
+    def describe(self) -> str: ...
+
+
+class _PushRefused(SourceError):
+    """Publishing the commit was refused: the branch moved meanwhile, or the remote said no."""
+
+
+class _RemoteRepo(GitSource):
+    """The daemon's Git remote, with GitSource's credential handling, plus commit and push."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        workdir: Path,
+        branch: str | None,
+        token: str | None,
+        ssh_key: Path | None,
+        subdir: str,
+        timeout: float,
+    ) -> None:
+        super().__init__(url, workdir=workdir, branch=branch, token=token, ssh_key=ssh_key, timeout=timeout)
+        self.prefix = subdir.strip("/")
+        self._branch_name = branch
+        self._scratch = Path(workdir).absolute() / "scratch"
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False) -> str:
+        # GitSource._git: our cache as --git-dir, the credential environment, redacted errors.
+        return self._git(*args, network=network, env=env)
+
+    def tip(self) -> str:
+        return self.fetch().sha
+
+    def target_branch(self) -> str:
+        if self._branch_name:
+            return self._branch_name
+        out = self.run("ls-remote", "--symref", "origin", "HEAD", network=True)
+        match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD$", out, re.MULTILINE)
+        if match is None:
+            raise ChatError(
+                f"cannot tell which branch {self.describe()} has as its default",
+                hint="run the daemon with --branch so chat commits know where to go",
+            )
+        self._branch_name = match.group(1)
+        return self._branch_name
+
+    def publish(self, commit: str, base: str, branch: str, *, direct: bool) -> None:
+        # Not forced: when someone pushed meanwhile, this is refused and the caller starts over.
+        try:
+            self.run("push", "--quiet", "origin", f"{commit}:refs/heads/{branch}", network=True)
+        except SourceError as e:
+            raise _PushRefused(str(e)) from e
+
+    def scratch(self) -> Path:
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        return self._scratch
+
+
+class _LocalRepo:
+    """The daemon's local directory, when it is inside a git work tree."""
+
+    def __init__(self, path: Path, *, timeout: float) -> None:
+        self._path = Path(path).absolute()
+        self._timeout = timeout
+        self._top = self._path  # until git says where the work tree starts
+        self._top = Path(self._plain("rev-parse", "--show-toplevel", cwd=self._path).strip())
+        self._git_dir = self._plain("rev-parse", "--absolute-git-dir", cwd=self._path).strip()
+        self.prefix = self._plain("rev-parse", "--show-prefix", cwd=self._path).strip().strip("/")
+
+    def _plain(self, *args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+        runner = git.Git(str(cwd))
+        executable = git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"
+        try:
+            status, stdout, stderr = runner.execute(
+                [executable, *args],
+                with_extended_output=True,
+                with_exceptions=False,
+                kill_after_timeout=self._timeout,
+                env={"GIT_TERMINAL_PROMPT": "0", **(env or {})},
+                strip_newline_in_stdout=False,
+            )
+        except (git.GitCommandNotFound, OSError) as e:
+            raise SourceError(f"cannot run git ({type(e).__name__}); is git installed?") from e
+        if int(status) != 0:
+            lines = [line.strip() for line in str(stderr or "").splitlines() if line.strip()]
+            detail = "; ".join(lines[-3:]) or f"exit status {status}"
+            raise SourceError(f"git {args[0]} in {self._top} failed: {detail}")
+        return str(stdout or "")
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False) -> str:
+        return self._plain("--git-dir", self._git_dir, *args, cwd=self._top, env=env)
+
+    def tip(self) -> str:
+        return self.run("rev-parse", "--verify", "HEAD^{commit}").strip()
+
+    def target_branch(self) -> str:
+        try:
+            return self.run("symbolic-ref", "--quiet", "--short", "HEAD").strip()
+        except SourceError as e:
+            raise ChatError(
+                f"{self._top} has a detached HEAD, so there is no branch to commit to",
+                hint="check a branch out in that work tree",
+            ) from e
+
+    def publish(self, commit: str, base: str, branch: str, *, direct: bool) -> None:
+        if direct:
+            # Moves the checked-out branch, its index and files; refuses to overwrite local edits.
+            try:
+                self._plain("merge", "--ff-only", "--quiet", commit, cwd=self._top)
+            except SourceError as e:
+                if "commit your changes or stash them" in str(e) or "would be overwritten" in str(e):
+                    raise ChatError(
+                        f"uncommitted changes in {self._top} would be overwritten by this commit",
+                        hint="commit or stash them there, then try again",
+                    ) from e
+                raise _PushRefused(str(e)) from e
+        else:
+            self.run("update-ref", f"refs/heads/{branch}", commit, "")
+
+    def scratch(self) -> Path:
+        path = Path(self._git_dir) / "dockyard-scratch"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def describe(self) -> str:
+        return str(self._top)
+
+
+class GitOps:
+    """Makes the commits of ``scale`` and ``rollback``; one at a time per daemon."""
+
+    def __init__(
+        self,
+        repo: _Repo | None,
+        *,
+        refusal: str = "",
+        author: tuple[str, str] = (AUTHOR_NAME, AUTHOR_EMAIL),
+        new_id: Callable[[], str] = lambda: secrets.token_hex(4),
+    ) -> None:
+        self._repo = repo
+        self._refusal = refusal
+        self._author = author
+        self._new_id = new_id
+        self._lock = threading.Lock()
+
+    # --- construction ----------------------------------------------------------------------------
+
+    @classmethod
+    def for_remote(
+        cls,
+        url: str,
+        *,
+        workdir: Path,
+        branch: str | None = None,
+        tag: str | None = None,
+        commit: str | None = None,
+        token: str | None = None,
+        ssh_key: Path | None = None,
+        subdir: str = "",
+        timeout: float = 60.0,
+    ) -> GitOps:
+        """For a daemon following a Git remote, with the daemon's own URL and credentials."""
+        if tag is not None or commit is not None:
+            pinned = f"tag {tag}" if tag is not None else f"commit {commit}"
+            return cls(None, refusal=f"the daemon follows {pinned}, which no commit can move")
+        repo = _RemoteRepo(
+            url, workdir=workdir, branch=branch, token=token, ssh_key=ssh_key, subdir=subdir, timeout=timeout
+        )
+        return cls(repo)
+
+    @classmethod
+    def for_local(cls, path: Path, *, timeout: float = 60.0) -> GitOps:
+        """For a daemon reading a local directory: commits there when it is in a git work tree."""
+        try:
+            repo = _LocalRepo(path, timeout=timeout)
+        except SourceError:
+            return cls(None, refusal=f"{path} is not inside a git work tree, so there is nothing to commit to")
+        return cls(repo)
+
+    @property
+    def available(self) -> bool:
+        return self._repo is not None
+
+    def describe(self) -> str:
+        """Where commits go, or why they cannot be made (safe to log: no credentials)."""
+        return self._repo.describe() if self._repo is not None else f"nowhere: {self._refusal}"
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def scale(self, tenant: str, app: str, replicas: int, *, requester: Requester, mode: CommitMode) -> CommitResult:
+        """Commits ``spec.replicas: replicas`` for the App ``tenant/app``."""
+        summary: list[str] = []
+
+        def change(work: _Work) -> str:
+            model, platform = work.model, work.platform
+            found = next((a for a in model.apps_of(tenant) if a.name == app), None)
+            if model.tenant(tenant) is None:
+                raise ChatError(
+                    f"there is no tenant `{tenant}`", hint=_did_you_mean(tenant, [t.name for t in model.tenants])
+                )
+            if found is None:
+                names = [a.name for a in model.apps_of(tenant)]
+                raise ChatError(f"tenant `{tenant}` has no app `{app}`", hint=_did_you_mean(app, names))
+            scaling = model.autoscaling_for(tenant, app)
+            if scaling is not None:
+                raise ChatError(
+                    f"`{tenant}/{app}` is scaled by the Autoscaling `{scaling.name}` "
+                    f"({scaling.min_replicas} to {scaling.max_replicas} replicas), so its replica count is not "
+                    "set by hand",
+                    hint=f"change minReplicas/maxReplicas in {_repo_path(work.prefix, scaling.source.file)} instead",
+                )
+            if found.replicas == replicas:
+                raise ChatError(f"`{tenant}/{app}` already has {replicas} replica(s); nothing to change")
+            file = platform / found.source.file
+            edit = set_app_replicas(file.read_text(encoding="utf-8"), app, replicas, file=found.source.file)
+            file.write_text(edit.text, encoding="utf-8")
+            changed = _validated(platform, "the edited platform repo")
+            now = next((a for a in changed.apps_of(tenant) if a.name == app), None)
+            if now is None or now.replicas != replicas:
+                raise ChatError(
+                    f"setting spec.replicas in {found.source.file} did not change the replicas of `{tenant}/{app}`",
+                    hint="edit that file by hand",
+                )
+            where = f"{_repo_path(work.prefix, found.source.file)}:{edit.line}"
+            summary.append(f"spec.replicas {found.replicas} → {replicas} in {where}")
+            return (
+                f"Scale {tenant}/{app} to {replicas} replica{'s' if replicas != 1 else ''}\n\n"
+                f"Sets spec.replicas of the App {app} in {where} (was {found.replicas})."
+            )
+
+        return self._commit("scale", change, requester=requester, mode=mode, summary=summary)
+
+    def rollback(self, revision: str, *, requester: Requester, mode: CommitMode) -> CommitResult:
+        """Commits the platform directory as it was at ``revision`` on top of the branch."""
+        summary: list[str] = []
+
+        def change(work: _Work) -> str:
+            repo = self._need_repo()
+            target = self._resolve(revision)
+            tip = work.base
+            if target == tip:
+                raise ChatError(f"the branch is already at {target[:8]}; nothing to roll back")
+            if not self._is_ancestor(target, tip):
+                raise ChatError(
+                    f"{revision} is not an earlier revision of the branch the daemon follows",
+                    hint="pick a commit from `/dockyard history`",
+                )
+            with self._exported(target) as old:
+                old_platform = old / work.prefix if work.prefix else old
+                if not old_platform.is_dir():
+                    raise ChatError(f"revision {target[:8]} has no directory {work.prefix}")
+                _validated(old_platform, f"revision {target[:8]}")
+                _replace_dir(work.platform, old_platform)
+            subject = repo.run("show", "--no-patch", "--format=%s", target).strip()
+            where = f"{work.prefix}/" if work.prefix else "the platform repo"
+            summary.append(f"{where} as of {target[:8]} ({subject})")
+            return (
+                f"Roll back the platform to {target[:8]}\n\n"
+                f"Restores {where} as it was at {target} ({subject}).\n"
+                "The commits in between stay in the history; this is a new commit on top."
+            )
+
+        same = f"the platform at {revision} is the same as now; there is nothing to roll back"
+        return self._commit("rollback", change, requester=requester, mode=mode, summary=summary, unchanged=same)
+
+    # --- the commit machinery -----------------------------------------------------------------
+
+    def _need_repo(self) -> _Repo:
+        if self._repo is None:
+            raise ChatError(
+                f"chat commands cannot change the platform repo: {self._refusal}",
+                hint="change the repo in Git instead",
+            )
+        return self._repo
+
+    def _commit(
+        self,
+        verb: str,
+        change: Callable[[_Work], str],
+        *,
+        requester: Requester,
+        mode: CommitMode,
+        summary: list[str],
+        unchanged: str = "that would not change anything in the platform repo; nothing to commit",
+    ) -> CommitResult:
+        repo = self._need_repo()
+        with self._lock:
+            try:
+                return self._commit_locked(
+                    repo, verb, change, requester=requester, mode=mode, summary=summary, unchanged=unchanged
+                )
+            except SourceError as e:  # already free of credentials
+                raise ChatError(
+                    f"git failed: {e}", hint="try again; if it keeps failing, tell the platform team"
+                ) from e
+
+    def _commit_locked(
+        self,
+        repo: _Repo,
+        verb: str,
+        change: Callable[[_Work], str],
+        *,
+        requester: Requester,
+        mode: CommitMode,
+        summary: list[str],
+        unchanged: str,
+    ) -> CommitResult:
+        direct = mode == "direct"
+        base_branch = ""
+        for attempt in range(1, _PUSH_ATTEMPTS + 1):
+            summary.clear()
+            base = repo.tip()
+            base_branch = repo.target_branch()
+            with self._exported(base) as tree:
+                platform = tree / repo.prefix if repo.prefix else tree
+                if not platform.is_dir():
+                    raise ChatError(f"{base_branch} at {base[:8]} has no directory {repo.prefix}")
+                model = _validated(platform, f"{base_branch} at {base[:8]}")
+                body = change(_Work(base, tree, platform, model, repo.prefix))
+                message = f"{body}\n\n{requester.trailer()}\n"
+                commit = self._write_commit(repo, tree, base, message, unchanged)
+            branch = base_branch if direct else f"dockyard/{verb}-{self._new_id()}"
+            try:
+                repo.publish(commit, base, branch, direct=direct)
+            except _PushRefused as e:
+                if direct and repo.tip() != base:
+                    _log.info(
+                        "%s moved while committing (attempt %d); trying again on the new tip", base_branch, attempt
+                    )
+                    continue
+                raise ChatError(
+                    f"the commit could not be published: {e}",
+                    hint="if the branch is protected, set `spec.chat.commitMode: branch` in platform.yaml so "
+                    "chat changes arrive as merge requests",
+                ) from e
+            files = tuple(
+                line.split("\t", 1)[1]
+                for line in repo.run("diff-tree", "-r", "--name-status", "--no-renames", base, commit).splitlines()
+                if "\t" in line
+            )
+            url = None if direct else _merge_request_url(repo.describe(), branch, base_branch)
+            _log.info("chat %s: committed %s to %s (%s)", verb, commit[:8], branch, requester.trailer())
+            return CommitResult(commit, branch, base_branch, direct, summary[0] if summary else verb, files, url)
+        raise ChatError(f"{base_branch} kept moving while I tried to commit", hint="try again in a moment")
+
+    def _write_commit(self, repo: _Repo, tree: Path, base: str, message: str, unchanged: str) -> str:
+        index = {"GIT_INDEX_FILE": str(tree.with_name(tree.name + ".index"))}
+        repo.run("--work-tree", str(tree), "add", "-A", env=index)
+        new_tree = repo.run("write-tree", env=index).strip()
+        if new_tree == repo.run("rev-parse", f"{base}^{{tree}}").strip():
+            raise ChatError(unchanged)
+        name, email = self._author
+        who = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+        return repo.run("commit-tree", new_tree, "-p", base, "-m", message, env=who).strip()
+
+    @contextlib.contextmanager
+    def _exported(self, sha: str) -> Iterator[Path]:
+        """The tree of ``sha`` in a private temporary directory (with its own index file next to it)."""
+        repo = self._need_repo()
+        parent = Path(tempfile.mkdtemp(prefix="export-", dir=repo.scratch()))
+        tree = parent / "tree"
+        tree.mkdir()
+        index = {"GIT_INDEX_FILE": str(tree.with_name(tree.name + ".index"))}
+        try:
+            repo.run("read-tree", sha, env=index)
+            repo.run("--work-tree", str(tree), "checkout-index", "--all", "--force", env=index)
+            yield tree
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)
+
+    def _resolve(self, revision: str) -> str:
+        repo = self._need_repo()
+        try:
+            return repo.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}").strip()
+        except SourceError as e:
+            raise ChatError(
+                f"I cannot find revision `{revision}` in the history of the branch the daemon follows",
+                hint="use a commit id from `/dockyard history` (at least 7 characters avoids ambiguity)",
+            ) from e
+
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        try:
+            self._need_repo().run("merge-base", "--is-ancestor", older, newer)
+        except SourceError:
+            return False
+        return True
+
+
+def _validated(platform: Path, what: str) -> PlatformModel:
+    try:
+        return load_or_raise(platform)
+    except ValidationFailed as e:
+        errors = [p for p in e.problems if p.severity == "error"]
+        first = errors[0].format() if errors else str(e)
+        raise ChatError(
+            f"{what} is not a valid platform repo ({len(errors)} error(s); first: {first})",
+            hint="fix the platform repo in Git first",
+        ) from e
+
+
+def _replace_dir(target: Path, source: Path) -> None:
+    """Makes ``target`` hold exactly what ``source`` holds."""
+    for entry in list(target.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    for entry in source.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, target / entry.name, follow_symlinks=False)
+
+
+def _repo_path(prefix: str, file: str) -> str:
+    return f"{prefix}/{file}" if prefix else file
+
+
+def _did_you_mean(value: str, candidates: list[str]) -> str:
+    names = sorted(candidates)
+    guess = difflib.get_close_matches(value, names, n=1)
+    if guess:
+        return f"did you mean `{guess[0]}`?"
+    return "known: " + ", ".join(f"`{n}`" for n in names[:20]) if names else "there are none"
+
+
+def _merge_request_url(remote: str, branch: str, base: str) -> str | None:
+    """A link that opens a merge/pull request for ``branch`` on GitHub or GitLab, if we can tell."""
+    scp = re.match(r"^(?:[^@/:\s]+@)?([^/:\s]+):(?!//)(.+)$", remote)
+    if scp and "://" not in remote:
+        host, path = scp.group(1), scp.group(2)
+    else:
+        parts = urlsplit(remote)
+        if parts.scheme not in ("http", "https", "ssh") or not parts.hostname:
+            return None
+        host, path = parts.hostname, parts.path
+    path = path.strip("/").removesuffix(".git")
+    if not path:
+        return None
+    if host == "github.com" or host.startswith("github."):
+        return f"https://{host}/{path}/compare/{quote(base)}...{quote(branch)}?expand=1"
+    if "gitlab" in host:
+        return (
+            f"https://{host}/{path}/-/merge_requests/new?merge_request%5Bsource_branch%5D={quote(branch, safe='')}"
+            f"&merge_request%5Btarget_branch%5D={quote(base, safe='')}"
+        )
+    return None
