@@ -17,6 +17,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,7 @@ import gen_platform
 
 from daemon.apply import InventoryStore, ResourceManager
 from daemon.devcluster import LocalCluster
+from daemon.devcluster.build import ensure_built
 from daemon.kube import KubeClient
 from daemon.loader import load_or_raise
 from daemon.render import render
@@ -164,6 +166,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/results/apply.json"))
     args = parser.parse_args()
+    # The peer is the kubectl of the server's own release, built with the control plane.
+    os.environ["PATH"] = f"{ensure_built().binary('kubectl').parent}{os.pathsep}{os.environ['PATH']}"
     with tempfile.TemporaryDirectory() as tmp:
         results = [run_size(Path(tmp), size, args.runs) for size in args.sizes]
     args.out.parent.mkdir(parents=True, exist_ok=True)

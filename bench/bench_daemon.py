@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gen_platform
 
 from daemon.devcluster import LocalCluster
+from daemon.devcluster.build import ensure_built
 from daemon.kube import KubeClient
 from daemon.loader import load_or_raise
 from daemon.render import render
@@ -266,6 +267,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results/daemon.json"))
     args = parser.parse_args()
     results: dict[str, Any] = {}
+    # The peer is the kubectl of the server's own release, built with the control plane.
+    os.environ["PATH"] = f"{ensure_built().binary('kubectl').parent}{os.pathsep}{os.environ['PATH']}"
     base = Path(tempfile.mkdtemp())
     try:
         for part in ("memory", "latency"):

@@ -92,11 +92,25 @@ def stop_orphaned_clusters(root: Path) -> None:
             LocalCluster(directory.name, directory.parent).down()
 
 
+def use_built_kubectl() -> None:
+    """Puts the kubectl built with the control plane first on PATH: the tests' kubectl is then the
+    server's own release, whatever the machine has installed (or not)."""
+    from daemon.devcluster.build import ensure_built
+
+    try:
+        bin_dir = ensure_built().binary("kubectl").parent
+    except DevClusterError as e:
+        raise pytest.fail.Exception(f"the control plane binaries could not be built:\n{e}", pytrace=False) from None
+    if not os.environ.get("PATH", "").startswith(str(bin_dir)):
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[RunningCluster]:
     """A local cluster with three kwok nodes, started once for the whole session."""
     CLUSTERS_ROOT.mkdir(parents=True, exist_ok=True)
     stop_orphaned_clusters(CLUSTERS_ROOT)
+    use_built_kubectl()
     try:
         running = LocalCluster.start(name=f"pytest-{os.getpid()}", nodes=3, base_dir=CLUSTERS_ROOT)
     except DevClusterError as e:

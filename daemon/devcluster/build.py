@@ -13,7 +13,15 @@ from pathlib import Path
 
 from daemon.errors import DevClusterError
 
-BINARIES: tuple[str, ...] = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "promtool")
+BINARIES: tuple[str, ...] = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
+    "promtool",
+)
 SNAPSHOT_CRDS: tuple[str, ...] = (
     "snapshot.storage.k8s.io_volumesnapshotclasses.yaml",
     "snapshot.storage.k8s.io_volumesnapshotcontents.yaml",

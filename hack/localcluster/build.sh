@@ -42,7 +42,8 @@ kube_ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-
 kube_ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
 kube_ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=${KUBE_VERSION}"
 
-for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+# kubectl of the same release: tests and benchmarks use it, whatever the machine has installed.
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build kube "$KUBE_VERSION" "$cmd" "k8s.io/kubernetes/cmd/$cmd" "$kube_ldflags"
 done
 build etcd "$ETCD_VERSION" etcd go.etcd.io/etcd/server/v3
@@ -56,5 +57,9 @@ for kind in volumesnapshotclasses volumesnapshotcontents volumesnapshots; do
 done
 
 touch "$out/.complete"
+# Assembled directories of other versions only hold links to the per-binary cache; drop them.
+for stale in "$cache_root"/localcluster/v*; do
+  if [[ "$stale" != "$out" && -f "$stale/.complete" ]]; then rm -rf "$stale"; fi
+done
 step "done in $(( $(date +%s) - start ))s"
 echo "$out"
