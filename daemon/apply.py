@@ -11,6 +11,8 @@ label, never volumes or namespaces whose policy is ``Retain``, and holds mass de
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -19,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon.diff import Change, ChangeSet, FieldChange, diff_object
+from daemon.diff import Change, ChangeSet, FieldChange, diff_object, without_provenance
 from daemon.errors import ApplyConflict, ClusterError
 from daemon.health import WATCHED_KINDS, Health, assess
 from daemon.inventory import Inventory, PrunePlan, plan_prune
@@ -172,6 +174,8 @@ class ResourceManager:
         self.inventory_store = inventory or InventoryStore(kube)
         self._clock = clock
         self._sleep = sleep
+        #: objects that compared clean at the last plan: ref -> (desired fingerprint, resourceVersion)
+        self._clean: dict[ObjRef, tuple[str, str]] = {}
 
     # --- live state -------------------------------------------------------------------------
 
@@ -214,21 +218,36 @@ class ResourceManager:
         live = self.fetch_live(types.values())
         changes: list[Change] = []
         candidates: list[tuple[Mapping[str, Any], ObjRef, tuple[FieldChange, ...]]] = []
+        clean: dict[ObjRef, tuple[str, str]] = {}
         for obj in desired:
             ref = objref(obj)
             current = live.get(ref)
             if current is None:
                 changes.append(Change("create", ref, desired=obj))
                 continue
+            # An object whose desired state and live resourceVersion are both as they were when
+            # it last compared clean cannot have drifted: skip the walk (most objects, most cycles).
+            stamp = (_fingerprint(obj), str(current.get("metadata", {}).get("resourceVersion", "")))
+            if self._clean.get(ref) == stamp:
+                clean[ref] = stamp
+                changes.append(Change("unchanged", ref, desired=obj))
+                continue
             fields = diff_object(obj, current, self._manager)
             if fields:
                 candidates.append((obj, ref, fields))
             else:
+                clean[ref] = stamp
                 changes.append(Change("unchanged", ref, desired=obj))
+        self._clean = clean
         if server_dry_run and candidates:
             with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
                 confirmed = list(pool.map(lambda c: self._confirm(c, live, force_conflicts), candidates))
             changes.extend(confirmed)
+            for change in confirmed:
+                if change.action == "unchanged" and change.desired is not None:
+                    # A local difference the server normalises away: no need to ask again.
+                    version = str(live[change.ref].get("metadata", {}).get("resourceVersion", ""))
+                    self._clean[change.ref] = (_fingerprint(change.desired), version)
         else:
             changes.extend(Change("update", ref, fields, desired=obj) for obj, ref, fields in candidates)
 
@@ -446,6 +465,12 @@ class ResourceManager:
             suffix = f"; last warning: {warning}" if warning else ""
             states[ref] = Health(ref, old.state, f"timed out after {timeout:g}s: {old.message}{suffix}")
         return sorted(states.values(), key=lambda h: (stage_of(h.ref.kind), h.ref))
+
+
+def _fingerprint(obj: Mapping[str, Any]) -> str:
+    """Identity of a desired object's content, provenance annotations excluded."""
+    text = json.dumps(without_provenance(obj), sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _event_time(event: Mapping[str, Any]) -> str:

@@ -30,7 +30,7 @@ from daemon.errors import ClusterError, DockyardError, SourceError, ValidationFa
 from daemon.events import CommitInfo, Event, EventSink
 from daemon.health import WATCHED_KINDS, Health, assess
 from daemon.history import HistoryKind, HistoryRecord, HistoryResult
-from daemon.loader import load_or_raise
+from daemon.loader import LoadCache, load_or_raise
 from daemon.metrics import DaemonMetrics
 from daemon.model import PlatformModel, Revision, ScaleSchedule
 from daemon.render import objref, render
@@ -135,6 +135,8 @@ class Reconciler:
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self.state = DaemonState()
+        # Unchanged files of the next commit are neither parsed nor schema-checked again.
+        self._load_cache = LoadCache()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -208,7 +210,7 @@ class Reconciler:
 
     def _load(self, revision: Revision, trigger: str, started: datetime) -> PlatformModel | None:
         try:
-            model = load_or_raise(Path(revision.path))
+            model = load_or_raise(Path(revision.path), self._load_cache)
         except ValidationFailed as e:
             errors = [p.format() for p in e.problems if p.severity == "error"]
             with self._lock:

@@ -10,6 +10,6 @@ and readable errors), ``templates`` (App from Template), ``crosscheck`` (referen
 across documents), ``build`` (typed model), and ``load`` (the pipeline).
 """
 
-from daemon.loader.load import LoadResult, load_or_raise, load_repo
+from daemon.loader.load import LoadCache, LoadResult, load_or_raise, load_repo
 
-__all__ = ["LoadResult", "load_or_raise", "load_repo"]
+__all__ = ["LoadCache", "LoadResult", "load_or_raise", "load_repo"]

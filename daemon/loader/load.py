@@ -7,8 +7,9 @@ only when no stage found an error.
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
@@ -19,8 +20,38 @@ from daemon.loader.hints import Explainer
 from daemon.loader.repo import PLATFORM_FILE, walk
 from daemon.loader.schemas import validator
 from daemon.loader.templates import instantiate, resolve_templates, validate_instance
-from daemon.loader.yamlsource import read_file
+from daemon.loader.yamlsource import Document, read_file
 from daemon.model import PlatformModel, SourceRef
+
+
+@dataclass
+class LoadCache:
+    """What a load learnt about unchanged files, for the next load of the same repo.
+
+    A commit usually changes a few files of thousands; the daemon keeps one cache for the life of
+    the process so that reading and schema-checking cost grows with the change, not the repo.
+    Entries are keyed by the file's path and content, so a file that changed is always read anew,
+    and only results of the pure, per-file stages are kept (cross-document checks always run).
+    """
+
+    #: (rel, content digest) -> what read_file returned
+    files: dict[tuple[str, bytes], tuple[list[Document], list[Problem]]] = field(default_factory=dict)
+    #: (rel, content digest, document index) -> the schema problems of that document
+    schema: dict[tuple[str, bytes, int], list[Problem]] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+    def prune(self, live: set[tuple[str, bytes]]) -> None:
+        """Forgets files that are no longer in the repo (or changed), so the cache stays its size."""
+        self.files = {k: v for k, v in self.files.items() if k in live}
+        self.schema = {k: v for k, v in self.schema.items() if (k[0], k[1]) in live}
+
+
+def _digest(path: Path) -> bytes | None:
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -45,34 +76,56 @@ class LoadResult:
         return self.model is not None
 
 
-def load_repo(root: Path) -> LoadResult:
-    """Read, validate and cross-check the platform repo checked out at ``root``."""
+def load_repo(root: Path, cache: LoadCache | None = None) -> LoadResult:
+    """Read, validate and cross-check the platform repo checked out at ``root``.
+
+    With a ``cache`` from an earlier load, unchanged files are neither parsed nor schema-checked
+    again; the result is the same as without it.
+    """
     # Loading allocates millions of small objects that never form cycles (nodes, dicts, strings);
     # with the cyclic collector running it rescans the growing heap again and again and loading
     # takes about twice as long. Reference counting still frees everything.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(root)
+        return _load(root, cache)
     finally:
         if enabled:
             gc.enable()
 
 
-def _load(root: Path) -> LoadResult:
+def _load(root: Path, cache: LoadCache | None) -> LoadResult:
     if not root.is_dir():
         return LoadResult(None, (Problem(str(root), 0, 0, "not a directory", code="layout.root"),))
     repo = walk(root)
     problems: list[Problem] = list(repo.problems)
     entries: list[Entry] = []
+    # Where each entry came from, to find its cached schema result: (rel, digest, index).
+    origin: dict[int, tuple[str, bytes, int]] = {}
+    live: set[tuple[str, bytes]] = set()
     for source in repo.files:
-        read, found = read_file(source.path, source.rel)
+        digest = _digest(source.path) if cache is not None else None
+        key = (source.rel, digest) if digest is not None else None
+        if cache is not None and key is not None and key in cache.files:
+            cache.hits += 1
+            read, found = cache.files[key]
+        else:
+            read, found = read_file(source.path, source.rel)
+            if cache is not None and key is not None:
+                cache.misses += 1
+                cache.files[key] = (read, found)
+        if key is not None:
+            live.add(key)
         problems.extend(found)
-        for document in read:
+        for index, document in enumerate(read):
             entry, found = classify(document, source)
             problems.extend(found)
             if entry is not None:
                 entries.append(entry)
+                if key is not None:
+                    origin[id(entry)] = (key[0], key[1], index)
+    if cache is not None:
+        cache.prune(live)
 
     if not any(e.kind == "Platform" for e in entries) and not any(
         p.file == PLATFORM_FILE and p.severity == "error" for p in problems
@@ -93,9 +146,16 @@ def _load(root: Path) -> LoadResult:
         if entry.kind == "App" and isinstance(entry.spec().get("template"), str):
             templated.append(entry)
             continue
-        found = Explainer(entry.doc, tenant=entry.tenant).problems(validator(entry.kind).iter_errors(entry.data))
-        problems.extend(found)
-        entry.valid = not found
+        where = origin.get(id(entry))
+        cached = cache.schema.get(where) if cache is not None and where is not None else None
+        if cached is None:
+            cached = list(
+                Explainer(entry.doc, tenant=entry.tenant).problems(validator(entry.kind).iter_errors(entry.data))
+            )
+            if cache is not None and where is not None:
+                cache.schema[where] = cached
+        problems.extend(cached)
+        entry.valid = not cached
 
     resolved, found = resolve_templates(entries)
     problems.extend(found)
@@ -119,9 +179,9 @@ def _load(root: Path) -> LoadResult:
     return LoadResult(_model(entries), ordered, len(repo.files), len(entries))
 
 
-def load_or_raise(root: Path) -> PlatformModel:
+def load_or_raise(root: Path, cache: LoadCache | None = None) -> PlatformModel:
     """The model of the repo at ``root``; :class:`ValidationFailed` with every problem if it is invalid."""
-    result = load_repo(root)
+    result = load_repo(root, cache)
     if result.model is None:
         raise ValidationFailed(result.problems)
     return result.model
