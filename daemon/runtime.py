@@ -120,6 +120,8 @@ class Daemon:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        #: the one clock of the daemon (windows, schedules, backups, alerts); tests inject it
+        self.clock = clock
         settings.workdir.mkdir(parents=True, exist_ok=True)
         self.kube = KubeClient(settings.kubeconfig, context=settings.context, max_connections=settings.concurrency + 4)
         self.metrics = DaemonMetrics()
@@ -183,6 +185,8 @@ class Daemon:
         self._stopped = threading.Event()
         self.model_listeners: list[Callable[[PlatformModel], None]] = []
         self._attach_chat()
+        self._attach_backups()
+        self._attach_alerts()
 
     def _attach_chat(self) -> None:
         """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
@@ -231,6 +235,37 @@ class Daemon:
         # Daemon.stop sets _stopped: then follow-ups stop waiting and Socket Mode disconnects.
         chat.close_when(self._stopped)
         log.info("Slack commands enabled over %s; their commits go to %s", chat.transports, gitops.describe())
+
+    def _attach_backups(self) -> None:
+        """Scheduled Volume snapshots, their retention and restore announcements (daemon.backups)."""
+        from daemon.backups import BackupManager
+
+        # Through Daemon.emit, so backup events are counted in the daemon's metrics too. The
+        # reconciler holds the clock the daemon was given: an injected clock moves both.
+        self.backups = BackupManager(self.kube, self, self.clock)
+
+        def run() -> None:
+            # Only the leader snapshots (inside scheduled_run); nothing starts once stopping.
+            if not self._stopped.is_set():
+                self.backups.scheduled_run(self.is_leader, lambda: self.reconciler.snapshot().model)
+
+        self.scheduler.add_job(run, seconds=60, job_id="backups")
+
+    def _attach_alerts(self) -> None:
+        """Alert rules of Policies, evaluated every 30 s (see daemon.alerts)."""
+        from daemon.alerts import INTERVAL_SECONDS, AlertEvaluator
+
+        # Through Daemon.emit, so alert events are counted in the daemon's metrics too.
+        self.alerts = AlertEvaluator(self.kube, self, self.clock)
+
+        def evaluate() -> None:
+            model = self.reconciler.snapshot().model
+            # Only the leader announces alerts, or every replica would; none before a model
+            # loads, and none once stopping (the client is about to close).
+            if model is not None and self.is_leader() and not self._stopped.is_set():
+                self.alerts.run(model)
+
+        self.scheduler.add_job(evaluate, seconds=INTERVAL_SECONDS, job_id="alerts")
 
     # --- lifecycle ----------------------------------------------------------------------------
 

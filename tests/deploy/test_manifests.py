@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import pytest
 import yaml
 
 from daemon.cli import main
@@ -79,6 +80,44 @@ def test_the_service_account_can_apply_prune_lead_and_record(kubeconfig: Path, t
     elector.stop(release=True)
     store = HistoryStore(kube, namespace="dockyard-system", name="rbac-check-history")
     assert store.list() == []
+
+
+SERVICE_ACCOUNT = "system:serviceaccount:dockyard-system:dockyard"
+
+
+def allowed(kubeconfig: Path, verb: str, group: str, resource: str, name: str = "") -> bool:
+    """The API server's own answer (a SubjectAccessReview), whether or not the group is served."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": SERVICE_ACCOUNT,
+            "groups": ["system:serviceaccounts", "system:serviceaccounts:dockyard-system", "system:authenticated"],
+            "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "name": name},
+        },
+    }
+    out = kubectl(kubeconfig, "create", "-o", "json", "-f", "-", stdin=yaml.safe_dump(review))
+    return bool(yaml.safe_load(out)["status"].get("allowed"))
+
+
+@pytest.mark.parametrize(
+    ("verb", "group", "resource", "name"),
+    [
+        ("patch", "snapshot.storage.k8s.io", "volumesnapshotcontents", ""),  # pruning backups
+        ("create", "snapshot.storage.k8s.io", "volumesnapshots", ""),  # taking backups
+        ("list", "", "pods", ""),  # alert rules
+        ("list", "metrics.k8s.io", "pods", ""),  # cpu/memory alert rules
+        ("update", "coordination.k8s.io", "leases", ""),  # leader election
+        ("bind", "rbac.authorization.k8s.io", "clusterroles", "admin"),  # tenant members
+    ],
+)
+def test_the_service_account_may_do_what_the_daemon_does(
+    kubeconfig: Path, verb: str, group: str, resource: str, name: str
+) -> None:
+    docs = [d for d in manifests() if d["kind"] != "StatefulSet"]
+    kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    assert allowed(kubeconfig, verb, group, resource, name)
+    assert not allowed(kubeconfig, "get", "", "secrets")
 
 
 def test_the_service_account_cannot_read_secrets(kubeconfig: Path, tmp_path: Path) -> None:
