@@ -25,7 +25,7 @@ from daemon.diff import Change, ChangeSet, FieldChange, diff_object, without_pro
 from daemon.errors import ApplyConflict, ClusterError
 from daemon.health import WATCHED_KINDS, Health, assess
 from daemon.inventory import Inventory, PrunePlan, plan_prune
-from daemon.kube import FIELD_MANAGER, KubeClient, ResourceType, type_for_ref
+from daemon.kube import FIELD_MANAGER, KubeClient, ResourceType
 from daemon.model import ObjRef
 from daemon.render.core import STAGES, objref, stage_of
 from daemon.render.meta import MANAGED_BY, MANAGER_NAME, TENANT_LABEL
@@ -188,7 +188,7 @@ class ResourceManager:
             types[(rtype.group, rtype.kind)] = rtype
         for ref in refs:
             if (ref.group, ref.kind) not in types:
-                types[(ref.group, ref.kind)] = type_for_ref(self._kube, ref.group, ref.kind)
+                types[(ref.group, ref.kind)] = self._kube.type_for(ref.group, ref.kind)
         return types
 
     def fetch_live(self, types: Iterable[ResourceType]) -> dict[ObjRef, dict[str, Any]]:
@@ -389,7 +389,7 @@ class ResourceManager:
             return set(plan.prune.delete)
         kept: set[ObjRef] = set()
         for ref in sorted(plan.prune.delete, key=lambda r: -stage_of(r.kind)):
-            rtype = type_for_ref(self._kube, ref.group, ref.kind)
+            rtype = self._kube.type_for(ref.group, ref.kind)
             try:
                 self._kube.delete(rtype, ref.namespace or None, ref.name)
             except ClusterError as e:
@@ -441,7 +441,7 @@ class ResourceManager:
         deadline = self._clock() + timeout
         while pending:
             for ref in list(pending):
-                rtype = type_for_ref(self._kube, ref.group, ref.kind)
+                rtype = self._kube.type_for(ref.group, ref.kind)
                 try:
                     current = self._kube.get(rtype, ref.namespace or None, ref.name)
                 except ClusterError as e:
@@ -489,10 +489,9 @@ def tenant_of(obj: Mapping[str, Any], fallback: ObjRef | None = None) -> str:
 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
-    copy = dict(obj)
-    meta = {k: v for k, v in copy.get("metadata", {}).items() if k not in _NOISE_META}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != "dockyard.dev/revision"}
-    meta["annotations"] = annotations
-    copy["metadata"] = meta
+    """An object without what every write changes (resourceVersion, managedFields, status) and
+    without provenance annotations: equal when an apply would change nothing that matters."""
+    copy = without_provenance(obj)
+    copy["metadata"] = {k: v for k, v in copy["metadata"].items() if k not in _NOISE_META}
     copy.pop("status", None)
     return copy

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -162,6 +162,19 @@ class KubeClient:
     def type_of(self, obj: Mapping[str, Any]) -> ResourceType:
         return self.resource_type(obj["apiVersion"], obj["kind"])
 
+    def type_for(self, group: str, kind: str) -> ResourceType:
+        """The served type of a kind in a group (for references that carry no version, such as
+        inventory entries), preferring the versions Dockyard knows; discovered once per group."""
+        with self._types_lock:
+            for rtype in self._types.values():
+                if rtype.group == group and rtype.kind == kind:
+                    return rtype
+        if not group:
+            return self.resource_type("v1", kind)
+        listing = self._request("GET", f"/apis/{group}", verb="discovery")
+        version = listing.get("preferredVersion", {}).get("version") or "v1"
+        return self.resource_type(f"{group}/{version}", kind)
+
     # --- verbs ------------------------------------------------------------------------------
 
     def list_objects(
@@ -191,65 +204,6 @@ class KubeClient:
             if not token:
                 return items
             params["continue"] = token
-
-    def list_with_version(
-        self, rtype: ResourceType, *, label_selector: str | None = None
-    ) -> tuple[list[dict[str, Any]], str]:
-        """One unpaged list and its resourceVersion, the starting point of a watch."""
-        params: dict[str, str] = {}
-        if label_selector:
-            params["labelSelector"] = label_selector
-        page = self._request("GET", rtype.collection_path(None), params=params, verb="list")
-        items = page.get("items", [])
-        for item in items:
-            item.setdefault("apiVersion", rtype.api_version)
-            item.setdefault("kind", rtype.kind)
-        return items, str(page.get("metadata", {}).get("resourceVersion", ""))
-
-    def watch(
-        self,
-        rtype: ResourceType,
-        *,
-        resource_version: str,
-        label_selector: str | None = None,
-        timeout_seconds: int = 300,
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yields ``(type, object)`` watch events until the server ends the watch."""
-        params = {
-            "watch": "1",
-            "resourceVersion": resource_version,
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(timeout_seconds),
-        }
-        if label_selector:
-            params["labelSelector"] = label_selector
-        url = f"{self.server}{rtype.collection_path(None)}?{urlencode(params)}"
-        self._count("watch")
-        try:
-            response = self._pool.request(
-                "GET",
-                url,
-                headers=self._headers(),
-                preload_content=False,
-                timeout=urllib3.Timeout(connect=10.0, read=timeout_seconds + 30),
-            )
-        except urllib3.exceptions.HTTPError as e:
-            raise ClusterUnavailable(f"watch {rtype.plural} failed: {type(e).__name__}") from e
-        try:
-            if response.status >= 400:
-                raise _error_from(response.status, response.read(), f"watch {rtype.plural}")
-            buffer = b""
-            for chunk in response.stream(65536):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if line.strip():
-                        event = json.loads(line)
-                        yield event["type"], event["object"]
-        except urllib3.exceptions.HTTPError as e:
-            raise ClusterUnavailable(f"watch {rtype.plural} interrupted: {type(e).__name__}") from e
-        finally:
-            response.release_conn()
 
     def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None:
         try:
@@ -383,15 +337,3 @@ def _error_from(status: int, raw: bytes, what: str) -> ClusterError:
     if status in _RETRYABLE_STATUS:
         return ClusterUnavailable(text, status=status, reason=reason)
     return ClusterError(text, status=status, reason=reason)
-
-
-def type_for_ref(client: KubeClient, group: str, kind: str) -> ResourceType:
-    """The served type of a kind in a group, preferring the versions Dockyard knows."""
-    for rtype in KNOWN_TYPES:
-        if rtype.group == group and rtype.kind == kind:
-            return rtype
-    if not group:
-        return client.resource_type("v1", kind)
-    listing = client.raw_get(f"/apis/{group}")
-    version = listing.get("preferredVersion", {}).get("version") or "v1"
-    return client.resource_type(f"{group}/{version}", kind)

@@ -422,9 +422,7 @@ class Reconciler:
                 if not held:
                     state.applied_sha = revision.sha
             else:
-                state.failures += 1
-                delay = min(self._settings.backoff_base * 2 ** (state.failures - 1), self._settings.backoff_cap)
-                state.next_retry = self._monotonic() + delay
+                self._back_off()
             state.last_result = "succeeded" if result.ok else "failed"
         unhealthy = [f"{h.ref}: {h.state}: {h.message}" for h in result.unhealthy]
         details: dict[str, Any] = {
@@ -532,12 +530,17 @@ class Reconciler:
                 )
             )
 
+    def _back_off(self) -> float:
+        """Counts a failure and schedules the next retry (exponential, capped); the delay."""
+        self.state.failures += 1
+        delay: float = min(self._settings.backoff_base * 2 ** (self.state.failures - 1), self._settings.backoff_cap)
+        self.state.next_retry = self._monotonic() + delay
+        return delay
+
     def _failed(self, trigger: str, started: datetime, message: str) -> CycleOutcome:
         state = self.state
         with self._lock:
-            state.failures += 1
-            delay = min(self._settings.backoff_base * 2 ** (state.failures - 1), self._settings.backoff_cap)
-            state.next_retry = self._monotonic() + delay
+            delay = self._back_off()
             state.last_result = "failed"
             first = state.failures == 1
         log.warning("cycle failed (attempt %d, retry in %.0fs): %s", state.failures, delay, message)

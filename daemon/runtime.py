@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.apply import InventoryStore, ResourceManager
-from daemon.errors import ConfigError, WebhookError
+from daemon.errors import ConfigError, SourceError, WebhookError
 from daemon.events import Event, EventSink, FanOutSink, JsonLogSink
 from daemon.history import HistoryStore
 from daemon.kube import KubeClient
@@ -78,8 +78,6 @@ class SubdirSource:
         revision = self._inner.fetch()
         path = Path(revision.path) / self._subdir
         if not path.is_dir():
-            from daemon.errors import SourceError
-
             raise SourceError(f"revision {revision.sha[:8]} has no directory {self._subdir!r}")
         return Revision(revision.sha, str(path), revision.author, revision.message)
 

@@ -6,12 +6,14 @@ import argparse
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.apply import InventoryStore, ResourceManager
+from daemon.apply import InventoryStore, Plan, ResourceManager
 from daemon.errors import ConfigError
 from daemon.kube import KubeClient
 from daemon.model import PlatformModel
+from daemon.render import render
 
 
 def add_repo_arg(parser: argparse.ArgumentParser) -> None:
@@ -63,3 +65,27 @@ def resource_manager(args: argparse.Namespace, kube: KubeClient) -> ResourceMana
 
 def stderr_progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class RepoPlan:
+    """A repo's revision, planned against the cluster, with the manager that can apply it."""
+
+    revision: str
+    plan: Plan
+    manager: ResourceManager
+
+
+def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> RepoPlan:
+    """Validate and render ``--repo`` and plan it against ``--kubeconfig`` (plan and apply)."""
+    path = repo_path(args.repo)
+    model = load_model(path)
+    revision = revision_of(path)
+    manager = resource_manager(args, kube_client(args))
+    plan = manager.plan(
+        render(model, revision),
+        max_fraction=model.platform.prune.max_fraction,
+        allow_mass_prune=args.allow_mass_prune,
+        force_conflicts=force_conflicts,
+    )
+    return RepoPlan(revision, plan, manager)

@@ -7,18 +7,8 @@ import json
 import sys
 from typing import Any
 
-from daemon.commands._common import (
-    add_kube_args,
-    add_repo_arg,
-    kube_client,
-    load_model,
-    repo_path,
-    resource_manager,
-    revision_of,
-    stderr_progress,
-)
+from daemon.commands._common import add_kube_args, add_repo_arg, plan_repo, stderr_progress
 from daemon.planview import apply_json, apply_text, plan_text
-from daemon.render import render
 from daemon.terminal import Painter, use_colour
 
 
@@ -40,26 +30,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = repo_path(args.repo)
-    model = load_model(path)
-    revision = revision_of(path)
-    desired = render(model, revision)
-    kube = kube_client(args)
-    manager = resource_manager(args, kube)
-    plan = manager.plan(
-        desired,
-        max_fraction=model.platform.prune.max_fraction,
-        allow_mass_prune=args.allow_mass_prune,
-        force_conflicts=args.force_conflicts,
-    )
+    planned = plan_repo(args, force_conflicts=args.force_conflicts)
     paint = Painter(use_colour(sys.stdout))
     interactive = sys.stderr.isatty() and args.output == "text"
     if args.output == "text":
-        print(plan_text(plan, paint))
-    result = manager.apply(
-        plan,
+        print(plan_text(planned.plan, paint))
+    result = planned.manager.apply(
+        planned.plan,
         force_conflicts=args.force_conflicts,
-        revision=revision,
+        revision=planned.revision,
         wait=not args.no_wait,
         timeout=args.timeout,
         progress=stderr_progress if interactive else (lambda _: None),

@@ -7,17 +7,8 @@ import json
 import sys
 from typing import Any
 
-from daemon.commands._common import (
-    add_kube_args,
-    add_repo_arg,
-    kube_client,
-    load_model,
-    repo_path,
-    resource_manager,
-    revision_of,
-)
+from daemon.commands._common import add_kube_args, add_repo_arg, plan_repo
 from daemon.planview import plan_json, plan_markdown, plan_text
-from daemon.render import render
 from daemon.terminal import Painter, use_colour
 
 
@@ -42,18 +33,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = repo_path(args.repo)
-    model = load_model(path)
-    revision = revision_of(path)
-    desired = render(model, revision)
-    kube = kube_client(args)
-    manager = resource_manager(args, kube)
-    plan = manager.plan(desired, max_fraction=model.platform.prune.max_fraction, allow_mass_prune=args.allow_mass_prune)
+    planned = plan_repo(args)
+    plan = planned.plan
     if args.output == "json":
         json.dump(plan_json(plan), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.output == "markdown":
-        sys.stdout.write(plan_markdown(plan, revision=revision))
+        sys.stdout.write(plan_markdown(plan, revision=planned.revision))
     else:
         print(plan_text(plan, Painter(use_colour(sys.stdout)), verbose=args.verbose))
     if args.detailed_exitcode:
