@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 CLUSTER ?= demo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help install binaries cluster demo demo-down test lint unit integration bench clean
+.PHONY: help install binaries test-binaries cluster demo demo-down test lint unit bench cold-path clean
 
 help:
 	@echo "make demo   - local control plane + the Dockyard daemon on platform-repo-example"
@@ -24,16 +24,28 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The cluster's binaries (what the demo needs); the tests add promtool.
 binaries: install
 	hack/localcluster/build.sh
+
+test-binaries: install
+	hack/localcluster/build.sh --tests
 
 cluster: binaries
 	$(BIN)/dockyard dev-cluster up --name $(CLUSTER)
 
+# Printed by the daemon once the first sync is done, one line each.
+DEMO_NOTE = 'the demo is ready. In another terminal try:' \
+  '  eval "$$($(BIN)/dockyard dev-cluster env --name $(CLUSTER))"' \
+  '  kubectl get deploy,sts,hpa,pvc -A -l app.kubernetes.io/managed-by=dockyard' \
+  '  curl -s $(LISTEN)/status; $(BIN)/dockyard history' \
+  'then change an image in platform-repo-example/tenants/shop/apps/api.yaml and watch this log.' \
+  'Ctrl-C stops the daemon; make demo-down stops the cluster.'
+
 demo: cluster
 	$(BIN)/dockyard run --repo platform-repo-example \
 		--kubeconfig "$$($(BIN)/dockyard dev-cluster kubeconfig --name $(CLUSTER) | tail -n1)" \
-		--listen $(LISTEN)
+		--listen $(LISTEN) --ready-note "$$(printf '%s\n' $(DEMO_NOTE))"
 
 demo-down: install
 	$(BIN)/dockyard dev-cluster down --name $(CLUSTER)
@@ -47,11 +59,17 @@ lint: install
 unit: install
 	$(BIN)/pytest -m "not cluster"
 
-test: lint binaries
+test: lint test-binaries
 	$(BIN)/pytest
 
+# What a new machine goes through, proven on a warm one (CI runs it): the asset steps against an
+# empty Go module cache, the missing-Go and no-proxy errors, and cluster start-up with every binary
+# evicted from the page cache.
+cold-path: test-binaries
+	hack/ci/cold-path.sh
+
 bench: binaries
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

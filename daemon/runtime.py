@@ -21,7 +21,7 @@ from typing import Any
 
 from daemon.apply import InventoryStore, ResourceManager
 from daemon.errors import ConfigError, SourceError, WebhookError
-from daemon.events import Event, EventSink, FanOutSink, JsonLogSink
+from daemon.events import Event, EventSink, FanOutSink, LogSink
 from daemon.history import HistoryStore
 from daemon.kube import KubeClient
 from daemon.leader import LeaderElector
@@ -65,6 +65,8 @@ class DaemonSettings:
     concurrency: int = 8
     force_conflicts: bool = False
     watch_files: bool = True
+    #: printed once the daemon is first ready (``make demo`` says what to try next)
+    ready_note: str = ""
 
 
 class SubdirSource:
@@ -139,7 +141,7 @@ class Daemon:
             settings=NotifierSettings.from_env(os.environ),
         )
         self.sink: EventSink = FanOutSink(
-            JsonLogSink(logger=logging.getLogger("dockyard.events"), stream=None), self.notifications, *extra_sinks
+            LogSink(logging.getLogger("dockyard.events")), self.notifications, *extra_sinks
         )
         self.elector: LeaderElector | None = None
         if settings.leader_elect:
@@ -284,6 +286,15 @@ class Daemon:
             self._watcher.start()
         self.runner.request("poll")
         log.info("dockyard is running against %s", self.source.describe())
+        if self.settings.ready_note:
+            threading.Thread(target=self._print_ready_note, name="ready-note", daemon=True).start()
+
+    def _print_ready_note(self) -> None:
+        while not self._stopped.wait(0.5):
+            if self.reconciler.snapshot().ready:
+                for line in self.settings.ready_note.strip("\n").splitlines():
+                    log.info("%s", line)
+                return
 
     def stop(self) -> None:
         if self._stopped.is_set():

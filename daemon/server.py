@@ -7,6 +7,7 @@ Request bodies are capped before they are read, and webhook secrets are compared
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -17,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from daemon.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,11 @@ class HttpServer:
             def do_POST(self) -> None:
                 server._dispatch(self, "POST")
 
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        except OSError as e:
+            why = "the port is in use by another process" if e.errno == errno.EADDRINUSE else e.strerror
+            raise ConfigError(f"cannot listen on {host}:{port}: {why}; pass another --listen HOST:PORT") from e
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="dockyard-http", daemon=True)
 

@@ -175,4 +175,4 @@ def promtool() -> Path:
     """Prometheus' promtool, built with the control plane (hack/localcluster/build.sh)."""
     from daemon.devcluster.build import ensure_built
 
-    return ensure_built().binary("promtool")
+    return ensure_built(tests=True).binary("promtool")

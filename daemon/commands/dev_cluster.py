@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any
 
-from daemon.devcluster.cluster import DEFAULT_NAME, DEFAULT_NODES, DEFAULT_TIMEOUT, LocalCluster, validate_name
+from daemon.devcluster.cluster import (
+    DEFAULT_NAME,
+    DEFAULT_NODES,
+    DEFAULT_TIMEOUT,
+    LocalCluster,
+    RunningCluster,
+    validate_name,
+)
 from daemon.errors import DevClusterError
 
 DESCRIPTION = (
@@ -39,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         run_status,
     )
     _add(actions, "kubeconfig", "print the admin kubeconfig path", run_kubeconfig)
+    _add(
+        actions,
+        "env",
+        'print shell exports (KUBECONFIG, PATH with its kubectl); use: eval "$(dockyard dev-cluster env)"',
+        run_env,
+    )
 
 
 def _name(text: str) -> str:
@@ -103,13 +117,27 @@ def run_status(args: argparse.Namespace) -> int:
     return 0 if all(components.values()) and ready and nodes_ok else 1
 
 
-def run_kubeconfig(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(args.name).attach()
+def _running(name: str) -> RunningCluster | None:
+    cluster = LocalCluster(name).attach()
     if cluster is None or not cluster.is_running("kube-apiserver"):
-        print(
-            f"dockyard: cluster {args.name!r} is not up (run: dockyard dev-cluster up --name {args.name})",
-            file=sys.stderr,
-        )
+        print(f"dockyard: cluster {name!r} is not up (run: dockyard dev-cluster up --name {name})", file=sys.stderr)
+        return None
+    return cluster
+
+
+def run_kubeconfig(args: argparse.Namespace) -> int:
+    cluster = _running(args.name)
+    if cluster is None:
         return 1
     print(cluster.kubeconfig)
+    return 0
+
+
+def run_env(args: argparse.Namespace) -> int:
+    cluster = _running(args.name)
+    if cluster is None:
+        return 1
+    bin_dir = cluster.state.toolchain / "bin"
+    print(f"export KUBECONFIG={shlex.quote(str(cluster.kubeconfig))}")
+    print(f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"')
     return 0

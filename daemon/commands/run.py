@@ -57,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--force-conflicts", action="store_true", help="take fields owned by other managers")
     parser.add_argument("--no-watch", action="store_true", help="local directory: poll only, do not watch files")
+    parser.add_argument("--ready-note", default="", help="a note to log once the daemon is first ready")
     parser.set_defaults(func=run)
 
 
@@ -88,6 +89,7 @@ def settings_from(args: argparse.Namespace) -> DaemonSettings:
         concurrency=args.concurrency,
         force_conflicts=args.force_conflicts,
         watch_files=not args.no_watch,
+        ready_note=args.ready_note,
         **kwargs,
     )
 

@@ -13,15 +13,17 @@ from pathlib import Path
 
 from daemon.errors import DevClusterError
 
-BINARIES: tuple[str, ...] = (
+#: What the cluster needs (``build.sh``); the test tools come with ``build.sh --tests``.
+CLUSTER_BINARIES: tuple[str, ...] = (
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
     "kubectl",
     "kwok",
-    "promtool",
+    "metrics-server",
 )
+TEST_BINARIES: tuple[str, ...] = ("promtool",)
 SNAPSHOT_CRDS: tuple[str, ...] = (
     "snapshot.storage.k8s.io_volumesnapshotclasses.yaml",
     "snapshot.storage.k8s.io_volumesnapshotcontents.yaml",
@@ -42,8 +44,8 @@ class Toolchain:
     def crds(self) -> tuple[Path, ...]:
         return tuple(self.root / "crds" / name for name in SNAPSHOT_CRDS)
 
-    def missing(self) -> list[Path]:
-        wanted = [self.binary(name) for name in BINARIES] + list(self.crds)
+    def missing(self, binaries: tuple[str, ...] = CLUSTER_BINARIES) -> list[Path]:
+        wanted = [self.binary(name) for name in binaries] + list(self.crds)
         return [path for path in wanted if not path.is_file()]
 
 
@@ -53,8 +55,9 @@ def source_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[2]
 
 
-def ensure_built() -> Toolchain:
-    """Runs build.sh (instant once its cache is complete) and returns the toolchain it built."""
+def ensure_built(*, tests: bool = False) -> Toolchain:
+    """Runs build.sh (instant once its cache is complete) and returns the toolchain it built:
+    the cluster's binaries, and with ``tests`` the test tools too."""
     script = source_dir() / "hack" / "localcluster" / "build.sh"
     if not script.is_file():
         raise DevClusterError(f"{script} not found; set DOCKYARD_SOURCE_DIR to the Dockyard checkout")
@@ -62,7 +65,7 @@ def ensure_built() -> Toolchain:
         # stderr is inherited, not captured: the first build takes many minutes and its progress
         # is the only sign of life the user gets.
         result = subprocess.run(
-            ["bash", str(script)],
+            ["bash", str(script), *(["--tests"] if tests else [])],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             text=True,
@@ -74,7 +77,7 @@ def ensure_built() -> Toolchain:
     if result.returncode != 0 or not lines:
         raise DevClusterError(f"{script} failed with exit code {result.returncode} (its output is above)")
     toolchain = Toolchain(Path(lines[-1].strip()))
-    missing = toolchain.missing()
+    missing = toolchain.missing(CLUSTER_BINARIES + (TEST_BINARIES if tests else ()))
     if missing:
         raise DevClusterError(f"{script} finished but these files are missing: {', '.join(map(str, missing))}")
     return toolchain

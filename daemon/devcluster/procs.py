@@ -2,13 +2,20 @@
 
 The processes outlive the ``dockyard`` command that started them, so a later command only has a
 pid from ``state.json``. Before signalling a pid we check, through ``/proc``, that it is still the
-process we started (same start time, same executable and argv) and not a stranger that reused it.
+process we started (same start time, same executable) and not a stranger that reused it.
+
+A process counts as started only once its exec has completed. ``Popen`` returns as soon as the
+kernel has committed to the new program, but loading a large binary from a cold page cache keeps
+the child in state ``D`` with an empty ``/proc/<pid>/cmdline`` for a while: the identity check
+therefore rests on the start time and ``/proc/<pid>/exe`` (set when the exec commits), never on
+the command line alone, and :func:`spawn` waits until the command line is in place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -20,8 +27,13 @@ from typing import Any
 from daemon.errors import DevClusterError
 
 #: Processes started by this Python process; they must be waited for or they linger as zombies
-#: that still look alive to ``kill(pid, 0)``.
+#: that still look alive to ``kill(pid, 0)``. A pid in here cannot have been reused: it stays
+#: ours until we wait for it.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+#: Where the process table is read; tests point it at a recorded table of a process mid-exec.
+PROC = Path("/proc")
+#: How long an exec may take to complete: loading a 100 MB binary from a cold disk takes seconds.
+EXEC_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,8 @@ class ProcessRecord:
     start_ticks: int
     argv: tuple[str, ...]
     log: Path
+    #: the resolved path of the executable, as ``/proc/<pid>/exe`` shows it
+    exe: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,22 +55,31 @@ class ProcessRecord:
             "start_ticks": self.start_ticks,
             "argv": list(self.argv),
             "log": str(self.log),
+            "exe": self.exe,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:
+        argv = tuple(str(a) for a in data["argv"])
         return cls(
             name=str(data["name"]),
             pid=int(data["pid"]),
             start_ticks=int(data["start_ticks"]),
-            argv=tuple(str(a) for a in data["argv"]),
+            argv=argv,
             log=Path(data["log"]),
+            exe=str(data.get("exe") or executable_of(argv)),
         )
+
+
+def executable_of(argv: Sequence[str]) -> str:
+    """The file the kernel runs for ``argv``: the PATH lookup of ``argv[0]``, symlinks resolved."""
+    found = shutil.which(argv[0]) if argv and "/" not in argv[0] else (argv[0] if argv else "")
+    return os.path.realpath(found) if found else ""
 
 
 def _stat_fields(pid: int) -> list[str] | None:
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        raw = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name is in parentheses and may itself contain spaces and parentheses.
@@ -71,10 +94,19 @@ def _start_ticks(pid: int) -> int | None:
 
 def _cmdline(pid: int) -> tuple[str, ...]:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
         return ()
     return tuple(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+
+
+def _exe(pid: int) -> str:
+    try:
+        target = os.readlink(PROC / str(pid) / "exe")
+    except OSError:
+        return ""
+    # A binary replaced on disk (a rebuild) after the start still is the one we started.
+    return target.removesuffix(" (deleted)")
 
 
 def _reap(pid: int) -> int | None:
@@ -94,13 +126,25 @@ def _forget(record: ProcessRecord) -> None:
 
 
 def is_running(record: ProcessRecord) -> bool:
-    """True when the recorded process is alive and is still the one we started."""
-    if _reap(record.pid) is not None:
-        return False
+    """True when the recorded process is alive and is still the one we started.
+
+    The start time and the executable identify it; both are fixed once the exec has committed,
+    while the command line is still empty during the rest of a slow exec.
+    """
+    child = _CHILDREN.get(record.pid)
+    if child is not None:
+        # Our own unreaped child: its pid cannot belong to anyone else.
+        return child.poll() is None
     fields = _stat_fields(record.pid)
     if fields is None or fields[0] in ("Z", "X"):
         return False
-    return int(fields[19]) == record.start_ticks and _cmdline(record.pid) == record.argv
+    if int(fields[19]) != record.start_ticks:
+        return False
+    exe = _exe(record.pid)
+    if exe and record.exe:
+        return exe == record.exe
+    # /proc/<pid>/exe is unreadable (another user's process): fall back to the command line.
+    return _cmdline(record.pid) == record.argv
 
 
 def exit_code(record: ProcessRecord) -> int | None:
@@ -130,10 +174,39 @@ def spawn(name: str, argv: Sequence[str], log: Path, cwd: Path, env: Mapping[str
     if ticks is None:
         child.wait()
         raise DevClusterError(f"{name} exited immediately:\n{log_tail(log)}")
-    return ProcessRecord(name, child.pid, ticks, tuple(argv), log)
+    record = ProcessRecord(name, child.pid, ticks, tuple(argv), log, executable_of(argv))
+    _wait_exec(record, child)
+    return record
+
+
+def _wait_exec(record: ProcessRecord, child: subprocess.Popen[bytes], timeout: float = EXEC_TIMEOUT) -> None:
+    """Returns once the exec has completed (the command line is in place); a child that exits
+    first, or takes longer than ``timeout``, is an error and is not left running."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while _cmdline(record.pid) != record.argv:
+        if child.poll() is not None:
+            _CHILDREN.pop(record.pid, None)
+            raise DevClusterError(f"{record.name} exited with code {child.returncode}:\n{log_tail(record.log)}")
+        if time.monotonic() >= deadline:
+            child.kill()
+            child.wait()
+            _CHILDREN.pop(record.pid, None)
+            raise DevClusterError(
+                f"{record.name} did not finish starting ({record.argv[0]}) within {timeout:.0f}s; is the disk "
+                "very slow or the binary damaged? Rebuild it with hack/localcluster/build.sh"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _signal(record: ProcessRecord, sig: signal.Signals) -> None:
+    child = _CHILDREN.get(record.pid)
+    if child is not None:
+        # Our own child is signalled by its handle, whatever /proc says of it (even mid-exec).
+        if child.poll() is None:
+            child.send_signal(sig)
+        return
     # A stranger that reused the pid must never receive our signal.
     if not is_running(record):
         return

@@ -83,6 +83,8 @@ generate() {
     kwok) gen_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     promtool) gen_simple promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
       github.com/prometheus/prometheus/cmd/promtool ;;
+    metrics-server) gen_simple metrics-server sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" \
+      sigs.k8s.io/metrics-server/cmd/metrics-server ;;
     snapshotter) gen_simple snapshotter github.com/kubernetes-csi/external-snapshotter/client/v8 \
       "$SNAPSHOTTER_VERSION" github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1 ;;
     *) echo "unknown component $1" >&2; exit 2 ;;
@@ -90,6 +92,6 @@ generate() {
 }
 
 # With no arguments every module is regenerated; name components to regenerate only those.
-for component in "${@:-kube etcd kwok promtool snapshotter}"; do
+for component in "${@:-kube etcd kwok metrics-server promtool snapshotter}"; do
   for c in $component; do generate "$c"; done
 done
