@@ -31,12 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gen_platform
 
-from daemon.apply import InventoryStore, ResourceManager
-from daemon.devcluster import LocalCluster
-from daemon.devcluster.build import ensure_built
-from daemon.kube import KubeClient
+from daemon.edges.kube import KubeClient
+from daemon.engine.apply import ResourceManager
 from daemon.loader import load_or_raise
 from daemon.render import render
+from daemon.state.inventory import InventoryStore
+from devcluster import LocalCluster
+from devcluster.build import ensure_built
 
 OBJECTS_PER_TENANT = 27  # what gen_platform renders per tenant with 3 apps
 

@@ -39,11 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gen_platform
 
-from daemon.devcluster import LocalCluster
-from daemon.devcluster.build import ensure_built
-from daemon.kube import KubeClient
+from daemon.edges.kube import KubeClient
 from daemon.loader import load_or_raise
 from daemon.render import render
+from devcluster import LocalCluster
+from devcluster.build import ensure_built
 
 SECRET = "bench-webhook-secret"
 DOCKYARD = Path(sys.executable).parent / "dockyard"

@@ -2,7 +2,9 @@
 
 Each subcommand lives in ``daemon.commands.<name>`` and exposes ``register(subparsers)``, which
 adds its parser and sets ``func`` to a callable taking the parsed namespace and returning the exit
-code. This module wires them together and maps our errors to exit codes; it does nothing else.
+code. Commands of other packages register through the ``dockyard.commands`` entry-point group
+(the local dev cluster's ``dev-cluster`` does): the product never imports them. This module wires
+them together and maps our errors to exit codes; it does nothing else.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from daemon import __version__
+from daemon.edges.logs import LOG_FORMATS
+from daemon.edges.logs import configure as configure_logging
 from daemon.errors import ConfigError, DockyardError, ValidationFailed
-from daemon.logformat import LOG_FORMATS
-from daemon.logformat import configure as configure_logging
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -27,7 +30,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "history",
     "pause",
-    "dev_cluster",
     "version",
 )
 
@@ -61,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # a command not built yet in this checkout
             raise
         module.register(subparsers)
+    for entry in entry_points(group="dockyard.commands"):
+        entry.load().register(subparsers)
     return parser
 
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from daemon.errors import NotificationError
-from daemon.events import Event
+from daemon.model.events import Event
 from notifiers.metrics import NotifierMetrics
 from notifiers.outbox import Candidate, Enqueued, EnqueueOptions, Outbox
 from notifiers.pacing import RateGate

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon.events import SEVERITY_RANK, CommitInfo, Event
+from daemon.model.events import SEVERITY_RANK, CommitInfo, Event
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000

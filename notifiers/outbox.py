@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from daemon.errors import ConfigError
-from daemon.events import Event
-from daemon.model import NotificationTarget
+from daemon.model.events import Event
+from daemon.model.kinds import NotificationTarget
 from notifiers.format import StatusLine
 from notifiers.pacing import PaceState, PacingPolicy, decide, signal_for
 from notifiers.routing import Route

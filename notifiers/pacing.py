@@ -26,7 +26,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from daemon.events import SEVERITY_RANK, Event
+from daemon.model.events import SEVERITY_RANK, Event
 
 #: firing event name -> resolving event name
 PAIRS: dict[str, str] = {"alert.firing": "alert.resolved", "health.degraded": "health.recovered"}

@@ -27,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from daemon.events import SEVERITY_RANK, Event
-from daemon.model import NotificationList, NotificationTarget, PlatformModel
+from daemon.model.events import SEVERITY_RANK, Event
+from daemon.model.kinds import NotificationList, NotificationTarget, PlatformModel
 
 log = logging.getLogger(__name__)
 

@@ -48,8 +48,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from daemon.events import Event
-from daemon.model import PlatformModel
+from daemon.model.events import Event
+from daemon.model.kinds import PlatformModel
 from notifiers.dispatcher import Dispatcher, count_enqueued
 from notifiers.metrics import NotifierMetrics
 from notifiers.outbox import EnqueueOptions, Outbox

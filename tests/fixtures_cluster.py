@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client, config
 
-from daemon.devcluster import LocalCluster, RunningCluster
 from daemon.errors import DevClusterError
+from devcluster import LocalCluster, RunningCluster
 
 T = TypeVar("T")
 
@@ -95,7 +95,7 @@ def stop_orphaned_clusters(root: Path) -> None:
 def use_built_kubectl() -> None:
     """Puts the kubectl built with the control plane first on PATH: the tests' kubectl is then the
     server's own release, whatever the machine has installed (or not)."""
-    from daemon.devcluster.build import ensure_built
+    from devcluster.build import ensure_built
 
     try:
         bin_dir = ensure_built().binary("kubectl").parent
@@ -173,6 +173,6 @@ def namespace(request: pytest.FixtureRequest, api_client: client.ApiClient) -> I
 @pytest.fixture(scope="session")
 def promtool() -> Path:
     """Prometheus' promtool, built with the control plane (hack/localcluster/build.sh)."""
-    from daemon.devcluster.build import ensure_built
+    from devcluster.build import ensure_built
 
     return ensure_built(tests=True).binary("promtool")

@@ -43,7 +43,7 @@ from daemon.chat.commands import (
     Status,
     Sync,
 )
-from daemon.model import ChatRole, SlackRoleBinding
+from daemon.model.kinds import ChatRole, SlackRoleBinding
 
 __all__ = [
     "ALL_TENANTS",

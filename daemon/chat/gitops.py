@@ -41,10 +41,10 @@ from urllib.parse import quote, urlsplit
 import git
 
 from daemon.chat.yamledit import set_app_replicas
+from daemon.edges.source import GitSource
 from daemon.errors import ChatError, SourceError, ValidationFailed
 from daemon.loader import load_or_raise
-from daemon.model import PlatformModel
-from daemon.source import GitSource
+from daemon.model.kinds import PlatformModel
 
 __all__ = ["AUTHOR_EMAIL", "AUTHOR_NAME", "CommitMode", "CommitResult", "GitOps", "Requester"]
 

@@ -67,13 +67,14 @@ from daemon.chat.views import (
     platform_status_view,
     tenant_status_view,
 )
+from daemon.edges.kube import KubeClient
+from daemon.engine.reconcile import DaemonState
 from daemon.errors import ChatError, DockyardError
-from daemon.events import CommitInfo, Event
-from daemon.health import assess
-from daemon.history import HistoryRecord, HistoryResult, new_record_id
-from daemon.kube import KubeClient
-from daemon.model import ObjRef, PlatformModel
-from daemon.reconcile import DaemonState
+from daemon.model.audit import HistoryRecord, HistoryResult, new_record_id
+from daemon.model.events import CommitInfo, Event
+from daemon.model.kinds import PlatformModel
+from daemon.model.refs import ObjRef
+from daemon.policy.health import assess
 
 __all__ = ["ChatPorts", "ChatService", "Invocation", "Prepared"]
 

@@ -44,8 +44,8 @@ from daemon.chat.authz import GroupDirectory
 from daemon.chat.gitops import GitOps
 from daemon.chat.service import ChatPorts, ChatService, Invocation
 from daemon.chat.views import Reply
+from daemon.edges.http import Request, Response
 from daemon.errors import ConfigError
-from daemon.server import Request, Response
 
 __all__ = [
     "DEFAULT_API_URL",

@@ -9,11 +9,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.apply import InventoryStore, Plan, ResourceManager
+from daemon.edges.kube import KubeClient
+from daemon.engine.apply import ResourceManager
 from daemon.errors import ConfigError
-from daemon.kube import KubeClient
-from daemon.model import PlatformModel
+from daemon.model.kinds import PlatformModel
+from daemon.policy.plan import Plan
 from daemon.render import render
+from daemon.state.inventory import InventoryStore
 
 
 def add_repo_arg(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,9 @@ from typing import Any, get_args
 
 from daemon.commands._common import add_kube_args, kube_client
 from daemon.errors import ConfigError
-from daemon.history import HistoryKind, HistoryStore, format_history
+from daemon.model.audit import HistoryKind
+from daemon.state.history import HistoryStore
+from daemon.views.history import format_history
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

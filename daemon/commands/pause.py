@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from daemon.commands._common import add_kube_args, kube_client
-from daemon.pauses import PauseStore
+from daemon.state.pauses import PauseStore
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -8,8 +8,9 @@ import sys
 from typing import Any
 
 from daemon.commands._common import add_kube_args, add_repo_arg, plan_repo
-from daemon.planview import plan_json, plan_markdown, plan_text
-from daemon.terminal import Painter, use_colour
+from daemon.edges.terminal import use_colour
+from daemon.views.paint import Painter
+from daemon.views.plan import plan_json, plan_markdown, plan_text
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from daemon.commands._common import add_repo_arg, load_model, repo_path, revision_of
-from daemon.diff import mask_secret
+from daemon.policy.diff import mask_secret
 from daemon.render import render
 
 

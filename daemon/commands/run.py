@@ -11,7 +11,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from daemon.runtime import DaemonSettings
+    from daemon.runtime.settings import DaemonSettings
 
 from daemon.errors import ConfigError
 
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> DaemonSettings:
-    from daemon.runtime import DaemonSettings, parse_listen
+    from daemon.runtime.settings import DaemonSettings, parse_listen
 
     ssh_key = os.environ.get("DOCKYARD_GIT_SSH_KEY")
     kwargs: dict[str, Any] = {}
@@ -96,7 +96,7 @@ def settings_from(args: argparse.Namespace) -> DaemonSettings:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: the daemon's dependencies are heavy and `dockyard --help` should stay fast.
-    from daemon.runtime import Daemon
+    from daemon.runtime.daemon import Daemon
 
     settings = settings_from(args)
     if not settings.kubeconfig and not os.environ.get("KUBERNETES_SERVICE_HOST"):

@@ -8,7 +8,7 @@ from typing import Any
 
 from daemon.errors import ConfigError
 from daemon.loader.schemas import canonical_kind, schema, schema_path, schema_text
-from daemon.model import KINDS
+from daemon.model.kinds import KINDS
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from daemon.loader import formats
-from daemon.model import (
+from daemon.model.kinds import (
     AccessMode,
     AlertRule,
     App,
@@ -26,7 +26,6 @@ from daemon.model import (
     KeyRef,
     Limits,
     Member,
-    Metadata,
     NetworkRule,
     NotificationList,
     NotificationTarget,
@@ -43,7 +42,6 @@ from daemon.model import (
     ScalingMetric,
     ScalingRules,
     SlackRoleBinding,
-    SourceRef,
     StorageClassDef,
     Strategy,
     SyncSettings,
@@ -53,7 +51,8 @@ from daemon.model import (
     TenantNetwork,
     VolumeMount,
 )
-from daemon.model import Volume as VolumeModel
+from daemon.model.kinds import Volume as VolumeModel
+from daemon.model.refs import Metadata, SourceRef
 
 Data = Mapping[str, Any]
 _EMPTY: Data = {}

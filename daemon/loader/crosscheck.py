@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Any, Final
 
 from daemon.errors import Problem
-from daemon.events import EVENT_NAMES
 from daemon.loader import formats
 from daemon.loader.documents import Entry
 from daemon.loader.hints import did_you_mean
-from daemon.model import TENANT_KINDS
-from daemon.quantity import parse_quantity
+from daemon.model.events import EVENT_NAMES
+from daemon.model.kinds import TENANT_KINDS
+from daemon.model.quantity import parse_quantity
 
 #: Events Dockyard emits (PLATFORM-FORMAT.md); notification lists subscribe by name or pattern.
 EVENTS: Final = EVENT_NAMES

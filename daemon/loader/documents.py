@@ -10,7 +10,7 @@ from daemon.errors import Problem
 from daemon.loader.hints import did_you_mean, json_path
 from daemon.loader.repo import ALLOWED_KINDS, HOME_OF_KIND, SourceFile
 from daemon.loader.yamlsource import Document
-from daemon.model import KINDS
+from daemon.model.kinds import KINDS
 
 #: Kubernetes kinds that are not namespaced: naming one in a tenant folder is an attempt to step
 #: outside the tenant, so the message says so instead of "unknown kind".

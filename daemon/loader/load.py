@@ -21,7 +21,8 @@ from daemon.loader.repo import PLATFORM_FILE, walk
 from daemon.loader.schemas import validator
 from daemon.loader.templates import instantiate, resolve_templates, validate_instance
 from daemon.loader.yamlsource import Document, read_file
-from daemon.model import PlatformModel, SourceRef
+from daemon.model.kinds import PlatformModel
+from daemon.model.refs import SourceRef
 
 
 @dataclass

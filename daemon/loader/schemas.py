@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from daemon.errors import ConfigError
 from daemon.loader.formats import format_checker
-from daemon.model import KINDS
+from daemon.model.kinds import KINDS
 
 Schema = dict[str, Any]
 

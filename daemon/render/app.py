@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from daemon.model import App, Autoscaling, Probe, Tenant, Volume
-from daemon.quantity import parse_quantity
-from daemon.render.meta import TRACK_LABEL, object_meta, owner_labels, selector_labels
+from daemon.model.kinds import App, Autoscaling, Probe, Tenant, Volume
+from daemon.model.labels import TRACK_LABEL
+from daemon.model.quantity import parse_quantity
+from daemon.render.meta import object_meta, owner_labels, selector_labels
 from daemon.render.storage import claim_name
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.model import App, Autoscaling, ScalingRules
+from daemon.model.kinds import App, Autoscaling, ScalingRules
 from daemon.render.meta import object_meta
 
 

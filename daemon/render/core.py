@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from daemon.model import Autoscaling, ObjRef, PlatformModel, ScaleSchedule
+from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
+from daemon.model.refs import ObjRef
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.network import render_network

@@ -5,20 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from daemon import API_GROUP
-from daemon.model import Metadata, SourceRef
-
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGER_NAME = "dockyard"
-TENANT_LABEL = f"{API_GROUP}/tenant"
-APP_LABEL = f"{API_GROUP}/app"
-TRACK_LABEL = f"{API_GROUP}/track"
-SOURCE_ANNOTATION = f"{API_GROUP}/source"
-REVISION_ANNOTATION = f"{API_GROUP}/revision"
-DELETION_POLICY_ANNOTATION = f"{API_GROUP}/deletion-policy"
-
-#: Annotations that record provenance only; a difference in them alone is not drift.
-PROVENANCE_ANNOTATIONS: frozenset[str] = frozenset({REVISION_ANNOTATION})
+from daemon.model.labels import (
+    APP_LABEL,
+    MANAGED_BY,
+    MANAGER_NAME,
+    REVISION_ANNOTATION,
+    SOURCE_ANNOTATION,
+    TENANT_LABEL,
+)
+from daemon.model.refs import Metadata, SourceRef
 
 
 def owner_labels(tenant: str | None = None, app: str | None = None) -> dict[str, str]:

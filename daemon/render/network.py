@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from daemon.model import NetworkRule, PlatformModel, Policy, SourceRef, Tenant
-from daemon.render.meta import APP_LABEL, object_meta
+from daemon.model.kinds import NetworkRule, PlatformModel, Policy, Tenant
+from daemon.model.labels import APP_LABEL
+from daemon.model.refs import SourceRef
+from daemon.render.meta import object_meta
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"

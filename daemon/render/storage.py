@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from daemon.model import Platform, StorageClassDef, Volume
-from daemon.render.meta import DELETION_POLICY_ANNOTATION, object_meta
+from daemon.model.kinds import Platform, StorageClassDef, Volume
+from daemon.model.labels import DELETION_POLICY_ANNOTATION
+from daemon.render.meta import object_meta
 
 SNAPSHOT_API = "snapshot.storage.k8s.io"
 

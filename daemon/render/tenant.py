@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.model import Member, Tenant
-from daemon.render.meta import DELETION_POLICY_ANNOTATION, object_meta
+from daemon.model.kinds import Member, Tenant
+from daemon.model.labels import DELETION_POLICY_ANNOTATION
+from daemon.render.meta import object_meta
 
 #: Tenant roles map onto Kubernetes' built-in user-facing ClusterRoles.
 ROLE_BINDINGS: tuple[tuple[str, str], ...] = (

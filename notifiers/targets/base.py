@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from daemon.errors import NotificationError
-from daemon.events import Event
-from daemon.model import NotificationTarget
+from daemon.model.events import Event
+from daemon.model.kinds import NotificationTarget
 from notifiers.format import StatusLine
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.model import NotificationTarget
+from daemon.model.kinds import NotificationTarget
 from notifiers import format as fmt
 from notifiers.routing import target_label
 from notifiers.secrets import SecretResolver

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from daemon.alert_rules import AlertKey, Observation, PodSample, PodUsage, WorkloadSample
-from daemon.model import (
+from daemon.model.kinds import (
     AlertRule,
     App,
-    Metadata,
     NotificationList,
     NotificationTarget,
     Platform,
     PlatformModel,
     Policy,
     Severity,
-    SourceRef,
     Tenant,
 )
+from daemon.model.refs import Metadata, SourceRef
+from daemon.policy.alerting import AlertKey, Observation, PodSample, PodUsage, WorkloadSample
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SRC = SourceRef("tenants/shop/policy.yaml")

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from daemon.alert_rules import (
+from daemon.loader import load_or_raise
+from daemon.model.events import Event
+from daemon.model.kinds import PlatformModel
+from daemon.policy.alerting import (
     AlertEngine,
     Needs,
     RestartHistory,
@@ -19,9 +22,6 @@ from daemon.alert_rules import (
     needs_of,
     targets,
 )
-from daemon.events import Event
-from daemon.loader import load_or_raise
-from daemon.model import PlatformModel
 from notifiers.pacing import signal_for
 from notifiers.routing import RoutingTable, route
 from tests.alerts.helpers import T0, at, key, model, observe, pod, rule, usage, workload

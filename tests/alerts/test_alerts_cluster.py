@@ -15,16 +15,18 @@ from typing import Any
 import pytest
 import yaml
 
-from daemon.alert_rules import AlertKey
-from daemon.alerts import AlertEvaluator
-from daemon.apply import InventoryStore, ResourceManager
+from daemon.edges.kube import KubeClient
+from daemon.engine.alerts import AlertEvaluator
+from daemon.engine.apply import ResourceManager
 from daemon.errors import ClusterError
-from daemon.events import Event, MemorySink
-from daemon.kube import KubeClient
 from daemon.loader import load_or_raise
-from daemon.model import PlatformModel
+from daemon.model.events import Event, MemorySink
+from daemon.model.kinds import PlatformModel
+from daemon.policy.alerting import AlertKey
 from daemon.render import render
-from daemon.runtime import Daemon, DaemonSettings
+from daemon.runtime.daemon import Daemon
+from daemon.runtime.settings import DaemonSettings
+from daemon.state.inventory import InventoryStore
 from tests.alerts.helpers import Clock
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, app_spec, doc
@@ -138,7 +140,7 @@ def metrics_api_served(kube: KubeClient) -> bool:
 def test_an_app_that_loses_availability_fires_once_and_resolves_once(
     shop: Shop, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.alerts")
+    caplog.set_level(logging.INFO, logger="daemon.engine.alerts")
     sink, clock = MemorySink(), Clock(datetime.now(UTC))
     evaluator = AlertEvaluator(shop.kube, sink, clock)
     down = AlertKey(shop.tenant, "alerts", "web-down", "web")

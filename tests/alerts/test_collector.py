@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from daemon.alert_rules import PodSample, PodUsage, WorkloadSample, pod_samples, pod_usage, workload_samples
-from daemon.alerts import METRICS_PATH, AlertEvaluator
+from daemon.edges.kube import ResourceType
+from daemon.engine.alerts import METRICS_PATH, AlertEvaluator
 from daemon.errors import ClusterError, ClusterUnavailable
-from daemon.events import MemorySink
-from daemon.kube import ResourceType
+from daemon.model.events import MemorySink
+from daemon.policy.alerting import PodSample, PodUsage, WorkloadSample, pod_samples, pod_usage, workload_samples
 from tests.alerts.helpers import Clock, at, model, rule
 
 LABELS = {"app.kubernetes.io/managed-by": "dockyard", "dockyard.dev/tenant": "shop", "dockyard.dev/app": "web"}
@@ -201,7 +201,7 @@ def test_no_rules_means_no_requests(kube: FakeKube) -> None:
 def test_missing_metrics_are_logged_once_and_skip_only_the_usage_rules(
     kube: FakeKube, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.alerts")
+    caplog.set_level(logging.INFO, logger="daemon.engine.alerts")
     kube.objects["Pod"] = [pod_json("web-a", resources={"requests": {"cpu": "100m"}})]
     kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
     m = model(rule("hot", "cpuAbove", app="web", percent=50, hold=0), rule("down", "unavailable", app="web", hold=0))

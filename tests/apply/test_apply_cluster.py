@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from daemon.apply import InventoryStore, Plan, ResourceManager
 from daemon.cli import main
-from daemon.kube import KubeClient
+from daemon.edges.kube import KubeClient
+from daemon.engine.apply import ResourceManager
 from daemon.loader import load_or_raise
+from daemon.policy.plan import Plan
 from daemon.render import render
+from daemon.state.inventory import InventoryStore
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo
 

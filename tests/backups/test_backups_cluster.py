@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from daemon.apply import InventoryStore, ResourceManager
-from daemon.backups import (
+from daemon.edges.kube import KubeClient
+from daemon.engine.apply import ResourceManager
+from daemon.engine.backups import (
     ANNOUNCED_ANNOTATION,
     RESTORE_ANNOUNCED_ANNOTATION,
     SCHEDULE_ANNOTATION,
@@ -25,12 +26,12 @@ from daemon.backups import (
     UNAVAILABLE_ANNOTATION,
     BackupManager,
 )
-from daemon.events import Event, MemorySink
-from daemon.kube import KubeClient
 from daemon.loader import load_or_raise
-from daemon.model import PlatformModel
+from daemon.model.events import Event, MemorySink
+from daemon.model.kinds import PlatformModel
 from daemon.render import render
 from daemon.render.storage import claim_name
+from daemon.state.inventory import InventoryStore
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo
 

@@ -6,9 +6,10 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon.events import MemorySink
-from daemon.kube import KubeClient
-from daemon.runtime import Daemon, DaemonSettings
+from daemon.edges.kube import KubeClient
+from daemon.model.events import MemorySink
+from daemon.runtime.daemon import Daemon
+from daemon.runtime.settings import DaemonSettings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from daemon.backups import snapshot_name
+from daemon.engine.backups import snapshot_name
 
 
 def test_snapshot_names_carry_the_utc_minute() -> None:

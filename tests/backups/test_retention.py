@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from daemon.backup_retention import has_rules, keep, reasons
-from daemon.model import Retention
+from daemon.model.kinds import Retention
+from daemon.policy.retention import has_rules, keep, reasons
 
 NOW = datetime(2030, 6, 15, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 
 from daemon.chat.authz import Authorizer, GroupDirectory, Identity, requirement
 from daemon.chat.commands import parse
-from daemon.model import SlackRoleBinding
+from daemon.model.kinds import SlackRoleBinding
 
 ROLES = (
     SlackRoleBinding("admin", users=("UADMIN",), tenants=("*",)),
@@ -186,7 +186,7 @@ def test_the_pure_modules_import_no_io_libraries() -> None:
     code = (
         "import sys\n"
         "import daemon.chat.commands, daemon.chat.authz, daemon.chat.yamledit, daemon.chat.views\n"
-        "bad = [m for m in ('slack_bolt', 'slack_sdk', 'git', 'kubernetes', 'daemon.kube', 'daemon.source')"
+        "bad = [m for m in ('slack_bolt', 'slack_sdk', 'git', 'kubernetes', 'daemon.edges.kube', 'daemon.source')"
         " if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

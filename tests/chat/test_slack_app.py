@@ -11,10 +11,10 @@ import pytest
 from daemon.chat.gitops import GitOps
 from daemon.chat.service import ChatPorts
 from daemon.chat.slack_app import ReplayGuard, SecretFilter, SlackChat, SlackConfig, build_chat
+from daemon.engine.reconcile import DaemonState
 from daemon.errors import ConfigError
-from daemon.events import MemorySink
-from daemon.history import HistoryRecord
-from daemon.reconcile import DaemonState
+from daemon.model.audit import HistoryRecord
+from daemon.model.events import MemorySink
 from tests.chat.slackhttp import BOT_TOKEN, SIGNING_SECRET, ChatSlack
 from tests.fixtures_cluster import wait_for
 

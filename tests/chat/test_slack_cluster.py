@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from daemon.kube import KubeClient
-from daemon.runtime import Daemon
+from daemon.edges.kube import KubeClient
+from daemon.runtime.daemon import Daemon
 from tests.chat.slackhttp import BOT_TOKEN, SIGNING_SECRET, ChatSlack, SlashClient, block_text
 from tests.daemon.test_run_cluster import Setup
 from tests.fixtures_cluster import wait_for

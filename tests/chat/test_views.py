@@ -19,7 +19,7 @@ from daemon.chat.views import (
     platform_status_view,
     tenant_status_view,
 )
-from daemon.history import HistoryRecord
+from daemon.model.audit import HistoryRecord
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from daemon.devcluster import RunningCluster
+from devcluster import RunningCluster
 from tests.fixtures_cluster import wait_for
 
 pytestmark = pytest.mark.cluster

@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
-from daemon.history import (
-    DATA_KEY,
-    MAX_DATA_BYTES,
-    MAX_RECORD_BYTES,
-    HistoryKind,
-    HistoryRecord,
-    HistoryResult,
-    HistoryStore,
-    format_history,
-    new_record_id,
-)
-from daemon.kube import KubeClient
+from daemon.edges.kube import KubeClient
+from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult, new_record_id
+from daemon.state.history import DATA_KEY, MAX_DATA_BYTES, MAX_RECORD_BYTES, HistoryStore
+from daemon.views.history import format_history
 from tests.fixtures_cluster import namespace_name
 
 pytestmark = pytest.mark.cluster

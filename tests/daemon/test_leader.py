@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from daemon.devcluster import RunningCluster
-from daemon.kube import KubeClient
-from daemon.leader import LeaderElector
+from daemon.edges.kube import KubeClient
+from daemon.state.lease import LeaderElector
+from devcluster import RunningCluster
 from tests.daemon.netcut import Partition
 from tests.fixtures_cluster import namespace_name, wait_for
 

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from daemon.edges.eventlog import LogSink
+from daemon.edges.http import HttpServer
+from daemon.edges.logs import configure
 from daemon.errors import ConfigError
-from daemon.events import Event, LogSink
-from daemon.logformat import configure
-from daemon.server import HttpServer
+from daemon.model.events import Event
 
 
 @pytest.fixture

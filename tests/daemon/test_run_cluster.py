@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from daemon.devcluster import RunningCluster
-from daemon.events import Event, MemorySink
-from daemon.kube import KubeClient
-from daemon.runtime import Daemon, DaemonSettings
+from daemon.edges.kube import KubeClient
+from daemon.model.events import Event, MemorySink
+from daemon.runtime.daemon import Daemon
+from daemon.runtime.settings import DaemonSettings
+from devcluster import RunningCluster
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, git
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daemon.model import Autoscaling, Metadata, ScaleSchedule, SourceRef, SyncWindow
-from daemon.windows import active_scale_schedules, cron_window_open, decide
+from daemon.model.kinds import Autoscaling, ScaleSchedule, SyncWindow
+from daemon.model.refs import Metadata, SourceRef
+from daemon.policy.windows import active_scale_schedules, cron_window_open, decide
 
 MONDAY_21 = datetime(2026, 3, 2, 21, 0, tzinfo=UTC)
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from daemon.cli import main
-from daemon.history import HistoryStore
-from daemon.kube import KubeClient
-from daemon.leader import LeaderElector
+from daemon.edges.kube import KubeClient
+from daemon.state.history import HistoryStore
+from daemon.state.lease import LeaderElector
 from tests.platforms import PlatformRepo
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from daemon.devcluster import certs
+from devcluster import certs
 
 SERVICE_IP = ipaddress.IPv4Address("10.96.0.1")
 

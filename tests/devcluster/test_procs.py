@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.devcluster import procs
 from daemon.errors import DevClusterError
+from devcluster import procs
 
 
 def _stat_line(pid: int, state: str, start_ticks: int) -> str:
@@ -138,7 +138,7 @@ def _free_port() -> int:
 @pytest.mark.cluster
 def test_spawn_of_an_evicted_control_plane_binary_is_running_at_once(tmp_path: Path) -> None:
     """The race as the first `dev-cluster up` met it: etcd, evicted from the page cache."""
-    from daemon.devcluster.build import ensure_built
+    from devcluster.build import ensure_built
 
     binary = tmp_path / "etcd"
     shutil.copy2(ensure_built().binary("etcd"), binary)

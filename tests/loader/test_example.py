@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from daemon.loader import load_or_raise, load_repo
-from daemon.model import PlatformModel
+from daemon.model.kinds import PlatformModel
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "platform-repo-example"

@@ -9,7 +9,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from daemon.loader import formats
-from daemon.quantity import parse_quantity
+from daemon.model.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from daemon.errors import DockyardError, ValidationFailed
 from daemon.loader import LoadResult, load_or_raise, load_repo
-from daemon.model import KINDS
+from daemon.model.kinds import KINDS
 from tests.loader.helpers import BASE, repo, text
 
 PLACES = [

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from daemon.loader.schemas import schema, schema_dir, validator
-from daemon.model import KINDS
+from daemon.model.kinds import KINDS
 
 
 def _walk(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:

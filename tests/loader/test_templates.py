@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.model import App
+from daemon.model.kinds import App
 from tests.loader.helpers import errors, line_of, load, text
 
 BASE_TEMPLATE = """

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from daemon.model import PlatformModel
+from daemon.model.kinds import PlatformModel
 from notifiers.pacing import PacingPolicy
 from notifiers.service import NotificationService
 from notifiers.settings import NotifierSettings, SmtpSettings

@@ -15,8 +15,9 @@ from dataclasses import replace
 
 from prometheus_client import CollectorRegistry
 
-from daemon.events import Event
-from daemon.model import Metadata, NotificationList, NotificationTarget, Platform, PlatformModel, SourceRef
+from daemon.model.events import Event
+from daemon.model.kinds import NotificationList, NotificationTarget, Platform, PlatformModel
+from daemon.model.refs import Metadata, SourceRef
 from notifiers.pacing import PacingPolicy
 from notifiers.service import NotificationService, NotifierSettings
 

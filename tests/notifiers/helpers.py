@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from daemon.events import CommitInfo, Event
-from daemon.model import Metadata, NotificationList, NotificationTarget, Platform, PlatformModel, SourceRef, Tenant
+from daemon.model.events import CommitInfo, Event
+from daemon.model.kinds import NotificationList, NotificationTarget, Platform, PlatformModel, Tenant
+from daemon.model.refs import Metadata, SourceRef
 
 
 def slack(channel: str) -> NotificationTarget:

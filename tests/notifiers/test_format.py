@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.events import CommitInfo, Event
+from daemon.model.events import CommitInfo, Event
 from notifiers import format as fmt
 from tests.notifiers.helpers import COMMIT, event
 

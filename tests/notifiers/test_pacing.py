@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.events import Event
+from daemon.model.events import Event
 from notifiers.dispatcher import backoff_delay
 from notifiers.pacing import PaceState, PacingPolicy, RateGate, Signal, decide, signal_for
 from tests.notifiers.helpers import COMMIT, event

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.events import EVENT_NAMES
+from daemon.model.events import EVENT_NAMES
 from notifiers.routing import Router, RoutingTable, route, target_key, target_label
 from tests.notifiers.helpers import email, event, model, nlist, slack, webhook
 

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from daemon.errors import NotificationError
-from daemon.model import NotificationTarget
+from daemon.model.kinds import NotificationTarget
 from notifiers.routing import target_key
 from notifiers.secrets import Redactor, SecretResolver
 from notifiers.service import NotificationService, default_senders

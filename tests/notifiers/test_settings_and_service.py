@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import ConfigError
-from daemon.events import EventSink
+from daemon.model.events import EventSink
 from notifiers.settings import DEFAULT_SLACK_API_URL, NotifierSettings
 from tests.notifiers.conftest import ServiceFactory, base_settings
 from tests.notifiers.helpers import event, model, nlist, slack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from daemon.diff import MASK, diff_object, mask_secret
+from daemon.policy.diff import MASK, diff_object, mask_secret
 
 DESIRED: dict[str, Any] = {
     "apiVersion": "apps/v1",

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from daemon.inventory import Inventory, plan_prune
-from daemon.model import ObjRef
+from daemon.model.refs import ObjRef
+from daemon.policy.inventory import Inventory, plan_prune
 
 
 def ref(kind: str, name: str, ns: str = "shop", group: str = "") -> ObjRef:

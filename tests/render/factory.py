@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.model import (
+from daemon.model.kinds import (
     App,
     Autoscaling,
     Backup,
@@ -12,7 +12,6 @@ from daemon.model import (
     KeyRef,
     Limits,
     Member,
-    Metadata,
     NetworkRule,
     Platform,
     PlatformModel,
@@ -25,13 +24,13 @@ from daemon.model import (
     Retention,
     ScalingMetric,
     ScalingRules,
-    SourceRef,
     StorageClassDef,
     Tenant,
     TenantNetwork,
     Volume,
     VolumeMount,
 )
+from daemon.model.refs import Metadata, SourceRef
 
 
 def src(path: str) -> SourceRef:

@@ -195,7 +195,7 @@ def test_a_request_above_the_tenant_default_limit_gets_a_matching_limit() -> Non
     """Otherwise the LimitRange's default limit lands below the request and every pod is refused."""
     import dataclasses
 
-    from daemon.model import Resources
+    from daemon.model.kinds import Resources
 
     model = sample_model()
     api = next(a for a in model.apps if a.name == "api")
@@ -207,7 +207,7 @@ def test_a_request_above_the_tenant_default_limit_gets_a_matching_limit() -> Non
 
 
 def test_scheduled_scaling_raises_the_hpa_bounds_while_its_window_is_open() -> None:
-    from daemon.model import ScaleSchedule
+    from daemon.model.kinds import ScaleSchedule
 
     model = sample_model()
     (hpa_model,) = model.autoscalings

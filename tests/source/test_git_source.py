@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from daemon.edges.source import KEEP_CHECKOUTS, GitSource, LocalSource, Source
+from daemon.edges.watcher import ChangeWatcher
 from daemon.errors import SourceError
-from daemon.source import KEEP_CHECKOUTS, ChangeWatcher, GitSource, LocalSource, Source
 from tests.fixtures_cluster import wait_for
 from tests.source.gitservers import AUTHOR, GitDaemon, GitHttpServer, Upstream, free_port, git
 

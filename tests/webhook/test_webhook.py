@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.errors import DockyardError, WebhookError
-from daemon.webhook import (
+from daemon.edges.push_webhooks import (
     MAX_BODY_BYTES,
     DeliveryDeduper,
     PushEvent,
@@ -22,6 +21,7 @@ from daemon.webhook import (
     verify_github,
     verify_gitlab,
 )
+from daemon.errors import DockyardError, WebhookError
 
 SECRET = "webhook-shared-secret"
 AFTER = "9f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c"

@@ -1,0 +1,472 @@
+"""Backup chains for Volumes: scheduled VolumeSnapshots, their retention, restore announcements.
+
+The daemon's leader calls :meth:`BackupManager.run` every minute with the loaded model. For each
+Volume with ``spec.backup`` it
+
+1. follows the snapshots it made: ``backup.ready`` once one is ready to use, ``backup.failed``
+   once one reports an error or is still not ready after ``ready_timeout``;
+2. takes a new snapshot (``backup.created``) when the cron schedule fired since the newest one.
+   A volume without any snapshot gets its first one at once, as Velero does for a new schedule:
+   a volume should not wait hours for its first backup;
+3. prunes what the retention rules no longer keep (:mod:`daemon.backup_retention`), in one
+   ``backup.pruned`` event per volume.
+
+and announces each restored claim once it is Bound (``backup.restored``).
+
+Nothing is remembered in memory: the schedule reads the times annotated on the existing
+VolumeSnapshots, and what was announced is written on the objects (the snapshot, the claim)
+before the event leaves. A restarted daemon, or a new leader, therefore neither misses nor repeats
+a backup or an event. A snapshot's name carries its UTC minute, so two writers that race anyway
+collide on the name (409) instead of making two backups.
+
+These VolumeSnapshots carry Dockyard's labels but are not rendered and never enter the inventory,
+so the ResourceManager neither lists nor prunes them; only the retention rules here delete them.
+Snapshots of a Volume that left the repo are kept: nothing here deletes what no rule covers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+
+from daemon import API_GROUP
+from daemon.edges.kube import KubeClient
+from daemon.errors import ClusterError
+from daemon.model.events import Event, EventSink
+from daemon.model.kinds import PlatformModel, Volume
+from daemon.model.labels import MANAGED_BY, MANAGER_NAME, TENANT_LABEL
+from daemon.policy.retention import as_utc, keep
+from daemon.render.meta import owner_labels
+from daemon.render.storage import SNAPSHOT_API, claim_name
+
+log = logging.getLogger(__name__)
+
+VOLUME_LABEL = f"{API_GROUP}/volume"
+#: The schedule a snapshot was taken for (on VolumeSnapshots; render puts it on claims too).
+SCHEDULE_ANNOTATION = f"{API_GROUP}/backup-schedule"
+#: When a snapshot was taken, by the daemon's clock: the schedule and the retention read it.
+TIME_ANNOTATION = f"{API_GROUP}/backup-time"
+#: The last state announced for a snapshot: ``created``, ``ready`` or ``failed``.
+ANNOUNCED_ANNOTATION = f"{API_GROUP}/backup-announced"
+#: On a restored claim (render sets it): the snapshot it was restored from.
+RESTORED_FROM_ANNOTATION = f"{API_GROUP}/restored-from"
+#: On a restored claim: the snapshot whose restore was announced.
+RESTORE_ANNOUNCED_ANNOTATION = f"{API_GROUP}/restore-announced"
+#: On a claim: why its volume cannot be backed up, as last announced.
+UNAVAILABLE_ANNOTATION = f"{API_GROUP}/backup-unavailable"
+
+DEFAULT_READY_TIMEOUT = timedelta(minutes=30)
+#: Ours, and about a volume: the selector of every list this module makes.
+_SELECTOR = f"{MANAGED_BY}={MANAGER_NAME},{VOLUME_LABEL}"
+
+
+@dataclass
+class BackupReport:
+    """What one run did, as ``namespace/name`` strings; for logs and tests."""
+
+    created: list[str] = field(default_factory=list)
+    ready: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.created or self.ready or self.failed or self.pruned or self.restored or self.errors)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What this module needs of a live VolumeSnapshot."""
+
+    name: str
+    namespace: str
+    taken: datetime | None  # None: neither our annotation nor a creation time can be read
+    ready: bool
+    error: str
+    announced: str
+    content: str  # the bound VolumeSnapshotContent, "" until there is one
+    deleting: bool
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> _Snapshot:
+        meta = obj["metadata"]
+        annotations = meta.get("annotations") or {}
+        status = obj.get("status") or {}
+        error = status.get("error") or {}
+        return cls(
+            name=meta["name"],
+            namespace=meta["namespace"],
+            taken=_parse_time(annotations.get(TIME_ANNOTATION)) or _parse_time(meta.get("creationTimestamp")),
+            ready=status.get("readyToUse") is True,
+            error=str(error.get("message") or "") if isinstance(error, Mapping) else "",
+            announced=str(annotations.get(ANNOUNCED_ANNOTATION, "")),
+            content=str(status.get("boundVolumeSnapshotContentName") or ""),
+            deleting=bool(meta.get("deletionTimestamp")),
+        )
+
+
+class BackupManager:
+    """Takes, follows and prunes the VolumeSnapshots of every Volume with ``spec.backup``."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        sink: EventSink,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        ready_timeout: timedelta = DEFAULT_READY_TIMEOUT,
+    ) -> None:
+        self._kube = kube
+        self._sink = sink
+        self._clock = clock
+        self.ready_timeout = ready_timeout
+        self._snapshots = kube.resource_type(f"{SNAPSHOT_API}/v1", "VolumeSnapshot")
+        self._contents = kube.resource_type(f"{SNAPSHOT_API}/v1", "VolumeSnapshotContent")
+        self._claims = kube.resource_type("v1", "PersistentVolumeClaim")
+        # Only to keep the log quiet: a snapshot whose prune fails is retried every run, and
+        # its warning is worth reading once, not every minute.
+        self._prune_warned: set[tuple[str, str]] = set()
+
+    def scheduled_run(
+        self, is_leader: Callable[[], bool], model: Callable[[], PlatformModel | None]
+    ) -> BackupReport | None:
+        """The periodic job: a run when this replica leads and a model is loaded.
+
+        Standbys do nothing: two writers would race on every snapshot. A failure of the run is
+        logged and the next run retries; it must never end the scheduler's job.
+        """
+        current = model() if is_leader() else None
+        if current is None:
+            return None
+        try:
+            return self.run(current)
+        except ClusterError as e:
+            # The API server is unreachable or refuses the lists: nothing was done; next minute.
+            log.warning("backup run skipped: %s", e)
+            return None
+        except Exception:  # a bug in one run must not stop backups for good
+            log.exception("backup run failed")
+            return None
+
+    def run(self, model: PlatformModel) -> BackupReport:
+        """One pass over every Volume of ``model``; see the module documentation."""
+        now = as_utc(self._clock())
+        report = BackupReport()
+        # Two lists per run whatever the number of volumes: every snapshot and every claim of
+        # ours, cluster-wide, grouped here by namespace and volume.
+        snapshots: dict[tuple[str, str], list[_Snapshot]] = defaultdict(list)
+        for obj in self._kube.list_objects(self._snapshots, label_selector=_SELECTOR):
+            labels = obj["metadata"].get("labels") or {}
+            snapshots[(obj["metadata"]["namespace"], labels.get(VOLUME_LABEL, ""))].append(_Snapshot.of(obj))
+        claims = {
+            (c["metadata"]["namespace"], c["metadata"]["name"]): c
+            for c in self._kube.list_objects(self._claims, label_selector=_SELECTOR)
+        }
+        for volume in model.volumes:
+            if volume.backup is None:
+                continue
+            try:
+                self._volume(model, volume, snapshots[(volume.tenant, volume.name)], claims, now, report)
+            except ClusterError as e:
+                # One volume's trouble must not cost the others their backups.
+                log.warning("backups of volume %s/%s: %s", volume.tenant, volume.name, e)
+                report.errors.append(f"{volume.tenant}/{volume.name}: {e}")
+        tenants = {t.name for t in model.tenants}
+        for (namespace, _), claim in sorted(claims.items()):
+            if namespace in tenants:
+                try:
+                    self._announce_restore(claim, report)
+                except ClusterError as e:
+                    log.warning("restore of claim %s/%s: %s", namespace, claim["metadata"]["name"], e)
+                    report.errors.append(f"{namespace}/{claim['metadata']['name']}: {e}")
+        if not report.empty:
+            log.info(
+                "backups: %d created, %d ready, %d failed, %d pruned, %d restored, %d errors",
+                len(report.created),
+                len(report.ready),
+                len(report.failed),
+                len(report.pruned),
+                len(report.restored),
+                len(report.errors),
+            )
+        return report
+
+    # --- one volume -------------------------------------------------------------------------
+
+    def _volume(
+        self,
+        model: PlatformModel,
+        volume: Volume,
+        snapshots: list[_Snapshot],
+        claims: Mapping[tuple[str, str], Mapping[str, Any]],
+        now: datetime,
+        report: BackupReport,
+    ) -> None:
+        assert volume.backup is not None
+        for snapshot in snapshots:
+            self._follow(volume, snapshot, now, report)
+        claim = claims.get((volume.tenant, claim_name(volume)))
+        if claim is None:
+            # Not applied yet (first sync, a closed sync window): there is nothing to back up,
+            # and no object yet on which to remember an announcement.
+            return
+        snapshot_class = self._snapshot_class(model, volume, claim, report)
+        if snapshot_class is None:
+            return
+        if self._due(volume.backup.schedule, snapshots, now):
+            if (claim.get("status") or {}).get("phase") == "Bound":
+                self._create(volume, claim, snapshot_class, now, report)
+            else:
+                # A claim without a volume holds no data; the snapshot is taken once it binds.
+                log.debug("backup of %s/%s waits for its claim to bind", volume.tenant, volume.name)
+        self._prune(model, volume, snapshots, now, report)
+
+    def _follow(self, volume: Volume, snapshot: _Snapshot, now: datetime, report: BackupReport) -> None:
+        """Announces a snapshot's outcome once: ready, or failed (an error, or too slow)."""
+        if snapshot.deleting or snapshot.announced == "ready":
+            return
+        details: dict[str, Any] = {"volume": volume.name, "snapshot": snapshot.name}
+        if snapshot.ready:
+            self._mark(snapshot, "ready")
+            self._emit(
+                "backup.ready",
+                f"Backup {snapshot.name} of volume {volume.tenant}/{volume.name} is ready",
+                volume.tenant,
+                details,
+                group=snapshot.name,
+            )
+            report.ready.append(f"{snapshot.namespace}/{snapshot.name}")
+            return
+        if snapshot.announced == "failed":
+            return  # announced already; it may still turn ready, which is announced then
+        reason = ""
+        if snapshot.error:
+            reason = snapshot.error
+        elif snapshot.taken is not None and now - snapshot.taken >= self.ready_timeout:
+            reason = f"not ready to use {_minutes(self.ready_timeout)} after it was taken"
+        if not reason:
+            return
+        self._mark(snapshot, "failed")
+        self._emit(
+            "backup.failed",
+            f"Backup {snapshot.name} of volume {volume.tenant}/{volume.name} failed: {reason}",
+            volume.tenant,
+            {**details, "reason": reason},
+            group=snapshot.name,
+        )
+        report.failed.append(f"{snapshot.namespace}/{snapshot.name}")
+
+    def _snapshot_class(
+        self, model: PlatformModel, volume: Volume, claim: Mapping[str, Any], report: BackupReport
+    ) -> str | None:
+        """The volume's VolumeSnapshotClass, or None after announcing (once) that it has none."""
+        cls = model.platform.storage_class(volume.storage_class)
+        annotations = claim["metadata"].get("annotations") or {}
+        announced = annotations.get(UNAVAILABLE_ANNOTATION)
+        if cls is not None and cls.snapshot_class:
+            if announced is not None:
+                # Fixed: forget the announcement, so that breaking it again is announced again.
+                self._annotate_claim(claim, {UNAVAILABLE_ANNOTATION: None})
+            return cls.snapshot_class
+        # Validation refuses this in a platform repo; a model built elsewhere may still hold it.
+        reason = (
+            f"storage class '{volume.storage_class}' is not defined by the platform"
+            if cls is None
+            else f"storage class '{volume.storage_class}' has no snapshotClass, and backups are VolumeSnapshots"
+        )
+        if announced != reason:
+            self._annotate_claim(claim, {UNAVAILABLE_ANNOTATION: reason})
+            self._emit(
+                "backup.failed",
+                f"Volume {volume.tenant}/{volume.name} cannot be backed up: {reason}",
+                volume.tenant,
+                {"volume": volume.name, "snapshot": None, "storageClass": volume.storage_class, "reason": reason},
+            )
+            report.failed.append(f"{volume.tenant}/{volume.name}")
+        return None
+
+    def _due(self, schedule: str, snapshots: list[_Snapshot], now: datetime) -> bool:
+        """True when ``schedule`` fired after the newest snapshot (or there is none yet)."""
+        times = [s.taken for s in snapshots if s.taken is not None and not s.deleting]
+        if not times:
+            return True
+        # Backup schedules have no time zone field: they are UTC, like the snapshot names.
+        trigger = CronTrigger.from_crontab(schedule, timezone="UTC")
+        # The first firing strictly after the newest snapshot; several missed firings (the daemon
+        # was down) still make one snapshot, not one each.
+        fire: datetime | None = trigger.get_next_fire_time(None, max(times) + timedelta(microseconds=1))
+        return fire is not None and fire <= now
+
+    def _create(
+        self, volume: Volume, claim: Mapping[str, Any], snapshot_class: str, now: datetime, report: BackupReport
+    ) -> None:
+        assert volume.backup is not None
+        name = snapshot_name(volume.name, now)
+        source = claim["metadata"]["name"]
+        obj = {
+            "apiVersion": f"{SNAPSHOT_API}/v1",
+            "kind": "VolumeSnapshot",
+            "metadata": {
+                "name": name,
+                "namespace": volume.tenant,
+                "labels": {**owner_labels(volume.tenant), VOLUME_LABEL: volume.name},
+                "annotations": {
+                    SCHEDULE_ANNOTATION: volume.backup.schedule,
+                    TIME_ANNOTATION: now.isoformat(),
+                    ANNOUNCED_ANNOTATION: "created",
+                },
+            },
+            "spec": {"volumeSnapshotClassName": snapshot_class, "source": {"persistentVolumeClaimName": source}},
+        }
+        try:
+            self._kube.create(obj)
+        except ClusterError as e:
+            if e.status == 409:
+                # Same volume, same minute: another writer (or a run before a restart) took it.
+                log.info("snapshot %s/%s exists already", volume.tenant, name)
+                return
+            raise
+        self._emit(
+            "backup.created",
+            f"Backup {name} of volume {volume.tenant}/{volume.name} started",
+            volume.tenant,
+            {
+                "volume": volume.name,
+                "snapshot": name,
+                "claim": source,
+                "snapshotClass": snapshot_class,
+                "schedule": volume.backup.schedule,
+            },
+            group=name,
+        )
+        report.created.append(f"{volume.tenant}/{name}")
+
+    def _prune(
+        self, model: PlatformModel, volume: Volume, snapshots: list[_Snapshot], now: datetime, report: BackupReport
+    ) -> None:
+        assert volume.backup is not None
+        live = [s for s in snapshots if not s.deleting]
+        # A snapshot we cannot date is judged "not ready": kept, and not counted by the rules.
+        pending = {s.name for s in live if not s.ready or s.taken is None}
+        protected = {v.restore_snapshot for v in model.volumes_of(volume.tenant) if v.restore_snapshot}
+        dated = [(s.name, s.taken or now) for s in live]
+        _, prune = keep(dated, volume.backup.retention, now, protected=protected, pending=pending)
+        by_name = {s.name: s for s in live}
+        deleted = [name for name in prune if self._delete(by_name[name])]
+        if not deleted:
+            return
+        kept = len(live) - len(deleted)
+        self._emit(
+            "backup.pruned",
+            f"Pruned {len(deleted)} backup(s) of volume {volume.tenant}/{volume.name}: {', '.join(deleted)}",
+            volume.tenant,
+            {"volume": volume.name, "snapshots": deleted, "kept": kept},
+        )
+        report.pruned.extend(f"{volume.tenant}/{name}" for name in deleted)
+
+    def _delete(self, snapshot: _Snapshot) -> bool:
+        """Deletes a snapshot and the backup it holds; False when it has to wait."""
+        key = (snapshot.namespace, snapshot.name)
+        if snapshot.content:
+            # Platform snapshot classes retain their contents, so that deleting a VolumeSnapshot
+            # by accident loses no backup. Pruning is deliberate: without this, the backend's
+            # snapshot would outlive it and retention would free nothing (Velero does the same).
+            try:
+                self._kube.merge_patch(self._contents, None, snapshot.content, {"spec": {"deletionPolicy": "Delete"}})
+            except ClusterError as e:
+                if e.status != 404:
+                    if key not in self._prune_warned:
+                        self._prune_warned.add(key)
+                        log.warning(
+                            "snapshot %s/%s is kept: its content %s cannot be set to be deleted with it: %s",
+                            snapshot.namespace,
+                            snapshot.name,
+                            snapshot.content,
+                            e,
+                        )
+                    return False
+        self._kube.delete(self._snapshots, snapshot.namespace, snapshot.name)
+        self._prune_warned.discard(key)
+        log.info("pruned snapshot %s/%s", snapshot.namespace, snapshot.name)
+        return True
+
+    # --- restores ---------------------------------------------------------------------------
+
+    def _announce_restore(self, claim: Mapping[str, Any], report: BackupReport) -> None:
+        meta = claim["metadata"]
+        annotations = meta.get("annotations") or {}
+        source = annotations.get(RESTORED_FROM_ANNOTATION)
+        if not source or annotations.get(RESTORE_ANNOUNCED_ANNOTATION) == source:
+            return
+        if (claim.get("status") or {}).get("phase") != "Bound":
+            return
+        self._annotate_claim(claim, {RESTORE_ANNOUNCED_ANNOTATION: source})
+        volume = (meta.get("labels") or {}).get(VOLUME_LABEL, "")
+        tenant = (meta.get("labels") or {}).get(TENANT_LABEL) or meta["namespace"]
+        self._emit(
+            "backup.restored",
+            f"Volume {tenant}/{volume} was restored from backup {source} into claim {meta['name']}",
+            tenant,
+            {"volume": volume, "snapshot": source, "claim": meta["name"]},
+        )
+        report.restored.append(f"{meta['namespace']}/{meta['name']}")
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _mark(self, snapshot: _Snapshot, state: str) -> None:
+        # Written before the event is emitted: a failed write leaves the snapshot unannounced
+        # and the next run tries again, instead of announcing it twice.
+        self._kube.merge_patch(
+            self._snapshots,
+            snapshot.namespace,
+            snapshot.name,
+            {"metadata": {"annotations": {ANNOUNCED_ANNOTATION: state}}},
+        )
+
+    def _annotate_claim(self, claim: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
+        # A merge patch, not an apply: these annotations are state of this module, and fields
+        # another operation owns are neither drift nor pruned by the reconciler's apply.
+        meta = claim["metadata"]
+        self._kube.merge_patch(
+            self._claims, meta["namespace"], meta["name"], {"metadata": {"annotations": dict(annotations)}}
+        )
+
+    def _emit(self, name: str, summary: str, tenant: str, details: Mapping[str, Any], *, group: str = "") -> None:
+        # Events of one snapshot share a group, so chat targets thread created/ready/failed.
+        self._sink.emit(
+            Event.make(
+                name,
+                summary,
+                tenant=tenant,
+                app=None,
+                details=dict(details),
+                group=f"backup:{tenant}/{group}" if group else "",
+            )
+        )
+
+
+def snapshot_name(volume: str, moment: datetime) -> str:
+    """``<volume>-<YYYYMMDDHHMM>`` in UTC: sortable, and unique per volume and minute."""
+    return f"{volume}-{as_utc(moment):%Y%m%d%H%M}"
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:g} min"

@@ -1,0 +1,451 @@
+"""The platform model: frozen dataclasses for every kind of the platform repo (v1alpha1).
+
+The loader builds these from validated YAML; render turns them into Kubernetes objects. Values
+are already checked and normalised here: durations are seconds, names are DNS-1123, references
+resolve, quantities are kept as the Kubernetes strings the user wrote (render passes them on), and
+every object remembers where it came from (:class:`SourceRef`) so later errors can point at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from daemon import API_VERSION
+from daemon.model.refs import Metadata, SourceRef
+
+KINDS: tuple[str, ...] = (
+    "Platform",
+    "Tenant",
+    "App",
+    "Volume",
+    "Policy",
+    "Autoscaling",
+    "NotificationList",
+    "Template",
+)
+
+
+TENANT_KINDS: tuple[str, ...] = ("App", "Volume", "Policy", "Autoscaling")
+
+
+Role = Literal["admin", "edit", "view"]
+
+
+ChatRole = Literal["admin", "operator", "viewer"]
+
+
+PodSecurity = Literal["restricted", "baseline", "privileged"]
+
+
+Isolation = Literal["strict", "open"]
+
+
+AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
+
+
+DeletionPolicy = Literal["Retain", "Delete"]
+
+
+Severity = Literal["info", "warning", "critical"]
+
+
+WindowAction = Literal["allow", "deny"]
+
+
+@dataclass(frozen=True)
+class SyncWindow:
+    schedule: str  # five-field cron
+    duration_seconds: int
+    timezone: str = "UTC"
+    action: WindowAction = "allow"
+    tenants: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    interval_seconds: int = 60
+    drift_check_interval_seconds: int = 300
+    windows: tuple[SyncWindow, ...] = ()
+
+
+@dataclass(frozen=True)
+class StorageClassDef:
+    name: str
+    provisioner: str
+    snapshot_class: str | None = None
+    default: bool = False
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    reclaim_policy: Literal["Retain", "Delete"] = "Retain"
+    allow_volume_expansion: bool = True
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    class_name: str = "nginx"
+    tls: bool = False
+
+
+@dataclass(frozen=True)
+class SlackRoleBinding:
+    role: ChatRole
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    slack_roles: tuple[SlackRoleBinding, ...] = ()
+    #: how chat commands that change desired state reach Git: straight to the branch or as a branch
+    commit_mode: Literal["direct", "branch"] = "direct"
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    max_fraction: float = 0.3
+
+
+@dataclass(frozen=True)
+class Platform:
+    metadata: Metadata
+    source: SourceRef
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    storage_classes: tuple[StorageClassDef, ...] = ()
+    ingress: IngressSettings = field(default_factory=IngressSettings)
+    default_notifications: str | None = None
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    prune: PruneSettings = field(default_factory=PruneSettings)
+
+    def storage_class(self, name: str) -> StorageClassDef | None:
+        return next((c for c in self.storage_classes if c.name == name), None)
+
+    @property
+    def default_storage_class(self) -> StorageClassDef | None:
+        return next((c for c in self.storage_classes if c.default), None)
+
+
+@dataclass(frozen=True)
+class Member:
+    kind: Literal["User", "Group"]
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Quota:
+    cpu: str | None = None
+    memory: str | None = None
+    storage: str | None = None
+    pods: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    default_cpu: str | None = None
+    default_memory: str | None = None
+
+
+@dataclass(frozen=True)
+class TenantNetwork:
+    isolation: Isolation = "strict"
+    allow_from: tuple[str, ...] = ()  # tenant names whose pods may reach every app of this tenant
+
+
+@dataclass(frozen=True)
+class Tenant:
+    metadata: Metadata
+    source: SourceRef
+    display_name: str = ""
+    members: tuple[Member, ...] = ()
+    quota: Quota | None = None
+    limits: Limits | None = None
+    pod_security: PodSecurity = "baseline"
+    network: TenantNetwork = field(default_factory=TenantNetwork)
+    storage_classes: tuple[str, ...] | None = None  # None: every platform class
+    notifications: tuple[str, ...] = ()
+    deletion_policy: DeletionPolicy = "Retain"  # Retain: the namespace is never pruned
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | None = None
+    secret_ref: KeyRef | None = None
+    config_map_ref: KeyRef | None = None
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    port: int
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+
+@dataclass(frozen=True)
+class Probe:
+    http: str | None = None  # path of an HTTP GET
+    tcp: str | int | None = None  # port name or number for a TCP check
+    command: tuple[str, ...] = ()  # exec probe
+    port: str | int | None = None  # for http
+    initial_delay_seconds: int | None = None
+    period_seconds: int | None = None
+    failure_threshold: int | None = None
+
+
+@dataclass(frozen=True)
+class Probes:
+    readiness: Probe | None = None
+    liveness: Probe | None = None
+    startup: Probe | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu: str | None = None
+    memory: str | None = None
+    limit_cpu: str | None = None
+    limit_memory: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    volume: str
+    mount_path: str
+    read_only: bool = False
+    sub_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    max_surge: str | int = "25%"
+    max_unavailable: str | int = 0
+
+
+@dataclass(frozen=True)
+class Canary:
+    image: str
+    weight: int  # percent of replicas on the canary track, 0-100
+
+
+@dataclass(frozen=True)
+class App:
+    metadata: Metadata
+    source: SourceRef
+    tenant: str
+    image: str
+    replicas: int = 1
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: tuple[EnvVar, ...] = ()
+    ports: tuple[Port, ...] = ()
+    domains: tuple[str, ...] = ()
+    resources: Resources | None = None
+    probes: Probes = field(default_factory=Probes)
+    volumes: tuple[VolumeMount, ...] = ()
+    stateful: bool = False
+    strategy: Strategy | None = None
+    canary: Canary | None = None
+    #: the Template it was instantiated from, if any (fields above are already filled in)
+    template: str | None = None
+    parameters: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class Retention:
+    last: int = 0
+    daily: int = 0
+    weekly: int = 0
+    monthly: int = 0
+
+
+@dataclass(frozen=True)
+class Backup:
+    schedule: str
+    retention: Retention = field(default_factory=Retention)
+
+
+@dataclass(frozen=True)
+class Volume:
+    metadata: Metadata
+    source: SourceRef
+    tenant: str
+    size: str
+    storage_class: str  # resolved: the platform default when the document names none
+    access_mode: AccessMode = "ReadWriteOnce"
+    deletion_policy: DeletionPolicy = "Retain"
+    backup: Backup | None = None
+    restore_snapshot: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class NetworkRule:
+    """Allow traffic to ``to_app`` of the policy's tenant from ``from_app`` of ``from_tenant``.
+
+    ``from_tenant`` is the policy's own tenant when the rule names none; ``from_app`` ``None``
+    means every app of that tenant. ``ports`` empty means every port of the target.
+    """
+
+    to_app: str
+    from_tenant: str
+    from_app: str | None = None
+    ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    #: condition kind, e.g. ``podRestarts``, ``cpuAbove``, ``memoryAbove``, ``unavailable``
+    condition: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    severity: Severity = "warning"
+    notify: tuple[str, ...] = ()
+    app: str | None = None  # None: every app of the tenant
+
+
+@dataclass(frozen=True)
+class Policy:
+    metadata: Metadata
+    source: SourceRef
+    tenant: str
+    network: tuple[NetworkRule, ...] = ()
+    alerts: tuple[AlertRule, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class ScalingMetric:
+    resource: Literal["cpu", "memory"]
+    utilization: int  # target average utilisation in percent
+
+
+@dataclass(frozen=True)
+class ScalingRules:
+    stabilization_window_seconds: int | None = None
+    max_percent_per_minute: int | None = None
+    max_pods_per_minute: int | None = None
+
+
+@dataclass(frozen=True)
+class ScaleSchedule:
+    cron: str
+    duration_seconds: int
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    metadata: Metadata
+    source: SourceRef
+    tenant: str
+    target: str
+    min_replicas: int
+    max_replicas: int
+    metrics: tuple[ScalingMetric, ...] = ()
+    scale_up: ScalingRules | None = None
+    scale_down: ScalingRules | None = None
+    schedules: tuple[ScaleSchedule, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class NotificationTarget:
+    """One destination. Secrets are never in the repo: ``secret_ref`` names an entry the daemon
+    resolves from its environment or secrets directory (a webhook URL, an HMAC key, a token)."""
+
+    kind: Literal["slack", "webhook", "email", "dingtalk", "feishu", "wecom"]
+    channel: str | None = None  # slack
+    url: str | None = None  # webhook endpoint when it is not secret
+    secret_ref: str | None = None
+    to: tuple[str, ...] = ()  # email
+
+
+@dataclass(frozen=True)
+class NotificationList:
+    metadata: Metadata
+    source: SourceRef
+    targets: tuple[NotificationTarget, ...]
+    events: tuple[str, ...] = ("*",)
+    min_severity: Severity = "info"
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class Template:
+    metadata: Metadata
+    source: SourceRef
+    extends: str | None = None
+    parameters_schema: Mapping[str, object] = field(default_factory=dict)
+    app: Mapping[str, object] = field(default_factory=dict)  # an App spec with ${name} holes
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class PlatformModel:
+    """A validated platform repo at one revision."""
+
+    platform: Platform
+    tenants: tuple[Tenant, ...] = ()
+    apps: tuple[App, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    autoscalings: tuple[Autoscaling, ...] = ()
+    notification_lists: tuple[NotificationList, ...] = ()
+    templates: tuple[Template, ...] = ()
+    api_version: str = API_VERSION
+
+    def tenant(self, name: str) -> Tenant | None:
+        return next((t for t in self.tenants if t.name == name), None)
+
+    def apps_of(self, tenant: str) -> tuple[App, ...]:
+        return tuple(a for a in self.apps if a.tenant == tenant)
+
+    def volumes_of(self, tenant: str) -> tuple[Volume, ...]:
+        return tuple(v for v in self.volumes if v.tenant == tenant)
+
+    def policies_of(self, tenant: str) -> tuple[Policy, ...]:
+        return tuple(p for p in self.policies if p.tenant == tenant)
+
+    def autoscaling_for(self, tenant: str, app: str) -> Autoscaling | None:
+        return next((a for a in self.autoscalings if a.tenant == tenant and a.target == app), None)
+
+    def notification_list(self, name: str) -> NotificationList | None:
+        return next((n for n in self.notification_lists if n.name == name), None)

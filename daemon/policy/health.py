@@ -1,0 +1,89 @@
+"""Health rules (pure): is a live object where its spec wants it?"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from daemon.model.refs import ObjRef
+
+State = Literal["healthy", "progressing", "degraded"]
+
+#: Kinds whose health is worth waiting for; everything else is healthy once it exists.
+WATCHED_KINDS = frozenset({"Deployment", "StatefulSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler"})
+
+
+@dataclass(frozen=True)
+class Health:
+    ref: ObjRef
+    state: State
+    message: str = ""
+
+
+def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for cond in obj.get("status", {}).get("conditions") or ():
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+def assess(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    kind = obj.get("kind", ref.kind)
+    if kind == "Deployment":
+        return _deployment(ref, obj)
+    if kind == "StatefulSet":
+        return _stateful_set(ref, obj)
+    if kind == "PersistentVolumeClaim":
+        phase = obj.get("status", {}).get("phase", "Pending")
+        if phase == "Bound":
+            return Health(ref, "healthy", "Bound")
+        if phase == "Lost":
+            return Health(ref, "degraded", "Lost: its volume is gone")
+        return Health(ref, "progressing", f"{phase}: waiting for the storage class to provision a volume")
+    if kind == "HorizontalPodAutoscaler":
+        able = _condition(obj, "AbleToScale")
+        if able is None:
+            return Health(ref, "progressing", "waiting for the HPA controller")
+        if able.get("status") == "True":
+            active = _condition(obj, "ScalingActive")
+            note = "" if active is None or active.get("status") == "True" else f" ({active.get('reason', '')})"
+            return Health(ref, "healthy", f"able to scale{note}")
+        return Health(ref, "degraded", f"cannot scale: {able.get('reason', '')}: {able.get('message', '')}")
+    if kind == "Namespace":
+        phase = obj.get("status", {}).get("phase", "Active")
+        return Health(ref, "healthy" if phase == "Active" else "progressing", phase)
+    return Health(ref, "healthy", "exists")
+
+
+def _deployment(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+        return Health(ref, "progressing", "waiting for the controller to see the new spec")
+    progressing = _condition(obj, "Progressing")
+    if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Health(ref, "degraded", f"rollout stuck: {progressing.get('message', '')}")
+    want = spec.get("replicas", 1)
+    updated = status.get("updatedReplicas", 0)
+    available = status.get("availableReplicas", 0)
+    total = status.get("replicas", 0)
+    if updated < want:
+        return Health(ref, "progressing", f"{updated} of {want} replicas updated")
+    if total > updated:
+        return Health(ref, "progressing", f"{total - updated} old replicas pending termination")
+    if available < want:
+        return Health(ref, "progressing", f"{available} of {want} replicas available")
+    return Health(ref, "healthy", f"{available}/{want} available")
+
+
+def _stateful_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+        return Health(ref, "progressing", "waiting for the controller to see the new spec")
+    want = spec.get("replicas", 1)
+    ready = status.get("readyReplicas", 0)
+    if status.get("updateRevision") and status.get("currentRevision") != status.get("updateRevision"):
+        return Health(ref, "progressing", f"rolling out: {status.get('updatedReplicas', 0)} of {want} updated")
+    if ready < want:
+        return Health(ref, "progressing", f"{ready} of {want} replicas ready")
+    return Health(ref, "healthy", f"{ready}/{want} ready")

@@ -1,0 +1,106 @@
+"""A plan (what an apply would change) and the result of carrying it out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon.model.labels import TENANT_LABEL
+from daemon.model.refs import ObjRef
+from daemon.policy.diff import Change, ChangeSet
+from daemon.policy.health import Health
+from daemon.policy.inventory import Inventory, PrunePlan
+from daemon.render.core import objref
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an apply would do, with everything the apply needs to do it."""
+
+    changeset: ChangeSet
+    prune: PrunePlan
+    inventory: Inventory
+    desired: tuple[Mapping[str, Any], ...] = field(repr=False)
+    live: Mapping[ObjRef, Mapping[str, Any]] = field(repr=False)
+    requests: int = 0
+    #: stale objects whose prune waits (their tenant is paused or outside its sync window)
+    deferred: frozenset[ObjRef] = frozenset()
+
+    def defer(self, tenants: Iterable[str]) -> Plan:
+        """This plan with every change to ``tenants`` held back (nothing sent, nothing pruned)."""
+        held = set(tenants)
+        if not held:
+            return self
+        desired_tenant = {objref(o): tenant_of(o) for o in self.desired}
+        changes: list[Change] = []
+        deferred: set[ObjRef] = set(self.deferred)
+        for change in self.changeset.changes:
+            tenant = desired_tenant.get(change.ref)
+            if tenant is None:
+                tenant = tenant_of(self.live.get(change.ref) or {}, fallback=change.ref)
+            if tenant in held and change.action in ("create", "update", "prune", "blocked"):
+                if change.action in ("prune", "blocked"):
+                    deferred.add(change.ref)
+                changes.append(Change("deferred", change.ref, change.fields, f"was {change.action}", change.desired))
+            else:
+                changes.append(change)
+        delete = tuple(r for r in self.prune.delete if r not in deferred)
+        prune = PrunePlan(
+            delete=delete,
+            retain=self.prune.retain,
+            blocked=self.prune.blocked and bool(delete),
+            reason=self.prune.reason if delete else "",
+        )
+        return Plan(
+            ChangeSet(tuple(changes)),
+            prune,
+            self.inventory,
+            self.desired,
+            self.live,
+            self.requests,
+            frozenset(deferred),
+        )
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    ref: ObjRef
+    action: str
+    ok: bool
+    error: str = ""
+    conflict_managers: tuple[str, ...] = ()
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    results: list[ObjectResult] = field(default_factory=list)
+    pruned: list[ObjRef] = field(default_factory=list)
+    health: list[Health] = field(default_factory=list)
+    requests: int = 0
+    writes: int = 0
+    duration_seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[ObjectResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def unhealthy(self) -> list[Health]:
+        return [h for h in self.health if h.state != "healthy"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.unhealthy and not self.plan.prune.blocked
+
+
+def tenant_of(obj: Mapping[str, Any], fallback: ObjRef | None = None) -> str:
+    """The tenant an object belongs to; ``""`` for platform-level objects."""
+    labels = obj.get("metadata", {}).get("labels") or {}
+    tenant = labels.get(TENANT_LABEL)
+    if tenant:
+        return str(tenant)
+    if fallback is not None:
+        return fallback.name if fallback.kind == "Namespace" else fallback.namespace
+    return ""
