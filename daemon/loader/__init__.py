@@ -6,8 +6,8 @@ run, sorted by file and line. Nothing but :class:`~daemon.errors.DockyardError` 
 
 Modules, in the order the data flows through them: ``repo`` (which files), ``yamlsource`` (safe
 YAML with positions), ``documents`` (envelope and placement), ``schemas`` + ``hints`` (JSON Schema
-and readable errors), ``templates`` (App from Template), ``crosscheck`` (references and facts
-across documents), ``build`` (typed model), and ``load`` (the pipeline).
+and readable errors), ``templates`` (App from Template), ``checks`` (references and facts
+across documents, one module per family), ``build`` (typed model), and ``load`` (the pipeline).
 """
 
 from daemon.loader.load import LoadCache, LoadResult, load_or_raise, load_repo

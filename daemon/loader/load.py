@@ -14,7 +14,7 @@ from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
 from daemon.loader import build
-from daemon.loader.crosscheck import CrossChecker
+from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
 from daemon.loader.repo import PLATFORM_FILE, walk
@@ -173,7 +173,7 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         assert isinstance(instance.data, dict)
         app.doc, app.data, app.valid = instance, instance.data, not found
 
-    problems.extend(CrossChecker(entries, repo.tenant_dirs).run())
+    problems.extend(cross_check(entries, repo.tenant_dirs))
     ordered = tuple(sorted(_unique(problems)))
     if any(p.severity == "error" for p in ordered):
         return LoadResult(None, ordered, len(repo.files), len(entries))
