@@ -10,7 +10,10 @@ Modules, from pure to I/O (imports flow downwards only)::
     yamledit    one-value edits of YAML that keep comments and formatting            (pure)
     views       Block Kit answers                                                    (pure)
     gitops      scale / rollback as commits on the platform repo                     (git)
-    service     authorize, run, answer, audit to history, emit command.executed
+    ports       what commands use of the daemon, the current model, a command's outcome
+    queries     status (with live state), diff, history: read-only
+    actions     sync, pause, resume, scale / rollback commits; waiting for them to apply
+    service     authorize, dispatch, answer, audit to history, emit command.executed
     slack_app   the slack-bolt App, POST /slack/events, Socket Mode, replay guard
 
 ``Daemon._attach_chat`` (daemon.runtime) wires it when ``SLACK_SIGNING_SECRET`` or

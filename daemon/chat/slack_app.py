@@ -42,7 +42,8 @@ from slack_bolt.middleware import Middleware
 
 from daemon.chat.authz import GroupDirectory
 from daemon.chat.gitops import GitOps
-from daemon.chat.service import ChatPorts, ChatService, Invocation
+from daemon.chat.ports import ChatPorts
+from daemon.chat.service import ChatService, Invocation
 from daemon.chat.views import Reply
 from daemon.edges.http import Request, Response
 from daemon.errors import ConfigError

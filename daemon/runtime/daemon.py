@@ -163,7 +163,7 @@ class Daemon:
         """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
         # Imported here: without Slack settings the daemon never loads slack-bolt.
         from daemon.chat.gitops import GitOps
-        from daemon.chat.service import ChatPorts
+        from daemon.chat.ports import ChatPorts
         from daemon.chat.slack_app import EVENTS_PATH, SlackConfig, build_chat
 
         config = SlackConfig.from_env(os.environ)

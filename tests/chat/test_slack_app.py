@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from daemon.chat.gitops import GitOps
-from daemon.chat.service import ChatPorts
+from daemon.chat.ports import ChatPorts
 from daemon.chat.slack_app import ReplayGuard, SecretFilter, SlackChat, SlackConfig, build_chat
 from daemon.engine.reconcile import DaemonState
 from daemon.errors import ConfigError
