@@ -7,13 +7,11 @@ which client produced them::
     DockyardError
     ├── ConfigError              bad command-line flags, settings or environment
     ├── ValidationFailed         the platform repo is invalid; carries every Problem found
-    ├── RenderError              a valid model that cannot be turned into objects (a bug or a gap)
     ├── ClusterError             the Kubernetes API failed or refused us
     │   ├── ClusterUnavailable   connection refused, timeouts, 5xx: worth retrying
     │   ├── ApplyConflict        another field manager owns a field we set
     │   └── ObjectInvalid        the API server rejected an object (422)
-    ├── PruneBlocked             the mass-deletion guard held a change set
-    ├── HealthTimeout            objects did not become healthy in time
+    ├── CycleStopped             a step of a reconcile cycle could not finish; names the step
     ├── SourceError              git clone/fetch/checkout failed (credentials are never in it)
     ├── WebhookError             a webhook request that is malformed or cannot be a push event
     ├── DevClusterError          the local control plane could not be built or started
@@ -75,10 +73,6 @@ class ValidationFailed(DockyardError):
         super().__init__(f"{len(errors)} validation error(s); first: {first}")
 
 
-class RenderError(DockyardError):
-    """A validated model that cannot be rendered."""
-
-
 class ClusterError(DockyardError):
     """The Kubernetes API failed or refused a request."""
 
@@ -104,18 +98,12 @@ class ObjectInvalid(ClusterError):
     """The API server rejected an object as invalid (HTTP 422)."""
 
 
-class PruneBlocked(DockyardError):
-    """The mass-deletion guard held a change set that would delete too much of the inventory."""
+class CycleStopped(DockyardError):
+    """A step of a reconcile cycle could not finish; ``step`` names it (the cycle ends failed)."""
 
-    def __init__(self, message: str, *, would_delete: int, inventory: int, max_fraction: float) -> None:
+    def __init__(self, step: str, message: str) -> None:
         super().__init__(message)
-        self.would_delete = would_delete
-        self.inventory = inventory
-        self.max_fraction = max_fraction
-
-
-class HealthTimeout(DockyardError):
-    """Objects did not become healthy before the deadline."""
+        self.step = step
 
 
 class SourceError(DockyardError):

@@ -16,7 +16,7 @@ Modules, from pure to I/O (imports flow downwards only)::
     service     authorize, dispatch, answer, audit to history, emit command.executed
     slack_app   the slack-bolt App, POST /slack/events, Socket Mode, replay guard
 
-``Daemon._attach_chat`` (daemon.runtime) wires it when ``SLACK_SIGNING_SECRET`` or
+``Daemon._wire_chat`` (daemon.runtime.daemon) wires it when ``SLACK_SIGNING_SECRET`` or
 ``SLACK_APP_TOKEN`` is set. This package imports nothing at import time, so the pure modules stay
 importable without Slack's libraries.
 """

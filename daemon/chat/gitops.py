@@ -13,9 +13,9 @@ into a private temporary work tree with a private index (never the daemon's own 
 change is made there and validated with the real loader (a chat command never produces an invalid
 revision), then ``git add -A``, ``write-tree`` and ``commit-tree`` make the commit. Publishing:
 
-* a Git remote (the daemon's ``GitSource``): a ``GitSource`` of our own, built from the same
-  settings (URL, token, SSH key), so fetch and push use exactly the daemon's credential handling:
-  tokens in the environment, never on the command line or in URLs, and redacted from every error.
+* a Git remote: the daemon's :class:`~daemon.edges.git.GitRemote` in a cache of its own, through
+  the git edge, so fetch and push use exactly the daemon's credential handling: tokens in the
+  environment, never on the command line or in URLs, and redacted from every error.
   A push that loses a race against another push is retried on the new tip.
 * a local directory (``LocalSource``): the commit is made in that git work tree and fast-forwarded
   into it (``git merge --ff-only``, which refuses to touch uncommitted work), or stored as a new
@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit
 
-import git
-
 from daemon.chat.yamledit import set_app_replicas
+from daemon.edges.git import REMOTE, GitRemote, Redactor, check, run_git
 from daemon.edges.source import GitSource
 from daemon.errors import ChatError, SourceError, ValidationFailed
 from daemon.loader import load_or_raise
@@ -121,36 +120,28 @@ class _PushRefused(SourceError):
     """Publishing the commit was refused: the branch moved meanwhile, or the remote said no."""
 
 
-class _RemoteRepo(GitSource):
-    """The daemon's Git remote, with GitSource's credential handling, plus commit and push."""
+class _RemoteRepo:
+    """The daemon's Git remote through the git edge (its credentials, its redaction), in a cache
+    of its own: fetch the followed branch, commit, push."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        workdir: Path,
-        branch: str | None,
-        token: str | None,
-        ssh_key: Path | None,
-        subdir: str,
-        timeout: float,
-    ) -> None:
-        super().__init__(url, workdir=workdir, branch=branch, token=token, ssh_key=ssh_key, timeout=timeout)
-        self.prefix = subdir.strip("/")
-        self._branch_name = branch
+    def __init__(self, remote: GitRemote, workdir: Path) -> None:
+        self._source = GitSource(remote, workdir=workdir)
+        self._git = self._source.repo
+        self.prefix = remote.subdir.strip("/")
+        self._branch_name = remote.branch
         self._scratch = Path(workdir).absolute() / "scratch"
 
     def run(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False) -> str:
-        # GitSource._git: our cache as --git-dir, the credential environment, redacted errors.
-        return self._git(*args, network=network, env=env)
+        self._git.install_key()
+        return self._git.run(*args, network=network, env=env)
 
     def tip(self) -> str:
-        return self.fetch().sha
+        return self._source.fetch().sha
 
     def target_branch(self) -> str:
         if self._branch_name:
             return self._branch_name
-        out = self.run("ls-remote", "--symref", "origin", "HEAD", network=True)
+        out = self.run("ls-remote", "--symref", REMOTE, "HEAD", network=True)
         match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD$", out, re.MULTILINE)
         if match is None:
             raise ChatError(
@@ -163,13 +154,16 @@ class _RemoteRepo(GitSource):
     def publish(self, commit: str, base: str, branch: str, *, direct: bool) -> None:
         # Not forced: when someone pushed meanwhile, this is refused and the caller starts over.
         try:
-            self.run("push", "--quiet", "origin", f"{commit}:refs/heads/{branch}", network=True)
+            self.run("push", "--quiet", REMOTE, f"{commit}:refs/heads/{branch}", network=True)
         except SourceError as e:
             raise _PushRefused(str(e)) from e
 
     def scratch(self) -> Path:
         self._scratch.mkdir(parents=True, exist_ok=True)
         return self._scratch
+
+    def describe(self) -> str:
+        return self._git.describe()
 
 
 class _LocalRepo:
@@ -184,24 +178,8 @@ class _LocalRepo:
         self.prefix = self._plain("rev-parse", "--show-prefix", cwd=self._path).strip().strip("/")
 
     def _plain(self, *args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
-        runner = git.Git(str(cwd))
-        executable = git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"
-        try:
-            status, stdout, stderr = runner.execute(
-                [executable, *args],
-                with_extended_output=True,
-                with_exceptions=False,
-                kill_after_timeout=self._timeout,
-                env={"GIT_TERMINAL_PROMPT": "0", **(env or {})},
-                strip_newline_in_stdout=False,
-            )
-        except (git.GitCommandNotFound, OSError) as e:
-            raise SourceError(f"cannot run git ({type(e).__name__}); is git installed?") from e
-        if int(status) != 0:
-            lines = [line.strip() for line in str(stderr or "").splitlines() if line.strip()]
-            detail = "; ".join(lines[-3:]) or f"exit status {status}"
-            raise SourceError(f"git {args[0]} in {self._top} failed: {detail}")
-        return str(stdout or "")
+        result = run_git(args, cwd=cwd, env=env, timeout=self._timeout)
+        return check(result, f"git {args[0]} in {self._top}", Redactor())
 
     def run(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False) -> str:
         return self._plain("--git-dir", self._git_dir, *args, cwd=self._top, env=env)
@@ -262,27 +240,12 @@ class GitOps:
     # --- construction ----------------------------------------------------------------------------
 
     @classmethod
-    def for_remote(
-        cls,
-        url: str,
-        *,
-        workdir: Path,
-        branch: str | None = None,
-        tag: str | None = None,
-        commit: str | None = None,
-        token: str | None = None,
-        ssh_key: Path | None = None,
-        subdir: str = "",
-        timeout: float = 60.0,
-    ) -> GitOps:
-        """For a daemon following a Git remote, with the daemon's own URL and credentials."""
-        if tag is not None or commit is not None:
-            pinned = f"tag {tag}" if tag is not None else f"commit {commit}"
-            return cls(None, refusal=f"the daemon follows {pinned}, which no commit can move")
-        repo = _RemoteRepo(
-            url, workdir=workdir, branch=branch, token=token, ssh_key=ssh_key, subdir=subdir, timeout=timeout
-        )
-        return cls(repo)
+    def for_remote(cls, remote: GitRemote, *, workdir: Path) -> GitOps:
+        """For a daemon following a Git remote, with the daemon's own URL and credentials in a
+        cache of its own (``workdir``)."""
+        if remote.pinned:
+            return cls(None, refusal=f"the daemon follows {remote.pinned}, which no commit can move")
+        return cls(_RemoteRepo(remote, workdir))
 
     @classmethod
     def for_local(cls, path: Path, *, timeout: float = 60.0) -> GitOps:

@@ -17,6 +17,7 @@ from daemon.edges.kube import KubeClient
 from daemon.engine.reconcile import DaemonState
 from daemon.errors import ChatError, DockyardError
 from daemon.model.audit import HistoryRecord, HistoryResult
+from daemon.model.cycle import Trigger
 from daemon.model.events import Event
 from daemon.model.kinds import PlatformModel
 
@@ -44,7 +45,7 @@ class ChatPorts:
     """The parts of the daemon chat commands use (all real objects in the daemon)."""
 
     snapshot: Callable[[], DaemonState]
-    request_cycle: Callable[[str], None]  # "manual", or "manual-override" to ignore sync windows
+    request_cycle: Callable[[Trigger], None]  # "manual", or "manual-override" to ignore sync windows
     cycles_run: Callable[[], int]
     is_leader: Callable[[], bool]
     pauses: PauseControl

@@ -32,15 +32,15 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.middleware import Middleware
 
 from daemon.chat.authz import GroupDirectory
+from daemon.chat.config import EVENTS_PATH, SlackConfig
 from daemon.chat.gitops import GitOps
 from daemon.chat.ports import ChatPorts
 from daemon.chat.service import ChatService, Invocation
@@ -48,52 +48,11 @@ from daemon.chat.views import Reply
 from daemon.edges.http import Request, Response
 from daemon.errors import ConfigError
 
-__all__ = [
-    "DEFAULT_API_URL",
-    "EVENTS_PATH",
-    "ReplayGuard",
-    "SecretFilter",
-    "SlackChat",
-    "SlackConfig",
-    "build_chat",
-]
-
 _log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://slack.com/api/"
-EVENTS_PATH = "/slack/events"
-COMMAND = "/dockyard"
 
 #: The loggers slack_sdk uses without letting us pass our own (``respond()`` builds its client).
 _SDK_LOGGERS = ("slack_sdk.webhook.client", "slack_sdk.web.base_client", "slack_sdk.web.client")
-
-
-@dataclass(frozen=True)
-class SlackConfig:
-    """Slack credentials from the environment; ``repr`` never shows them."""
-
-    signing_secret: str | None = field(default=None, repr=False)
-    bot_token: str | None = field(default=None, repr=False)
-    app_token: str | None = field(default=None, repr=False)
-    api_url: str = DEFAULT_API_URL
-    command: str = COMMAND
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> SlackConfig:
-        return cls(
-            signing_secret=environ.get("SLACK_SIGNING_SECRET") or None,
-            bot_token=environ.get("SLACK_BOT_TOKEN") or None,
-            app_token=environ.get("SLACK_APP_TOKEN") or None,
-            api_url=environ.get("SLACK_API_URL") or DEFAULT_API_URL,
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.signing_secret or self.app_token)
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.signing_secret, self.bot_token, self.app_token) if s)
 
 
 # --- log hygiene -----------------------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""One module per ``dockyard`` subcommand; each exposes ``register(subparsers)``."""
+"""The ``dockyard`` subcommands: each parses its flags, builds settings and calls one thing."""

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -61,36 +62,49 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
-def settings_from(args: argparse.Namespace) -> DaemonSettings:
-    from daemon.runtime.settings import DaemonSettings, parse_listen
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> DaemonSettings:
+    """Every setting of the daemon, read once here from the flags and the environment."""
+    from daemon.chat.config import SlackConfig
+    from daemon.edges.git import GitRemote
+    from daemon.runtime import settings as s
+    from notifiers.settings import NotifierSettings
 
-    ssh_key = os.environ.get("DOCKYARD_GIT_SSH_KEY")
-    kwargs: dict[str, Any] = {}
+    ssh_key = environ.get("DOCKYARD_GIT_SSH_KEY")
+
+    def remote(url: str) -> GitRemote:
+        return GitRemote(
+            url,
+            branch=args.branch,
+            tag=args.tag,
+            commit=args.commit,
+            subdir=args.path,
+            token=environ.get("DOCKYARD_GIT_TOKEN") or None,
+            ssh_key=Path(ssh_key) if ssh_key else None,
+        )
+
+    leader = s.LeaderSettings(enabled=not args.no_leader_elect)
     if args.identity:
-        kwargs["identity"] = args.identity
-    return DaemonSettings(
-        repo=args.repo,
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        branch=args.branch,
-        tag=args.tag,
-        commit=args.commit,
-        subdir=args.path,
+        leader = s.LeaderSettings(enabled=not args.no_leader_elect, identity=args.identity)
+    return s.DaemonSettings(
+        source=s.source_settings(args.repo, remote, watch_files=not args.no_watch),
+        cluster=s.ClusterSettings(
+            kubeconfig=args.kubeconfig,
+            context=args.context,
+            namespace=args.namespace,
+            concurrency=args.concurrency,
+            force_conflicts=args.force_conflicts,
+            health_timeout=args.health_timeout,
+        ),
+        schedule=s.ScheduleSettings(interval_seconds=args.interval, drift_interval_seconds=args.drift_interval),
+        leader=leader,
+        http=s.HttpSettings(
+            listen=None if args.no_listen else s.parse_listen(args.listen),
+            webhook_secret=environ.get("DOCKYARD_WEBHOOK_SECRET") or None,
+        ),
+        notifications=NotifierSettings.from_env(environ),
+        slack=SlackConfig.from_env(environ),
         workdir=args.workdir,
-        interval_seconds=args.interval,
-        drift_interval_seconds=args.drift_interval,
-        listen=None if args.no_listen else parse_listen(args.listen),
-        namespace=args.namespace,
-        leader_elect=not args.no_leader_elect,
-        webhook_secret=os.environ.get("DOCKYARD_WEBHOOK_SECRET") or None,
-        git_token=os.environ.get("DOCKYARD_GIT_TOKEN") or None,
-        ssh_key=Path(ssh_key) if ssh_key else None,
-        health_timeout=args.health_timeout,
-        concurrency=args.concurrency,
-        force_conflicts=args.force_conflicts,
-        watch_files=not args.no_watch,
         ready_note=args.ready_note,
-        **kwargs,
     )
 
 
@@ -98,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: the daemon's dependencies are heavy and `dockyard --help` should stay fast.
     from daemon.runtime.daemon import Daemon
 
-    settings = settings_from(args)
-    if not settings.kubeconfig and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+    settings = settings_from(args, os.environ)
+    if not settings.cluster.kubeconfig and not os.environ.get("KUBERNETES_SERVICE_HOST"):
         raise ConfigError("no cluster: pass --kubeconfig, set KUBECONFIG, or run inside a pod")
-    daemon = Daemon(settings)
+    daemon = Daemon.from_settings(settings)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         print(f"dockyard: received {signal.Signals(signum).name}, stopping", file=sys.stderr)

@@ -1,10 +1,30 @@
-"""Running git: one runner, credentials handed over safely, every output redacted."""
+"""The git edge: one runner, one value object for a remote, credentials handed over safely, every
+output redacted. The source (fetching revisions) and chat's commits both go through it.
+
+Credentials never reach the command line (readable by every local user in ``/proc``) nor a stored
+URL (the cache's config): an https token travels as an ``http.extraHeader`` set through the
+environment (``GIT_CONFIG_COUNT``), an SSH key through ``GIT_SSH_COMMAND``. Whatever git prints is
+redacted before it reaches an exception or a log: the token, its Basic encoding, any
+``Authorization`` header, the userinfo of URLs and query-string credentials (``?access_token=``).
+
+Credentials: ``token`` (sent as Basic ``x-access-token:<token>``, which GitHub, GitLab, Gitea and
+Bitbucket accept), or userinfo in an https URL (``https://user:token@host/...`` keeps the user;
+``https://token@host/...`` treats the lone name as the token). ``ssh_key`` is used with
+``IdentitiesOnly`` and ``StrictHostKeyChecking=accept-new``; new host keys are recorded in
+``<workdir>/known_hosts``.
+"""
 
 from __future__ import annotations
 
+import base64
+import logging
+import os
 import re
+import shlex
+import shutil
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
@@ -12,26 +32,62 @@ import git
 
 from daemon.errors import SourceError
 
+_log = logging.getLogger(__name__)
+
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
-
-
 _AUTH_HEADER = re.compile(r"(?i)(authorization:\s*)\S+(\s+\S+)?")
-
-
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:access_token|private_token|token|key|password)=)[^&\s#]+")
 _SCP_LIKE = re.compile(r"^(?:[^@/:\s]+@)?[^/:\s]+:(?!//)")
+_SHA_LIKE = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_IMPORTANT_PREFIXES = ("fatal:", "error:", "ssh:", "warning: identity file", "permission denied", "host key")
+REMOTE = "origin"
 
 
 @dataclass(frozen=True)
-class _GitResult:
+class GitRemote:
+    """Where the platform repo lives and how to reach it; what it follows (at most one of branch,
+    tag and commit; none: the remote's default branch) and in which subdirectory."""
+
+    url: str
+    branch: str | None = None
+    tag: str | None = None
+    commit: str | None = None
+    subdir: str = ""
+    token: str | None = field(default=None, repr=False)
+    ssh_key: Path | None = None
+    timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if sum(x is not None for x in (self.branch, self.tag, self.commit)) > 1:
+            raise SourceError("choose at most one of branch, tag and commit")
+        if self.commit is not None and not _SHA_LIKE.match(self.commit):
+            raise SourceError(f"commit {self.commit!r} is not a hexadecimal commit id")
+
+    @property
+    def pinned(self) -> str:
+        """``tag v1`` or ``commit abc``: what no new commit can move; empty when following a branch."""
+        if self.tag is not None:
+            return f"tag {self.tag}"
+        if self.commit is not None:
+            return f"commit {self.commit}"
+        return ""
+
+    def describe(self) -> str:
+        """The URL with any credential removed, safe for logs and messages."""
+        return describe_url(split_credentials(self.url)[0])
+
+
+@dataclass(frozen=True)
+class GitResult:
     status: int
     stdout: str
     stderr: str
 
 
-class _Redactor:
+class Redactor:
     """Removes credentials from any text git or GitPython produced before we show it."""
 
-    def __init__(self, secrets: Sequence[str]) -> None:
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
         # Longest first so a secret that contains another is removed whole.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
@@ -39,16 +95,17 @@ class _Redactor:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         text = _AUTH_HEADER.sub(r"\1***", text)
+        text = _QUERY_SECRET.sub(r"\1***", text)
         return _URL_USERINFO.sub(r"\1***@", text)
 
 
-def _run_git(
+def run_git(
     args: Sequence[str],
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
-) -> _GitResult:
+) -> GitResult:
     """Runs one git command through GitPython and returns its status and output, never raising
     for a non-zero status (callers turn that into a redacted SourceError themselves)."""
     runner = git.Git(str(cwd) if cwd is not None else None)
@@ -59,16 +116,134 @@ def _run_git(
             with_extended_output=True,
             with_exceptions=False,
             kill_after_timeout=timeout,
-            env=dict(env) if env else None,
+            # Never wait for a password on a terminal nobody watches.
+            env={"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", **(env or {})},
             strip_newline_in_stdout=False,
         )
     except (git.GitCommandNotFound, OSError) as e:
         raise SourceError(f"cannot run git ({type(e).__name__}); is git installed?") from e
     status, stdout, stderr = result
-    return _GitResult(int(status), str(stdout or ""), str(stderr or ""))
+    return GitResult(int(status), str(stdout or ""), str(stderr or ""))
 
 
-def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
+def check(result: GitResult, what: str, redact: Redactor) -> str:
+    """The output of a successful command; a redacted SourceError naming ``what`` otherwise."""
+    if result.status != 0:
+        detail = redact(summarise_stderr(result.stderr)) or f"exit status {result.status}"
+        raise SourceError(f"{what} failed: {detail}")
+    return result.stdout
+
+
+class GitRepo:
+    """git against one bare cache of a :class:`GitRemote`, in ``workdir/cache.git``, with the
+    remote's credentials and every failure redacted. One per workdir."""
+
+    def __init__(self, remote: GitRemote, workdir: Path) -> None:
+        self.remote = remote
+        self.workdir = Path(workdir).absolute()
+        self.cache = self.workdir / "cache.git"
+        clean_url, user, password = split_credentials(remote.url)
+        self.url = clean_url
+        self._described = describe_url(clean_url)
+        secrets: list[str] = [s for s in (remote.token, password) if s]
+        header: str | None = None
+        if remote.token or password or user:
+            # GitHub, GitLab, Gitea and Bitbucket all accept a token as the Basic password with any
+            # user name. A user given with a password in the URL is kept (`https://oauth2:T@...`);
+            # a lone user name (`https://TOKEN@host/...`) is the token itself.
+            if remote.token or password:
+                username, secret = user or "x-access-token", remote.token or password or ""
+            else:
+                username, secret = "x-access-token", user or ""
+                secrets.append(secret)
+            basic = base64.b64encode(f"{username}:{secret}".encode()).decode()
+            header = f"Authorization: Basic {basic}"
+            secrets.append(basic)
+            if urlsplit(clean_url).scheme == "http":
+                _log.warning("sending git credentials over plain http to %s", self._described)
+        self.redact = Redactor(secrets)
+        self._ssh_key = Path(remote.ssh_key).absolute() if remote.ssh_key is not None else None
+        self._env = self._build_env(header)
+
+    def describe(self) -> str:
+        return self._described
+
+    def run(self, *args: str, network: bool = False, env: Mapping[str, str] | None = None) -> str:
+        """``git --git-dir <cache> ARGS`` with the credentials; raises a redacted SourceError."""
+        started = time.monotonic()
+        timeout = self.remote.timeout
+        result = run_git(
+            ["--git-dir", str(self.cache), *args], cwd=self.workdir, env={**self._env, **(env or {})}, timeout=timeout
+        )
+        if result.status != 0:
+            verb = args[0] if args else "git"
+            if time.monotonic() - started >= timeout:
+                detail = f"timed out after {timeout:g}s"
+            else:
+                detail = self.redact(summarise_stderr(result.stderr)) or f"exit status {result.status}"
+            where = f" {self._described}" if network else ""
+            raise SourceError(f"git {verb}{where} failed: {detail}")
+        return result.stdout
+
+    def ensure_cache(self) -> None:
+        """Creates the bare cache (again, when damaged) and points ``origin`` at the URL."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.cache.exists() and not is_git_dir(self.cache):
+            _log.warning("the git cache %s is damaged; cloning again", self.cache)
+            remove(self.cache)
+        if not self.cache.exists():
+            self.run("init", "--quiet", "--bare", str(self.cache))
+        # The URL may have changed since the cache was made (a restart with another --repo).
+        self.run("config", f"remote.{REMOTE}.url", self.url)
+
+    def install_key(self) -> None:
+        """ssh ignores a private key readable by others, and Kubernetes mounts Secrets 0644 unless
+        told otherwise: use a private copy in the workdir then. Called before every network
+        command, since a mounted Secret may have been rotated."""
+        if self._ssh_key is None or not self._key_too_open():
+            return
+        copy = self.workdir / "ssh-key"
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(self._ssh_key.read_bytes())
+        copy.chmod(0o600)
+
+    def _build_env(self, header: str | None) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if header is not None:
+            # Config from the environment: not stored in cache.git/config, not on the command
+            # line (visible in /proc), not in GitPython's logged argv.
+            env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": header})
+        if self._ssh_key is not None:
+            known_hosts = f"{self.workdir / 'known_hosts'} ~/.ssh/known_hosts"
+            connect = max(1, int(self.remote.timeout))
+            key = self.workdir / "ssh-key" if self._key_too_open() else self._ssh_key
+            env["GIT_SSH_COMMAND"] = " ".join(
+                [
+                    "ssh",
+                    "-i",
+                    shlex.quote(str(key)),
+                    "-o IdentitiesOnly=yes",
+                    "-o StrictHostKeyChecking=accept-new",
+                    "-o BatchMode=yes",
+                    f"-o ConnectTimeout={connect}",
+                    # The daemon's own file first: accept-new records new hosts there, in the
+                    # workdir (a volume), since $HOME is often read-only in a container.
+                    "-o",
+                    shlex.quote(f"UserKnownHostsFile={known_hosts}"),
+                ]
+            )
+        return env
+
+    def _key_too_open(self) -> bool:
+        assert self._ssh_key is not None
+        try:
+            return bool(self._ssh_key.stat().st_mode & 0o077)
+        except OSError:
+            return False  # ssh reports the missing file itself
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     """``url`` without the userinfo of an http(s) URL, and that user and password (decoded)."""
     if _SCP_LIKE.match(url) and "://" not in url:
         return url, None, None
@@ -92,11 +267,14 @@ def _without_userinfo(parts: SplitResult, *, keep_user: bool) -> SplitResult:
     return parts._replace(netloc=host)
 
 
-def _describe_url(url: str) -> str:
-    return _URL_USERINFO.sub(r"\1", url) if urlsplit(url).scheme in ("http", "https") else url
+def describe_url(url: str) -> str:
+    """A URL safe to show: no userinfo, no credentials in the query string."""
+    if urlsplit(url).scheme in ("http", "https"):
+        url = _URL_USERINFO.sub(r"\1", url)
+    return _QUERY_SECRET.sub(r"\1***", url)
 
 
-def _summarise_stderr(stderr: str) -> str:
+def summarise_stderr(stderr: str) -> str:
     # git prints progress and hints; these lines say what went wrong (ssh's own come first).
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     important = [line for line in lines if line.lower().startswith(_IMPORTANT_PREFIXES)]
@@ -106,4 +284,12 @@ def _summarise_stderr(stderr: str) -> str:
     return text
 
 
-_IMPORTANT_PREFIXES = ("fatal:", "error:", "ssh:", "warning: identity file", "permission denied", "host key")
+def is_git_dir(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -7,13 +7,15 @@ without each caller having to remember to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from daemon.model.events import Event
+from daemon.model.refs import Revision
 
 
 class _RequestCountCollector(Collector):
@@ -64,3 +66,26 @@ class DaemonMetrics:
 
     def count_event(self, event: Event) -> None:
         self.events.labels(event=event.name).inc()
+
+    # --- the reconcile cycle's instruments (daemon.engine.reconcile.Metrics) -------------------
+
+    def observe_cycle(self, trigger: str, result: str, seconds: float) -> None:
+        self.cycle_duration.labels(trigger=trigger).observe(seconds)
+        self.cycles.labels(result=result).inc()
+
+    def observe_plan(self, managed: int, drifted: int | None) -> None:
+        self.objects_managed.set(managed)
+        if drifted is not None:
+            self.objects_drifted.set(drifted)
+
+    def observe_apply_errors(self, reasons: Sequence[str]) -> None:
+        for reason in reasons:
+            self.apply_errors.labels(reason=reason).inc()
+
+    def observe_fetch_error(self) -> None:
+        self.git_fetch_errors.inc()
+
+    def observe_synced(self, revision: Revision, when: datetime) -> None:
+        self.ready.set(1)
+        self.last_success.set(when.timestamp())
+        self.last_applied.info({"revision": revision.sha, "author": revision.author})

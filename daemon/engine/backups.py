@@ -36,7 +36,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from daemon import API_GROUP
-from daemon.edges.kube import KubeClient
+from daemon.edges.kube import KubeClient, ResourceType
 from daemon.errors import ClusterError
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, Volume
@@ -128,12 +128,24 @@ class BackupManager:
         self._sink = sink
         self._clock = clock
         self.ready_timeout = ready_timeout
-        self._snapshots = kube.resource_type(f"{SNAPSHOT_API}/v1", "VolumeSnapshot")
-        self._contents = kube.resource_type(f"{SNAPSHOT_API}/v1", "VolumeSnapshotContent")
-        self._claims = kube.resource_type("v1", "PersistentVolumeClaim")
         # Only to keep the log quiet: a snapshot whose prune fails is retried every run, and
         # its warning is worth reading once, not every minute.
         self._prune_warned: set[tuple[str, str]] = set()
+
+    @property
+    def _snapshots(self) -> ResourceType:
+        # Resolved on first use (the client caches it): constructing this does no I/O.
+        return self._kube.resource_type(f"{SNAPSHOT_API}/v1", "VolumeSnapshot")
+
+    @property
+    def _contents(self) -> ResourceType:
+        # Resolved on first use (the client caches it): constructing this does no I/O.
+        return self._kube.resource_type(f"{SNAPSHOT_API}/v1", "VolumeSnapshotContent")
+
+    @property
+    def _claims(self) -> ResourceType:
+        # Resolved on first use (the client caches it): constructing this does no I/O.
+        return self._kube.resource_type("v1", "PersistentVolumeClaim")
 
     def scheduled_run(
         self, is_leader: Callable[[], bool], model: Callable[[], PlatformModel | None]

@@ -14,19 +14,20 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from daemon.engine.reconcile import CycleOutcome, Reconciler
+from daemon.engine.reconcile import Reconciler
+from daemon.model.cycle import CycleOutcome, Trigger
 
 log = logging.getLogger(__name__)
 
 #: When several triggers wait, the cycle runs under the most specific one.
-_PRIORITY = ("manual-override", "manual", "webhook", "watch", "drift", "poll")
+_PRIORITY: tuple[Trigger, ...] = ("manual-override", "manual", "webhook", "watch", "drift", "poll")
 
 
 class CycleRunner:
     def __init__(self, reconciler: Reconciler, on_cycle: Callable[[CycleOutcome], None] = lambda _: None) -> None:
         self._reconciler = reconciler
         self._on_cycle = on_cycle
-        self._pending: set[str] = set()
+        self._pending: set[Trigger] = set()
         self._wake = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._loop, name="dockyard-cycles", daemon=True)
@@ -35,7 +36,7 @@ class CycleRunner:
     def start(self) -> None:
         self._thread.start()
 
-    def request(self, trigger: str) -> None:
+    def request(self, trigger: Trigger) -> None:
         with self._wake:
             self._pending.add(trigger)
             self._wake.notify()
@@ -60,7 +61,7 @@ class CycleRunner:
                 if self._stopped:
                     return
                 triggers, self._pending = self._pending, set()
-            trigger = next(t for t in (*_PRIORITY, *sorted(triggers)) if t in triggers)
+            trigger = next(t for t in _PRIORITY if t in triggers)
             if trigger in ("poll", "drift") and not self._reconciler.retry_due():
                 continue  # backing off after a failure; explicit triggers still go through
             outcome = self._reconciler.cycle(

@@ -1,1 +1,1 @@
-"""runtime."""
+"""Wiring only: settings, the event bus, the HTTP endpoints and the Daemon that starts the parts."""

@@ -1,43 +1,85 @@
-"""The daemon's settings, built once from flags and the environment."""
+"""The daemon's settings: built once, at the command line's edge, from flags and the environment.
+
+Nothing below ``commands/run.py`` reads ``os.environ`` or the flags: every part gets the frozen
+section of these settings it needs, passed in explicitly.
+"""
 
 from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daemon.chat.config import SlackConfig
+from daemon.edges.git import GitRemote
 from daemon.errors import ConfigError
+from notifiers.settings import NotifierSettings
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where revisions come from: a Git remote, or a local directory (development)."""
+
+    remote: GitRemote | None = None
+    local_path: Path | None = None
+    #: local directory: watch it for changes instead of only polling
+    watch_files: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.remote is None) == (self.local_path is None):
+            raise ConfigError("the platform repo is either a Git remote or a local directory")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    kubeconfig: str | None = None
+    context: str | None = None
+    #: where the lease, the inventory, the history and the pauses live
+    namespace: str = "dockyard-system"
+    concurrency: int = 8
+    force_conflicts: bool = False
+    health_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    #: None: the Platform's spec.sync.interval / driftCheckInterval
+    interval_seconds: float | None = None
+    drift_interval_seconds: float | None = None
+    backoff_base: float = 5.0
+    backoff_cap: float = 300.0
+
+
+@dataclass(frozen=True)
+class LeaderSettings:
+    enabled: bool = True
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
+    lease_seconds: float = 15.0
+    renew_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    #: None: serve no HTTP
+    listen: tuple[str, int] | None = ("127.0.0.1", 8080)
+    #: verifies GitHub/GitLab push webhooks; None: webhooks are off
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    repo: str
-    kubeconfig: str | None = None
-    context: str | None = None
-    branch: str | None = None
-    tag: str | None = None
-    commit: str | None = None
-    subdir: str = ""
+    source: SourceSettings
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    leader: LeaderSettings = field(default_factory=LeaderSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    notifications: NotifierSettings = field(default_factory=NotifierSettings)
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    #: the git cache, the chat commits' cache and the notification outbox
     workdir: Path = Path(".dockyard")
-    interval_seconds: float | None = None  # None: the Platform's spec.sync.interval
-    drift_interval_seconds: float | None = None
-    listen: tuple[str, int] | None = ("127.0.0.1", 8080)
-    namespace: str = "dockyard-system"
-    leader_elect: bool = True
-    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
-    lease_seconds: float = 15.0
-    renew_seconds: float = 5.0
-    webhook_secret: str | None = None
-    git_token: str | None = None
-    ssh_key: Path | None = None
-    health_timeout: float = 120.0
-    backoff_base: float = 5.0
-    backoff_cap: float = 300.0
-    concurrency: int = 8
-    force_conflicts: bool = False
-    watch_files: bool = True
-    #: printed once the daemon is first ready (``make demo`` says what to try next)
+    #: logged once the daemon is first ready (``make demo`` says what to try next)
     ready_note: str = ""
 
 
@@ -47,3 +89,16 @@ def parse_listen(value: str) -> tuple[str, int]:
         return host or "127.0.0.1", int(port)
     except ValueError as e:
         raise ConfigError(f"--listen {value}: expected HOST:PORT") from e
+
+
+def source_settings(repo: str, remote: Callable[[str], GitRemote], *, watch_files: bool) -> SourceSettings:
+    """A local directory that is not a bare repository is read as it is; anything else is a Git
+    remote, built by ``remote`` from the URL."""
+    local = Path(repo)
+    if "://" not in repo and local.is_dir() and not _is_bare_repo(local):
+        return SourceSettings(local_path=local, watch_files=watch_files)
+    return SourceSettings(remote=remote(repo), watch_files=watch_files)
+
+
+def _is_bare_repo(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and not (path / ".git").exists()

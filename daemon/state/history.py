@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from daemon.edges.kube import KubeClient
+from daemon.edges.kube import KubeClient, ResourceType
 from daemon.errors import ClusterError
 from daemon.model.audit import HistoryRecord
 
@@ -98,7 +98,11 @@ class HistoryStore:
         self._namespace = namespace
         self._name = name
         self._max_records = max_records
-        self._rtype = kube.resource_type("v1", "ConfigMap")
+
+    @property
+    def _rtype(self) -> ResourceType:
+        # Resolved on first use (the client caches it): constructing this does no I/O.
+        return self._kube.resource_type("v1", "ConfigMap")
 
     @property
     def location(self) -> str:

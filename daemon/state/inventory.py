@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.edges.kube import FIELD_MANAGER, KubeClient
+from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
 from daemon.policy.inventory import Inventory
 
 
@@ -13,7 +13,11 @@ class InventoryStore:
         self._kube = kube
         self.namespace = namespace
         self.name = name
-        self._configmaps = kube.resource_type("v1", "ConfigMap")
+
+    @property
+    def _configmaps(self) -> ResourceType:
+        # Resolved on first use (the client caches it): constructing this does no I/O.
+        return self._kube.resource_type("v1", "ConfigMap")
 
     def load(self) -> Inventory:
         obj = self._kube.get(self._configmaps, self.namespace, self.name)

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from daemon.edges.kube import KubeClient
+from daemon.edges.kube import KubeClient, ResourceType
 from daemon.errors import ClusterError
 
 __all__ = ["LeaderElector", "micro_time"]
@@ -77,7 +77,6 @@ class LeaderElector:
         self._lease_seconds = float(lease_seconds)
         self._renew_every = float(renew_every)
         self._clock = clock
-        self._rtype = kube.resource_type(_LEASE_API, "Lease")
         # Leadership ends before the lease does, by up to one renewal interval.
         self._validity = self._lease_seconds - min(self._renew_every, self._lease_seconds / 3)
 
@@ -96,6 +95,11 @@ class LeaderElector:
         self._threads: list[threading.Thread] = []
 
     # --- state
+
+    @property
+    def _rtype(self) -> ResourceType:
+        # Resolved on first use (the client caches it): constructing this does no I/O.
+        return self._kube.resource_type(_LEASE_API, "Lease")
 
     @property
     def identity(self) -> str:

@@ -5,7 +5,7 @@ Read on every cycle (one GET): a pause must hold from the very next cycle, on ev
 
 from __future__ import annotations
 
-from daemon.edges.kube import FIELD_MANAGER, KubeClient
+from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
 
 
 class PauseStore:
@@ -13,7 +13,11 @@ class PauseStore:
         self._kube = kube
         self._namespace = namespace
         self._name = name
-        self._configmaps = kube.resource_type("v1", "ConfigMap")
+
+    @property
+    def _configmaps(self) -> ResourceType:
+        # Resolved on first use (the client caches it): constructing this does no I/O.
+        return self._kube.resource_type("v1", "ConfigMap")
 
     def paused(self) -> frozenset[str]:
         obj = self._kube.get(self._configmaps, self._namespace, self._name)

@@ -25,9 +25,9 @@ from daemon.model.kinds import PlatformModel
 from daemon.policy.alerting import AlertKey
 from daemon.render import render
 from daemon.runtime.daemon import Daemon
-from daemon.runtime.settings import DaemonSettings
 from daemon.state.inventory import InventoryStore
 from tests.alerts.helpers import Clock
+from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, app_spec, doc
 
@@ -232,22 +232,15 @@ def test_the_daemon_evaluates_alert_rules_on_the_leader_only(kubeconfig: Path, t
     sinks: list[MemorySink] = []
 
     def start(identity: str) -> Daemon:
-        settings = DaemonSettings(
+        settings = daemon_settings(
             repo=str(repo.root),
-            kubeconfig=str(kubeconfig),
+            kubeconfig=kubeconfig,
             workdir=tmp_path / f"work-{identity}",
-            interval_seconds=3600,
-            drift_interval_seconds=3600,
-            listen=None,
             namespace=f"dockyard-{prefix}",
             identity=identity,
-            lease_seconds=3,
-            renew_seconds=0.5,
-            health_timeout=60,
-            watch_files=False,
         )
         sink = MemorySink()
-        daemon = Daemon(settings, extra_sinks=(sink,))
+        daemon = Daemon.from_settings(settings, extra_sinks=(sink,))
         daemon.start()
         daemons.append(daemon)
         sinks.append(sink)

@@ -9,7 +9,7 @@ from pathlib import Path
 from daemon.edges.kube import KubeClient
 from daemon.model.events import MemorySink
 from daemon.runtime.daemon import Daemon
-from daemon.runtime.settings import DaemonSettings
+from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo
 
@@ -23,20 +23,13 @@ def test_the_leader_backs_up_volumes_every_minute(tmp_path: Path, kubeconfig: Pa
     repo.volumes["data"]["spec"]["backup"] = {"schedule": "0 3 * * *", "retention": {"last": 7}}
     repo.write()
     sink = MemorySink()
-    daemon = Daemon(
-        DaemonSettings(
+    daemon = Daemon.from_settings(
+        daemon_settings(
             repo=str(repo.root),  # a plain directory: the daemon reads it as it is
-            kubeconfig=str(kubeconfig),
+            kubeconfig=kubeconfig,
             workdir=tmp_path / "work",
-            interval_seconds=3600,
-            drift_interval_seconds=3600,
-            listen=None,
             namespace=f"dockyard-{prefix}",
             identity="backup-leader",
-            lease_seconds=3,
-            renew_seconds=0.5,
-            health_timeout=60,
-            watch_files=False,
         ),
         extra_sinks=(sink,),
         clock=lambda: NOW,

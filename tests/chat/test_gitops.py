@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from daemon.chat.gitops import GitOps, Requester
+from daemon.edges.git import GitRemote
 from daemon.errors import ChatError
 from tests.platforms import PlatformRepo, doc
 from tests.source.gitservers import GitHttpServer, Upstream, git
@@ -41,13 +42,9 @@ class Repo:
     def main(self) -> str:
         return git("--git-dir", str(self.up.bare), "rev-parse", "main")
 
-    def ops(self, base: Path, **kwargs: object) -> GitOps:
+    def ops(self, base: Path) -> GitOps:
         return GitOps.for_remote(
-            self.up.file_url,
-            workdir=base / "chat-git",
-            branch="main",
-            subdir=self.subdir,
-            **kwargs,  # type: ignore[arg-type]
+            GitRemote(self.up.file_url, branch="main", subdir=self.subdir), workdir=base / "chat-git"
         )
 
 
@@ -216,10 +213,14 @@ def test_pushes_use_the_daemons_token_and_never_show_it(tmp_path: Path) -> None:
     repo.push("initial platform")
     server = GitHttpServer(repo.up.base, user="x-access-token", token="tok-s3cret-123")
     try:
-        ops = GitOps.for_remote(server.url("remote.git"), workdir=tmp_path / "chat-git", token="tok-s3cret-123")
+        ops = GitOps.for_remote(
+            GitRemote(server.url("remote.git"), token="tok-s3cret-123"), workdir=tmp_path / "chat-git"
+        )
         result = ops.scale("shop", "app1", 3, requester=ALICE, mode="direct")
         assert repo.main() == result.sha  # the default branch, found through the remote's HEAD
-        bad = GitOps.for_remote(server.url("remote.git"), workdir=tmp_path / "other", token="wrong-token-456")
+        bad = GitOps.for_remote(
+            GitRemote(server.url("remote.git"), token="wrong-token-456"), workdir=tmp_path / "other"
+        )
         with pytest.raises(ChatError) as caught:
             bad.scale("shop", "app1", 4, requester=ALICE, mode="direct")
         assert "wrong-token-456" not in str(caught.value) and "credentials" in str(caught.value)
@@ -229,7 +230,7 @@ def test_pushes_use_the_daemons_token_and_never_show_it(tmp_path: Path) -> None:
 
 
 def test_a_pinned_daemon_cannot_commit(tmp_path: Path) -> None:
-    ops = GitOps.for_remote("https://example.com/p.git", workdir=tmp_path, tag="v1")
+    ops = GitOps.for_remote(GitRemote("https://example.com/p.git", tag="v1"), workdir=tmp_path)
     assert not ops.available
     with pytest.raises(ChatError, match="follows tag v1"):
         ops.scale("shop", "app1", 3, requester=ALICE, mode="direct")

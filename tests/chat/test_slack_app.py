@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from daemon.chat.config import SlackConfig
 from daemon.chat.gitops import GitOps
 from daemon.chat.ports import ChatPorts
-from daemon.chat.slack_app import ReplayGuard, SecretFilter, SlackChat, SlackConfig, build_chat
+from daemon.chat.slack_app import ReplayGuard, SecretFilter, SlackChat, build_chat
 from daemon.engine.reconcile import DaemonState
 from daemon.errors import ConfigError
 from daemon.model.audit import HistoryRecord

@@ -322,7 +322,7 @@ def test_without_slack_settings_there_is_no_slack_endpoint(
 ) -> None:
     monkeypatch.delenv("SLACK_SIGNING_SECRET")
     daemon = setup.start()
-    assert not hasattr(daemon, "chat")
+    assert daemon.chat is None
     assert daemon.server is not None
     host, port = daemon.server.address
     status, _ = SlashClient(f"http://{host}:{port}/slack/events", slack).post(b"x=1", {})

@@ -22,8 +22,8 @@ import pytest
 from daemon.edges.kube import KubeClient
 from daemon.model.events import Event, MemorySink
 from daemon.runtime.daemon import Daemon
-from daemon.runtime.settings import DaemonSettings
 from devcluster import RunningCluster
+from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, git
 
@@ -50,27 +50,22 @@ class Setup:
         return git(self.work, "rev-parse", "HEAD")
 
     def start(self, clock: Callable[[], datetime] | None = None, **overrides: Any) -> Daemon:
-        settings = DaemonSettings(
+        settings = daemon_settings(
             repo=self.remote.as_uri(),
-            kubeconfig=str(self.kube_config),
+            kubeconfig=self.kube_config,
             branch="main",
             workdir=self.remote.parent / f"work-{len(self.daemons)}",
-            interval_seconds=3600,  # only explicit triggers, unless a test asks otherwise
-            drift_interval_seconds=3600,
             listen=("127.0.0.1", 0),
             namespace=self.namespace,
             identity=f"replica-{len(self.daemons)}",
-            lease_seconds=3,
-            renew_seconds=0.5,
             webhook_secret=WEBHOOK_SECRET,
-            health_timeout=60,
             **overrides,
         )
         sink = MemorySink()
         kwargs: dict[str, Any] = {"extra_sinks": (sink,)}
         if clock is not None:
             kwargs["clock"] = clock
-        daemon = Daemon(settings, **kwargs)
+        daemon = Daemon.from_settings(settings, **kwargs)
         daemon.start()
         self.daemons.append(daemon)
         self.sinks.append(sink)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon.edges.git import GitRemote
 from daemon.edges.source import KEEP_CHECKOUTS, GitSource, LocalSource, Source
 from daemon.edges.watcher import ChangeWatcher
 from daemon.errors import SourceError
@@ -53,7 +54,7 @@ def read(revision_path: str, name: str) -> str:
 def test_file_remote_follows_the_default_branch_commit_by_commit(upstream: Upstream, tmp_path: Path) -> None:
     first = upstream.commit({"platform.yaml": "v: 1\n"}, "first commit\n\nwith a body")
     upstream.push("main")
-    source = GitSource(upstream.file_url, workdir=tmp_path / "wd")
+    source = GitSource(GitRemote(upstream.file_url), workdir=tmp_path / "wd")
 
     revision = source.fetch()
 
@@ -79,8 +80,8 @@ def test_file_remote_follows_the_default_branch_commit_by_commit(upstream: Upstr
 def test_git_daemon_remote_and_a_plain_path(upstream: Upstream, git_daemon: GitDaemon, tmp_path: Path) -> None:
     first = upstream.commit({"a.yaml": "1\n"}, "one")
     upstream.push("main")
-    over_network = GitSource(git_daemon.url("remote.git"), workdir=tmp_path / "net")
-    from_path = GitSource(str(upstream.bare), workdir=tmp_path / "path")
+    over_network = GitSource(GitRemote(git_daemon.url("remote.git")), workdir=tmp_path / "net")
+    from_path = GitSource(GitRemote(str(upstream.bare)), workdir=tmp_path / "path")
     assert isinstance(over_network, Source)
 
     assert over_network.fetch().sha == first
@@ -107,10 +108,10 @@ def test_branch_tag_and_pinned_commit(upstream: Upstream, tmp_path: Path) -> Non
     upstream.push("main")
     url = upstream.file_url
 
-    on_branch = GitSource(url, workdir=tmp_path / "b", branch="release").fetch()
-    on_tag = GitSource(url, workdir=tmp_path / "t", tag="v1").fetch()
-    pinned = GitSource(url, workdir=tmp_path / "c", commit=first[:10]).fetch()
-    default = GitSource(url, workdir=tmp_path / "d").fetch()
+    on_branch = GitSource(GitRemote(url, branch="release"), workdir=tmp_path / "b").fetch()
+    on_tag = GitSource(GitRemote(url, tag="v1"), workdir=tmp_path / "t").fetch()
+    pinned = GitSource(GitRemote(url, commit=first[:10]), workdir=tmp_path / "c").fetch()
+    default = GitSource(GitRemote(url), workdir=tmp_path / "d").fetch()
 
     assert (on_branch.sha, read(on_branch.path, "app.yaml")) == (release, "release\n")
     assert (on_tag.sha, read(on_tag.path, "app.yaml")) == (first, "main-1\n")
@@ -118,7 +119,7 @@ def test_branch_tag_and_pinned_commit(upstream: Upstream, tmp_path: Path) -> Non
     assert (default.sha, read(default.path, "app.yaml")) == (main2, "main-2\n")
 
     # A tag moved by force is followed as well.
-    tagged = GitSource(url, workdir=tmp_path / "t")
+    tagged = GitSource(GitRemote(url), workdir=tmp_path / "t")
     git("tag", "--force", "v1", main2, cwd=upstream.work)
     upstream.push("v1", force=True)
     assert tagged.fetch().sha == main2
@@ -129,18 +130,18 @@ def test_missing_branch_or_commit_is_a_source_error(upstream: Upstream, tmp_path
     upstream.push("main")
 
     with pytest.raises(SourceError, match="nope"):
-        GitSource(upstream.file_url, workdir=tmp_path / "b", branch="nope").fetch()
+        GitSource(GitRemote(upstream.file_url, branch="nope"), workdir=tmp_path / "b").fetch()
     with pytest.raises(SourceError, match="not found"):
-        GitSource(upstream.file_url, workdir=tmp_path / "c", commit="deadbeef" * 5).fetch()
+        GitSource(GitRemote(upstream.file_url, commit="deadbeef" * 5), workdir=tmp_path / "c").fetch()
     with pytest.raises(SourceError, match="at most one"):
-        GitSource(upstream.file_url, workdir=tmp_path / "x", branch="main", tag="v1")
+        GitSource(GitRemote(upstream.file_url, branch="main", tag="v1"), workdir=tmp_path / "x")
 
 
 def test_force_push_rewriting_history_is_followed(upstream: Upstream, git_daemon: GitDaemon, tmp_path: Path) -> None:
     base = upstream.commit({"app.yaml": "base\n"}, "base")
     upstream.commit({"app.yaml": "bad\n"}, "bad change")
     upstream.push("main")
-    source = GitSource(git_daemon.url("remote.git"), workdir=tmp_path / "wd")
+    source = GitSource(GitRemote(git_daemon.url("remote.git")), workdir=tmp_path / "wd")
     assert read(source.fetch().path, "app.yaml") == "bad\n"
 
     git("reset", "--quiet", "--hard", base, cwd=upstream.work)
@@ -159,7 +160,7 @@ def test_default_branch_follows_the_remote_head(upstream: Upstream, tmp_path: Pa
     upstream.checkout("trunk", create=True)
     trunk = upstream.commit({"a": "trunk"}, "on trunk")
     upstream.push("trunk")
-    source = GitSource(upstream.file_url, workdir=tmp_path / "wd")
+    source = GitSource(GitRemote(upstream.file_url), workdir=tmp_path / "wd")
     assert source.fetch().sha != trunk
 
     git("symbolic-ref", "HEAD", "refs/heads/trunk", cwd=upstream.bare)
@@ -168,7 +169,7 @@ def test_default_branch_follows_the_remote_head(upstream: Upstream, tmp_path: Pa
 
 
 def test_checkouts_are_pruned_to_the_newest_three(upstream: Upstream, tmp_path: Path) -> None:
-    source = GitSource(upstream.file_url, workdir=tmp_path / "wd")
+    source = GitSource(GitRemote(upstream.file_url), workdir=tmp_path / "wd")
     shas = []
     for n in range(5):
         shas.append(upstream.commit({"n.yaml": f"{n}\n"}, f"commit {n}"))
@@ -182,11 +183,11 @@ def test_checkouts_are_pruned_to_the_newest_three(upstream: Upstream, tmp_path: 
 def test_a_restarted_source_reuses_its_cache_and_repairs_a_damaged_one(upstream: Upstream, tmp_path: Path) -> None:
     sha = upstream.commit({"a": "1"}, "one")
     upstream.push("main")
-    GitSource(upstream.file_url, workdir=tmp_path / "wd").fetch()
+    GitSource(GitRemote(upstream.file_url), workdir=tmp_path / "wd").fetch()
     leftover = tmp_path / "wd" / "checkouts" / ".tmp-crashed-checkout"
     leftover.mkdir()
 
-    assert GitSource(upstream.file_url, workdir=tmp_path / "wd").fetch().sha == sha
+    assert GitSource(GitRemote(upstream.file_url), workdir=tmp_path / "wd").fetch().sha == sha
     assert not leftover.exists(), "half-written checkouts of a crashed run are removed"
 
     for path in (tmp_path / "wd" / "cache.git" / "objects").iterdir():
@@ -194,7 +195,7 @@ def test_a_restarted_source_reuses_its_cache_and_repairs_a_damaged_one(upstream:
             for file in path.iterdir():
                 file.unlink()
     (tmp_path / "wd" / "cache.git" / "HEAD").unlink()
-    assert GitSource(upstream.file_url, workdir=tmp_path / "wd").fetch().sha == sha
+    assert GitSource(GitRemote(upstream.file_url), workdir=tmp_path / "wd").fetch().sha == sha
 
 
 # --- credentials ------------------------------------------------------------------------------
@@ -211,10 +212,10 @@ def test_token_is_sent_as_a_header_and_never_stored(
     sha = upstream.commit({"a": "1"}, "one")
     upstream.push("main")
 
-    with_token = GitSource(http_server.url("remote.git"), workdir=tmp_path / "token", token=TOKEN)
+    with_token = GitSource(GitRemote(http_server.url("remote.git"), token=TOKEN), workdir=tmp_path / "token")
     assert with_token.fetch().sha == sha
 
-    in_url = GitSource(http_server.url("remote.git", f"x-access-token:{TOKEN}"), workdir=tmp_path / "url")
+    in_url = GitSource(GitRemote(http_server.url("remote.git", f"x-access-token:{TOKEN}")), workdir=tmp_path / "url")
     assert in_url.fetch().sha == sha
     assert in_url.describe() == http_server.url("remote.git")
 
@@ -236,7 +237,7 @@ def test_rejected_token_is_a_source_error_without_the_token(
     wrong = "glpat-WrongTokenAlsoSecret987"
 
     with pytest.raises(SourceError) as raised:
-        GitSource(http_server.url("remote.git", f"oauth2:{wrong}"), workdir=tmp_path / "wd").fetch()
+        GitSource(GitRemote(http_server.url("remote.git", f"oauth2:{wrong}")), workdir=tmp_path / "wd").fetch()
 
     assert http_server.authorizations == [f"Basic {_basic('oauth2', wrong)}"]
     text = _everything_about(raised.value)
@@ -253,9 +254,13 @@ def test_unreachable_remote_is_a_source_error_without_credentials(
     caplog.set_level(logging.DEBUG)
     port = free_port()  # closed again: nothing listens there
     if how == "userinfo":
-        source = GitSource(f"https://deploy:{TOKEN}@127.0.0.1:{port}/org/platform.git", workdir=tmp_path, timeout=20)
+        source = GitSource(
+            GitRemote(f"https://deploy:{TOKEN}@127.0.0.1:{port}/org/platform.git", timeout=20), workdir=tmp_path
+        )
     else:
-        source = GitSource(f"https://127.0.0.1:{port}/org/platform.git", workdir=tmp_path, token=TOKEN, timeout=20)
+        source = GitSource(
+            GitRemote(f"https://127.0.0.1:{port}/org/platform.git", token=TOKEN, timeout=20), workdir=tmp_path
+        )
 
     with pytest.raises(SourceError) as raised:
         source.fetch()
@@ -274,7 +279,9 @@ def test_ssh_remote_uses_the_key_and_fails_cleanly_when_unreachable(tmp_path: Pa
     key.write_text("not a real key\n")
     key.chmod(0o644)  # how Kubernetes mounts a Secret by default; ssh would ignore the key
     port = free_port()
-    source = GitSource(f"ssh://git@127.0.0.1:{port}/org/platform.git", workdir=tmp_path / "wd", ssh_key=key, timeout=10)
+    source = GitSource(
+        GitRemote(f"ssh://git@127.0.0.1:{port}/org/platform.git", ssh_key=key, timeout=10), workdir=tmp_path / "wd"
+    )
 
     with pytest.raises(SourceError, match=f"port {port}: Connection refused") as raised:
         source.fetch()
