@@ -76,6 +76,7 @@ class RepoPlan:
     revision: str
     plan: Plan
     manager: ResourceManager
+    model: PlatformModel
 
 
 def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> RepoPlan:
@@ -90,4 +91,4 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> Rep
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,
     )
-    return RepoPlan(revision, plan, manager)
+    return RepoPlan(revision, plan, manager, model)

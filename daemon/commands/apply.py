@@ -9,6 +9,7 @@ from typing import Any
 
 from daemon.commands._common import add_kube_args, add_repo_arg, plan_repo, stderr_progress
 from daemon.edges.terminal import use_colour
+from daemon.render.provenance import sources
 from daemon.views.paint import Painter
 from daemon.views.plan import apply_json, apply_text, plan_text
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     paint = Painter(use_colour(sys.stdout))
     interactive = sys.stderr.isatty() and args.output == "text"
     if args.output == "text":
-        print(plan_text(planned.plan, paint))
+        print(plan_text(planned.plan, paint, sources=sources(planned.model, planned.plan.desired)))
     result = planned.manager.apply(
         planned.plan,
         force_conflicts=args.force_conflicts,

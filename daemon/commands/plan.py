@@ -9,6 +9,7 @@ from typing import Any
 
 from daemon.commands._common import add_kube_args, add_repo_arg, plan_repo
 from daemon.edges.terminal import use_colour
+from daemon.render.provenance import sources
 from daemon.views.paint import Painter
 from daemon.views.plan import plan_json, plan_markdown, plan_text
 
@@ -42,7 +43,14 @@ def run(args: argparse.Namespace) -> int:
     elif args.output == "markdown":
         sys.stdout.write(plan_markdown(plan, revision=planned.revision))
     else:
-        print(plan_text(plan, Painter(use_colour(sys.stdout)), verbose=args.verbose))
+        print(
+            plan_text(
+                plan,
+                Painter(use_colour(sys.stdout)),
+                verbose=args.verbose,
+                sources=sources(planned.model, plan.desired),
+            )
+        )
     if args.detailed_exitcode:
         return 2 if plan.changeset.has_changes else 0
     return 0

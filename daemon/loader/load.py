@@ -230,4 +230,4 @@ def _model(entries: list[Entry]) -> PlatformModel:
 
 
 def _source(entry: Entry) -> SourceRef:
-    return SourceRef(entry.source.rel, entry.doc.line)
+    return SourceRef(entry.source.rel, entry.doc.line, f"{entry.kind}/{entry.name}")

@@ -49,7 +49,10 @@ def object_meta(
     labels.update(owner_labels(tenant, app))
     annotations: dict[str, str] = dict(user.annotations) if user else {}
     annotations.update(extra_annotations or {})
-    annotations[SOURCE_ANNOTATION] = f"{source.file}:{source.line}"
+    if source.document:
+        # The document's identity, not its file and line: an object changes only when what it
+        # asks for changes, never because a comment or a file moved (file:line is in the plan).
+        annotations[SOURCE_ANNOTATION] = source.document
     if revision:
         annotations[REVISION_ANNOTATION] = revision
     meta: dict[str, Any] = {"name": name}

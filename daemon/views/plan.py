@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from daemon.model.refs import ObjRef, SourceRef
 from daemon.policy.diff import Change
 from daemon.policy.plan import ApplyResult, Plan
 from daemon.views.paint import Painter
@@ -37,12 +38,19 @@ def summary_line(counts: Mapping[str, int]) -> str:
     return "Plan: " + ", ".join(parts) + "; " + ", ".join(extra) + "."
 
 
-def plan_text(plan: Plan, paint: Painter, *, verbose: bool = False) -> str:
+def plan_text(
+    plan: Plan, paint: Painter, *, verbose: bool = False, sources: Mapping[ObjRef, SourceRef] | None = None
+) -> str:
+    """The plan for a terminal; ``sources`` (from :func:`daemon.render.provenance.sources`) adds
+    where each changed object is written in the repo."""
     lines: list[str] = []
     for change in plan.changeset.changes:
         if change.action == "unchanged" and not verbose:
             continue
         lines.append(paint(f"{_SYMBOL[change.action]} {change.action:8} {change.ref}", _COLOUR[change.action]))
+        source = (sources or {}).get(change.ref)
+        if source is not None and change.action != "unchanged":
+            lines.append(paint(f"      from {source.file}:{source.line} ({source.document})", "dim"))
         if change.reason:
             lines.append(f"      {change.reason}")
         lines.extend(_field_lines(change))

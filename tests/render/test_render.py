@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
+from daemon.model.refs import SourceRef
 from daemon.render import objref, render
 from daemon.render.app import canary_split
 from daemon.render.core import stage_of
+from daemon.render.provenance import sources
 from tests.render.factory import sample_model
 
 K8S_VERSION = "1.34"
@@ -44,11 +47,20 @@ def test_every_object_carries_ownership_and_provenance(objects: list[dict[str, A
         meta = obj["metadata"]
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "dockyard", objref(obj)
         assert meta["annotations"]["dockyard.dev/revision"] == "0123456789abcdef"
-        assert ":" in meta["annotations"]["dockyard.dev/source"]
+        # The document's identity only: nothing that a comment or a file move changes.
+        assert re.fullmatch(r"[A-Z][A-Za-z]+/[a-z0-9-]+", meta["annotations"]["dockyard.dev/source"]), objref(obj)
     web = by(objects, "Deployment", "web", "shop")
     assert web["metadata"]["labels"]["dockyard.dev/tenant"] == "shop"
     assert web["metadata"]["labels"]["dockyard.dev/app"] == "web"
-    assert web["metadata"]["annotations"]["dockyard.dev/source"] == "tenants/shop/web.yaml:3"
+    assert web["metadata"]["annotations"]["dockyard.dev/source"] == "App/web"
+
+
+def test_the_plan_finds_each_object_s_file_and_line_from_the_model(objects: list[dict[str, Any]]) -> None:
+    found = sources(sample_model(), objects)
+    assert found[objref(by(objects, "Deployment", "web", "shop"))] == SourceRef("tenants/shop/web.yaml", 3, "App/web")
+    assert found[objref(by(objects, "Namespace", "shop"))].file == "tenants/shop/tenant.yaml"
+    assert found[objref(by(objects, "PersistentVolumeClaim", "orders-data", "shop"))].document == "Volume/orders-data"
+    assert found[objref(by(objects, "StorageClass", "ceph-rbd"))].file == "platform.yaml"
 
 
 def test_objects_are_in_apply_order(objects: list[dict[str, Any]]) -> None:
