@@ -8,14 +8,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from daemon.edges.kube import KubeClient
-from daemon.engine.apply import ResourceManager
 from daemon.errors import ConfigError
-from daemon.model.kinds import PlatformModel
-from daemon.policy.plan import Plan
-from daemon.render import render
-from daemon.state.inventory import InventoryStore
+
+if TYPE_CHECKING:  # imported where used: `render` and `validate` load no Kubernetes client
+    from daemon.edges.kube import KubeClient
+    from daemon.engine.apply import ResourceManager
+    from daemon.model.kinds import PlatformModel
+    from daemon.policy.plan import Plan
 
 
 def add_repo_arg(parser: argparse.ArgumentParser) -> None:
@@ -58,10 +59,15 @@ def load_model(path: Path) -> PlatformModel:
 
 
 def kube_client(args: argparse.Namespace) -> KubeClient:
+    from daemon.edges.kube import KubeClient
+
     return KubeClient(args.kubeconfig, context=args.context, max_connections=max(args.concurrency, 4))
 
 
 def resource_manager(args: argparse.Namespace, kube: KubeClient) -> ResourceManager:
+    from daemon.engine.apply import ResourceManager
+    from daemon.state.inventory import InventoryStore
+
     return ResourceManager(kube, concurrency=args.concurrency, inventory=InventoryStore(kube, namespace=args.namespace))
 
 
@@ -81,6 +87,8 @@ class RepoPlan:
 
 def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> RepoPlan:
     """Validate and render ``--repo`` and plan it against ``--kubeconfig`` (plan and apply)."""
+    from daemon.render import render
+
     path = repo_path(args.repo)
     model = load_model(path)
     revision = revision_of(path)

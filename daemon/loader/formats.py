@@ -11,6 +11,7 @@ import difflib
 import functools
 import re
 import zoneinfo
+from collections.abc import Callable
 from typing import Final
 
 from jsonschema import FormatChecker
@@ -260,6 +261,22 @@ def _check_email_format(value: object) -> bool:
 
 def _check_uri_format(value: object) -> bool:
     return not isinstance(value, str) or bool(_URL_RE.match(value))
+
+
+#: Each format our schemas use, with its check (for both validators).
+FORMAT_CHECKS: tuple[tuple[str, Callable[[object], bool]], ...] = (
+    ("cron", lambda value: _checked(_check_cron_format, value)),
+    ("timezone", _check_timezone_format),
+    ("email", _check_email_format),
+    ("uri", _check_uri_format),
+)
+
+
+def _checked(check: Callable[[object], bool], value: object) -> bool:
+    try:
+        return check(value)
+    except ValueError:
+        return False
 
 
 def format_checker() -> FormatChecker:

@@ -18,7 +18,7 @@ from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
 from daemon.loader.repo import PLATFORM_FILE, walk
-from daemon.loader.schemas import validator
+from daemon.loader.schemas import is_valid, validator
 from daemon.loader.templates import instantiate, resolve_templates, validate_instance
 from daemon.loader.yamlsource import Document, read_file
 from daemon.model.kinds import PlatformModel
@@ -150,8 +150,12 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         where = origin.get(id(entry))
         cached = cache.schema.get(where) if cache is not None and where is not None else None
         if cached is None:
-            cached = list(
-                Explainer(entry.doc, tenant=entry.tenant).problems(validator(entry.kind).iter_errors(entry.data))
+            cached = (
+                []
+                if is_valid(entry.kind, entry.data)
+                else list(
+                    Explainer(entry.doc, tenant=entry.tenant).problems(validator(entry.kind).iter_errors(entry.data))
+                )
             )
             if cache is not None and where is not None:
                 cache.schema[where] = cached

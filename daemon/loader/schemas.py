@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from daemon.errors import ConfigError
-from daemon.loader.formats import format_checker
+from daemon.loader.formats import FORMAT_CHECKS, format_checker
 from daemon.model.kinds import KINDS
 
 Schema = dict[str, Any]
@@ -77,6 +78,29 @@ def validator(kind: str) -> Draft202012Validator:
     original = schema(kind)
     inlined = _inline(original, original.get("$defs", {}), 0)
     return Draft202012Validator(inlined, format_checker=format_checker())
+
+
+@functools.cache
+def _fast_validator(kind: str) -> Any:
+    """The same schema compiled by jsonschema-rs, with our own format checks."""
+    compiled = validator(kind).schema
+    assert isinstance(compiled, dict)
+    return jsonschema_rs.Draft202012Validator(compiled, formats=dict(FORMAT_CHECKS), validate_formats=True)
+
+
+def is_valid(kind: str, data: object) -> bool:
+    """True when ``data`` satisfies the schema of ``kind``, checked by jsonschema-rs (most documents
+    are valid, and it answers that about 20 times faster).
+
+    Only the question is asked here: every problem is still found and explained by the
+    ``jsonschema`` validator (:func:`validator`), so messages, JSON paths and positions are exactly
+    what they were. Where the two engines could disagree (a pattern's ``$`` before a trailing
+    newline), the fast one is the stricter, which only sends the document down the slow path.
+    """
+    try:
+        return bool(_fast_validator(kind).is_valid(data))
+    except (ValueError, OverflowError, TypeError):
+        return False  # a value jsonschema-rs cannot represent (an integer past 64 bits): ask jsonschema
 
 
 @functools.cache

@@ -27,7 +27,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from daemon.errors import Problem
 from daemon.loader.documents import Entry
 from daemon.loader.hints import Explainer, did_you_mean
-from daemon.loader.schemas import validator
+from daemon.loader.schemas import is_valid, validator
 from daemon.loader.yamlsource import Document, build_value, mapping_entries, node_at
 
 _PLACEHOLDER: Final = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -400,4 +400,6 @@ def instantiate(
 
 def validate_instance(app: Entry, doc: Document) -> list[Problem]:
     """Schema problems of an App made from a template (located in the App or the Template)."""
+    if is_valid("App", doc.data):
+        return []
     return Explainer(doc, tenant=app.tenant).problems(validator("App").iter_errors(doc.data))
