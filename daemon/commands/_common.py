@@ -98,5 +98,6 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> Rep
         max_fraction=model.platform.prune.max_fraction,
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,
+        imperative_managers=model.platform.sync.imperative_managers,
     )
     return RepoPlan(revision, plan, manager, model)

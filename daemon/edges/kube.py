@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -245,6 +245,20 @@ class KubeClient:
     ) -> dict[str, Any]:
         path = rtype.object_path(namespace, name) + (f"/{subresource}" if subresource else "")
         return self._request("PATCH", path, body=patch, content_type="application/merge-patch+json", verb="patch")
+
+    def json_patch(
+        self, rtype: ResourceType, namespace: str | None, name: str, operations: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """An RFC 6902 patch (used with a ``test`` of the resourceVersion, so it applies only to
+        the version it was computed from)."""
+        return self._request(
+            "PATCH",
+            rtype.object_path(namespace, name),
+            params={"fieldManager": FIELD_MANAGER},
+            body=list(operations),
+            content_type="application/json-patch+json",
+            verb="patch",
+        )
 
     def replace(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         rtype = self.type_of(obj)

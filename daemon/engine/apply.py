@@ -17,15 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
-from daemon.errors import ApplyConflict, ClusterError
+from daemon.errors import ApplyConflict, ClusterError, ObjectInvalid
 from daemon.model.labels import MANAGED_BY, MANAGER_NAME
 from daemon.model.refs import ObjRef
-from daemon.policy.diff import Change, ChangeSet, FieldChange, diff_object, without_provenance
+from daemon.policy.diff import Change, ChangeSet, FieldChange, diff_object, removed_fields, without_provenance
 from daemon.policy.health import WATCHED_KINDS, Health, assess
 from daemon.policy.inventory import Inventory, plan_prune
+from daemon.policy.ownership import DEFAULT_IMPERATIVE_MANAGERS, imperative_fields, is_imperative, taken_over
 from daemon.policy.plan import ApplyResult, ObjectResult, Plan
 from daemon.render.core import STAGES, objref, stage_of
 from daemon.state.inventory import InventoryStore
@@ -34,6 +36,9 @@ OWNED_SELECTOR = f"{MANAGED_BY}={MANAGER_NAME}"
 
 
 _NOISE_META = ("managedFields", "resourceVersion", "generation")
+
+#: Reads and patches of managedFields before a busy object (a rollout in progress) is given up.
+_TAKE_BACK_ATTEMPTS = 5
 
 
 Progress = Callable[[str], None]
@@ -62,6 +67,7 @@ class ResourceManager:
         self._sleep = sleep
         #: objects that compared clean at the last plan: ref -> (desired fingerprint, resourceVersion)
         self._clean: dict[ObjRef, tuple[str, str]] = {}
+        self._clean_for: tuple[str, ...] = ()  # the imperative managers those comparisons took back
 
     # --- live state -------------------------------------------------------------------------
 
@@ -97,13 +103,20 @@ class ResourceManager:
         allow_mass_prune: bool = False,
         server_dry_run: bool = True,
         force_conflicts: bool = False,
+        imperative_managers: Sequence[str] | None = None,
     ) -> Plan:
+        """What an apply would change. Fields that ``imperative_managers`` (kubectl's, by default)
+        set by hand are drift: shown, and taken back by the apply (see daemon.policy.ownership)."""
         before = self._kube.request_count()
+        managers = DEFAULT_IMPERATIVE_MANAGERS if imperative_managers is None else tuple(imperative_managers)
+        if managers != self._clean_for:
+            self._clean, self._clean_for = {}, managers
         inventory = self.inventory_store.load()
         types = self._types_for(desired, inventory.entries)
         live = self.fetch_live(types.values())
         changes: list[Change] = []
-        candidates: list[tuple[Mapping[str, Any], ObjRef, tuple[FieldChange, ...]]] = []
+        candidates: list[_Candidate] = []
+        takeover: dict[ObjRef, tuple[str, ...]] = {}
         clean: dict[ObjRef, tuple[str, str]] = {}
         for obj in desired:
             ref = objref(obj)
@@ -119,8 +132,13 @@ class ResourceManager:
                 changes.append(Change("unchanged", ref, desired=obj))
                 continue
             fields = diff_object(obj, current, self._manager)
-            if fields:
-                candidates.append((obj, ref, fields))
+            by_hand = _hand_edits(current, obj, managers)
+            taken = imperative_fields(current, obj, by_hand) if by_hand else {}
+            removed = removed_fields(obj, current, taken) if taken else ()
+            if taken and (fields or removed):
+                takeover[ref] = by_hand
+            if fields or removed:
+                candidates.append(_Candidate(obj, ref, fields, removed, by_hand if taken else ()))
             else:
                 clean[ref] = stamp
                 changes.append(Change("unchanged", ref, desired=obj))
@@ -128,6 +146,11 @@ class ResourceManager:
         if server_dry_run and candidates:
             with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
                 confirmed = list(pool.map(lambda c: self._confirm(c, live, force_conflicts), candidates))
+            takeover = {
+                ref: names
+                for ref, names in takeover.items()
+                if ref in {c.ref for c in confirmed if c.action == "update"}
+            }
             changes.extend(confirmed)
             for change in confirmed:
                 if change.action == "unchanged" and change.desired is not None:
@@ -135,7 +158,10 @@ class ResourceManager:
                     version = str(live[change.ref].get("metadata", {}).get("resourceVersion", ""))
                     self._clean[change.ref] = (_fingerprint(change.desired), version)
         else:
-            changes.extend(Change("update", ref, fields, desired=obj) for obj, ref, fields in candidates)
+            changes.extend(
+                Change("update", c.ref, c.fields + c.removed, reason=_taken_reason(c.by_hand), desired=c.obj)
+                for c in candidates
+            )
 
         desired_refs = {objref(o) for o in desired}
         stale_live = self._stale_objects(inventory, desired_refs, live, types)
@@ -155,31 +181,35 @@ class ResourceManager:
             desired=tuple(desired),
             live=live,
             requests=self._kube.request_count() - before,
+            takeover=takeover,
         )
 
-    def _confirm(
-        self,
-        candidate: tuple[Mapping[str, Any], ObjRef, tuple[FieldChange, ...]],
-        live: Mapping[ObjRef, Mapping[str, Any]],
-        force: bool,
-    ) -> Change:
-        obj, ref, fields = candidate
+    def _confirm(self, c: _Candidate, live: Mapping[ObjRef, Mapping[str, Any]], force: bool) -> Change:
+        fields = c.fields + c.removed
+        reason = _taken_reason(c.by_hand)
         try:
-            result = self._kube.apply(obj, field_manager=self._manager, force=force, dry_run=True)
+            try:
+                result = self._kube.apply(c.obj, field_manager=self._manager, force=force, dry_run=True)
+            except ApplyConflict as e:
+                if not c.by_hand or not all(is_imperative({"manager": m}, c.by_hand) for m in e.managers):
+                    raise
+                # Conflicts only with hand edits, which the apply takes back first: none remain.
+                result = self._kube.apply(c.obj, field_manager=self._manager, force=True, dry_run=True)
         except ApplyConflict as e:
             managers = ", ".join(e.managers) or "another manager"
             return Change(
                 "update",
-                ref,
+                c.ref,
                 fields,
                 reason=f"conflict with {managers}: apply with --force-conflicts to take the fields",
-                desired=obj,
+                desired=c.obj,
             )
         except ClusterError as e:
-            return Change("update", ref, fields, reason=f"the API server refuses it: {e}", desired=obj)
-        if _comparable(result) == _comparable(live[ref]):
-            return Change("unchanged", ref, desired=obj)
-        return Change("update", ref, fields, desired=obj)
+            return Change("update", c.ref, fields, reason=f"the API server refuses it: {e}", desired=c.obj)
+        # A dry-run cannot show what taking fields back removes: those removals are certain.
+        if not c.removed and _comparable(result) == _comparable(live[c.ref]):
+            return Change("unchanged", c.ref, desired=c.obj)
+        return Change("update", c.ref, fields, reason=reason, desired=c.obj)
 
     def _stale_objects(
         self,
@@ -229,7 +259,9 @@ class ResourceManager:
                 continue
             progress(f"stage {index + 1}/{len(STAGES)}: applying {len(batch)} object(s)")
             with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-                outcomes = list(pool.map(lambda o: self._apply_one(o, to_send, force_conflicts, cancel), batch))
+                outcomes = list(
+                    pool.map(lambda o: self._apply_one(o, to_send, force_conflicts, cancel, plan.takeover), batch)
+                )
             for outcome, live_obj in outcomes:
                 result.results.append(outcome)
                 if live_obj is not None:
@@ -251,14 +283,51 @@ class ResourceManager:
         result.duration_seconds = self._clock() - started
         return result
 
+    def _take_back(self, obj: Mapping[str, Any], by_hand: Sequence[str]) -> None:
+        """Makes the fields that ``by_hand`` managers set ours, on the object as it is now (the
+        patch tests its resourceVersion), so the apply that follows removes or resets them."""
+        rtype = self._kube.type_of(obj)
+        meta = obj["metadata"]
+        for attempt in range(_TAKE_BACK_ATTEMPTS):
+            current = self._kube.get(rtype, meta.get("namespace"), meta["name"])
+            if current is None:
+                return
+            entries = taken_over(current["metadata"].get("managedFields") or [], obj, self._manager, by_hand)
+            if entries is None:
+                return
+            version = current["metadata"]["resourceVersion"]
+            try:
+                self._kube.json_patch(
+                    rtype,
+                    meta.get("namespace"),
+                    meta["name"],
+                    [
+                        {"op": "test", "path": "/metadata/resourceVersion", "value": version},
+                        {"op": "replace", "path": "/metadata/managedFields", "value": entries},
+                    ],
+                )
+                return
+            except ObjectInvalid:
+                # The test failed: a controller wrote (a status, usually) since the read; read again.
+                if attempt == _TAKE_BACK_ATTEMPTS - 1:
+                    raise
+
     def _apply_one(
-        self, obj: Mapping[str, Any], changes: Mapping[ObjRef, Change], force: bool, cancel: threading.Event
+        self,
+        obj: Mapping[str, Any],
+        changes: Mapping[ObjRef, Change],
+        force: bool,
+        cancel: threading.Event,
+        takeover: Mapping[ObjRef, tuple[str, ...]],
     ) -> tuple[ObjectResult, dict[str, Any] | None]:
         ref = objref(obj)
         action = changes[ref].action
         if cancel.is_set():
             return ObjectResult(ref, action, False, "cancelled: the daemon is stopping"), None
         try:
+            by_hand = takeover.get(ref, ())
+            if by_hand:
+                self._take_back(obj, by_hand)
             live = self._kube.apply(obj, field_manager=self._manager, force=force)
         except ApplyConflict as e:
             managers = ", ".join(e.managers) or "another field manager"
@@ -351,6 +420,37 @@ class ResourceManager:
             suffix = f"; last warning: {warning}" if warning else ""
             states[ref] = Health(ref, old.state, f"timed out after {timeout:g}s: {old.message}{suffix}")
         return sorted(states.values(), key=lambda h: (stage_of(h.ref.kind), h.ref))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """An object whose local diff found changes, before the server confirms them."""
+
+    obj: Mapping[str, Any]
+    ref: ObjRef
+    fields: tuple[FieldChange, ...]
+    #: fields set by hand that the apply removes once it has taken them back
+    removed: tuple[FieldChange, ...]
+    #: the imperative managers whose fields are taken back
+    by_hand: tuple[str, ...]
+
+
+def _hand_edits(live: Mapping[str, Any], desired: Mapping[str, Any], managers: Sequence[str]) -> tuple[str, ...]:
+    """The imperative managers that set fields of ``live``."""
+    if not managers:
+        return ()
+    found = {
+        str(entry.get("manager"))
+        for entry in live.get("metadata", {}).get("managedFields") or ()
+        if is_imperative(entry, managers)
+    }
+    return tuple(sorted(found))
+
+
+def _taken_reason(by_hand: Sequence[str]) -> str:
+    if not by_hand:
+        return ""
+    return f"changed by hand ({', '.join(by_hand)}): the apply takes these fields back"
 
 
 def _fingerprint(obj: Mapping[str, Any]) -> str:

@@ -141,6 +141,16 @@ def diff_object(desired: Mapping[str, Any], live: Mapping[str, Any], manager: st
     return tuple(_mask(desired.get("kind", ""), changes))
 
 
+def removed_fields(
+    desired: Mapping[str, Any], live: Mapping[str, Any], fields: Mapping[str, Any]
+) -> tuple[FieldChange, ...]:
+    """The fields of a ``fieldsV1`` trie that ``live`` holds and ``desired`` does not set: what an
+    apply removes once those fields are ours (see :mod:`daemon.policy.ownership`)."""
+    changes: list[FieldChange] = []
+    _removed_fields(fields, desired, live, (), changes)
+    return tuple(_mask(desired.get("kind", ""), changes))
+
+
 def managed_fields_of(live: Mapping[str, Any], manager: str) -> dict[str, Any]:
     for entry in live.get("metadata", {}).get("managedFields") or ():
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
