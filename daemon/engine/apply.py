@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +34,8 @@ from daemon.render.core import STAGES, objref, stage_of
 from daemon.state.inventory import InventoryStore
 
 OWNED_SELECTOR = f"{MANAGED_BY}={MANAGER_NAME}"
+
+log = logging.getLogger(__name__)
 
 
 _NOISE_META = ("managedFields", "resourceVersion", "generation")
@@ -72,16 +75,39 @@ class ResourceManager:
     # --- live state -------------------------------------------------------------------------
 
     def _types_for(
-        self, desired: Iterable[Mapping[str, Any]], refs: Iterable[ObjRef]
-    ) -> dict[tuple[str, str], ResourceType]:
+        self, desired: Iterable[Mapping[str, Any]], inventory: Inventory
+    ) -> tuple[dict[tuple[str, str], ResourceType], Inventory]:
+        """The served type of every kind in play, and the inventory without entries that cannot
+        name a real object: a kind the server does not serve, or a namespace on a cluster-scoped
+        kind (a tenant can write its namespace's inventory; it must not reach past it)."""
         types: dict[tuple[str, str], ResourceType] = {}
         for obj in desired:
             rtype = self._kube.type_of(obj)
             types[(rtype.group, rtype.kind)] = rtype
-        for ref in refs:
-            if (ref.group, ref.kind) not in types:
-                types[(ref.group, ref.kind)] = self._kube.type_for(ref.group, ref.kind)
-        return types
+        unknown: set[tuple[str, str]] = set()
+        kept: set[ObjRef] = set()
+        for ref in inventory.entries:
+            key = (ref.group, ref.kind)
+            if key in unknown:
+                continue
+            if key not in types:
+                try:
+                    types[key] = self._kube.type_for(ref.group, ref.kind)
+                except ClusterError as e:
+                    if e.status != 404:
+                        raise
+                    unknown.add(key)
+                    continue
+            if types[key].namespaced == bool(ref.namespace):
+                kept.add(ref)
+        if len(kept) < len(inventory.entries):
+            log.warning(
+                "the inventory names %d object(s) that cannot exist (unknown kinds, or a namespace "
+                "on a cluster-scoped kind); they are ignored",
+                len(inventory.entries) - len(kept),
+            )
+            inventory = Inventory.of(kept, inventory.revision)
+        return types, inventory
 
     def fetch_live(self, types: Iterable[ResourceType]) -> dict[ObjRef, dict[str, Any]]:
         """Every object Dockyard labels as its own, with one list call per type."""
@@ -112,7 +138,7 @@ class ResourceManager:
         if managers != self._clean_for:
             self._clean, self._clean_for = {}, managers
         inventory = self.inventory_store.load()
-        types = self._types_for(desired, inventory.entries)
+        types, inventory = self._types_for(desired, inventory)
         live = self.fetch_live(types.values())
         changes: list[Change] = []
         candidates: list[_Candidate] = []
