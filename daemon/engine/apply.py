@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
+from daemon.edges.watch import LiveCache, LiveObjects
 from daemon.errors import ApplyConflict, ClusterError, ObjectInvalid
 from daemon.model.labels import MANAGED_BY, MANAGER_NAME
 from daemon.model.refs import ObjRef
@@ -61,8 +62,11 @@ class ResourceManager:
         inventory: InventoryStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        live_cache: LiveCache | None = None,
     ) -> None:
         self._kube = kube
+        #: watches that keep live state; without them every plan lists each kind
+        self._cache = live_cache
         self._manager = field_manager
         self._concurrency = max(1, concurrency)
         self.inventory_store = inventory or InventoryStore(kube)
@@ -71,6 +75,17 @@ class ResourceManager:
         #: objects that compared clean at the last plan: ref -> (desired fingerprint, resourceVersion)
         self._clean: dict[ObjRef, tuple[str, str]] = {}
         self._clean_for: tuple[str, ...] = ()  # the imperative managers those comparisons took back
+        #: fingerprints of the desired objects of the last plan, by identity (the daemon plans the
+        #: same rendered objects cycle after cycle): id -> (object, fingerprint)
+        self._prints: dict[int, tuple[Mapping[str, Any], str]] = {}
+        self._next_prints: dict[int, tuple[Mapping[str, Any], str]] = {}
+
+    def _fingerprint(self, obj: Mapping[str, Any]) -> str:
+        found = self._prints.get(id(obj))
+        if found is None or found[0] is not obj:
+            found = (obj, _fingerprint(obj))
+        self._next_prints[id(obj)] = found
+        return found[1]
 
     # --- live state -------------------------------------------------------------------------
 
@@ -109,8 +124,11 @@ class ResourceManager:
             inventory = Inventory.of(kept, inventory.revision)
         return types, inventory
 
-    def fetch_live(self, types: Iterable[ResourceType]) -> dict[ObjRef, dict[str, Any]]:
-        """Every object Dockyard labels as its own, with one list call per type."""
+    def fetch_live(self, types: Iterable[ResourceType]) -> Mapping[ObjRef, Mapping[str, Any]]:
+        """Every object Dockyard labels as its own: from the watches when there are some (no
+        request once they have listed), else with one list call per type."""
+        if self._cache is not None:
+            return self._cache.objects(types, OWNED_SELECTOR)
         live: dict[ObjRef, dict[str, Any]] = {}
         type_list = list(types)
         with ThreadPoolExecutor(max_workers=min(self._concurrency, max(len(type_list), 1))) as pool:
@@ -137,6 +155,7 @@ class ResourceManager:
         managers = DEFAULT_IMPERATIVE_MANAGERS if imperative_managers is None else tuple(imperative_managers)
         if managers != self._clean_for:
             self._clean, self._clean_for = {}, managers
+        self._next_prints = {}
         inventory = self.inventory_store.load()
         types, inventory = self._types_for(desired, inventory)
         live = self.fetch_live(types.values())
@@ -146,17 +165,18 @@ class ResourceManager:
         clean: dict[ObjRef, tuple[str, str]] = {}
         for obj in desired:
             ref = objref(obj)
-            current = live.get(ref)
-            if current is None:
+            version = _version_of(live, ref)
+            if version is None:
                 changes.append(Change("create", ref, desired=obj))
                 continue
             # An object whose desired state and live resourceVersion are both as they were when
             # it last compared clean cannot have drifted: skip the walk (most objects, most cycles).
-            stamp = (_fingerprint(obj), str(current.get("metadata", {}).get("resourceVersion", "")))
+            stamp = (self._fingerprint(obj), version)
             if self._clean.get(ref) == stamp:
                 clean[ref] = stamp
                 changes.append(Change("unchanged", ref, desired=obj))
                 continue
+            current = live[ref]
             fields = diff_object(obj, current, self._manager)
             by_hand = _hand_edits(current, obj, managers)
             taken = imperative_fields(current, obj, by_hand) if by_hand else {}
@@ -169,6 +189,7 @@ class ResourceManager:
                 clean[ref] = stamp
                 changes.append(Change("unchanged", ref, desired=obj))
         self._clean = clean
+        self._prints = self._next_prints
         if server_dry_run and candidates:
             with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
                 confirmed = list(pool.map(lambda c: self._confirm(c, live, force_conflicts), candidates))
@@ -181,8 +202,7 @@ class ResourceManager:
             for change in confirmed:
                 if change.action == "unchanged" and change.desired is not None:
                     # A local difference the server normalises away: no need to ask again.
-                    version = str(live[change.ref].get("metadata", {}).get("resourceVersion", ""))
-                    self._clean[change.ref] = (_fingerprint(change.desired), version)
+                    self._clean[change.ref] = (self._fingerprint(change.desired), _version_of(live, change.ref) or "")
         else:
             changes.extend(
                 Change("update", c.ref, c.fields + c.removed, reason=_taken_reason(c.by_hand), desired=c.obj)
@@ -355,6 +375,8 @@ class ResourceManager:
             if by_hand:
                 self._take_back(obj, by_hand)
             live = self._kube.apply(obj, field_manager=self._manager, force=force)
+            if self._cache is not None:
+                self._cache.observe(live)
         except ApplyConflict as e:
             managers = ", ".join(e.managers) or "another field manager"
             message = f"conflict with {managers}; re-run with --force-conflicts to take over the fields"
@@ -377,6 +399,8 @@ class ResourceManager:
                 result.results.append(ObjectResult(ref, "prune", False, str(e)))
                 kept.add(ref)
                 continue
+            if self._cache is not None:
+                self._cache.forget(ref)
             result.pruned.append(ref)
             result.results.append(ObjectResult(ref, "prune", True))
             progress(f"  pruned  {ref}")
@@ -477,6 +501,32 @@ def _taken_reason(by_hand: Sequence[str]) -> str:
     if not by_hand:
         return ""
     return f"changed by hand ({', '.join(by_hand)}): the apply takes these fields back"
+
+
+def _version_of(live: Mapping[ObjRef, Mapping[str, Any]], ref: ObjRef) -> str | None:
+    """An object's resourceVersion (without decoding it, from the watches), or None when absent."""
+    if isinstance(live, LiveObjects):
+        return live.version(ref)
+    obj = live.get(ref)
+    return None if obj is None else str(obj.get("metadata", {}).get("resourceVersion", ""))
+
+
+def slim_live(obj: dict[str, Any]) -> dict[str, Any]:
+    """What planning and health read of a live object, for the watches to keep: status only of
+    kinds whose health is assessed, and managedFields without status writers' entries or times."""
+    slim = dict(obj)
+    meta = dict(slim.get("metadata", {}))
+    entries = meta.get("managedFields")
+    if entries:
+        meta["managedFields"] = [
+            {k: e[k] for k in ("manager", "operation", "subresource", "fieldsV1") if k in e}
+            for e in entries
+            if e.get("subresource") != "status"
+        ]
+    slim["metadata"] = meta
+    if slim.get("kind") not in WATCHED_KINDS:
+        slim.pop("status", None)
+    return slim
 
 
 def _fingerprint(obj: Mapping[str, Any]) -> str:

@@ -73,6 +73,38 @@ class CycleRunner:
             self._on_cycle(outcome)
 
 
+class Debounced:
+    """Calls ``action`` once, ``delay`` seconds after the first call of a burst: a kubectl edit
+    that touches five objects, or a rollout's stream of changes, asks for one cycle."""
+
+    def __init__(self, action: Callable[[], None], delay: float) -> None:
+        self._action = action
+        self._delay = delay
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._cancelled = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._timer is not None or self._cancelled:
+                return
+            self._timer = threading.Timer(self._delay, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._timer = None
+        self._action()
+
+
 class DaemonScheduler:
     """APScheduler wiring only: interval jobs that ask the runner for a cycle."""
 

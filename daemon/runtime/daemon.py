@@ -12,26 +12,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon.edges.eventlog import LogSink
 from daemon.edges.http import HttpServer
 from daemon.edges.kube import KubeClient
 from daemon.edges.metrics import DaemonMetrics
 from daemon.edges.source import GitSource, LocalSource
+from daemon.edges.watch import LiveCache
 from daemon.edges.watcher import ChangeWatcher
 from daemon.engine.alerts import INTERVAL_SECONDS as ALERT_INTERVAL_SECONDS
 from daemon.engine.alerts import AlertEvaluator
-from daemon.engine.apply import ResourceManager
+from daemon.engine.apply import ResourceManager, slim_live
 from daemon.engine.backups import BackupManager
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
-from daemon.engine.scheduler import CycleRunner, DaemonScheduler
+from daemon.engine.scheduler import CycleRunner, DaemonScheduler, Debounced
 from daemon.model.events import EventSink
 from daemon.model.kinds import PlatformModel
+from daemon.model.refs import ObjRef
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
@@ -48,6 +50,9 @@ log = logging.getLogger(__name__)
 
 #: How often the leader looks for Volume backups that are due.
 BACKUP_INTERVAL_SECONDS = 60
+
+#: A change to a managed object asks for a drift cycle this long after the first of a burst.
+DRIFT_DEBOUNCE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -114,11 +119,15 @@ class Daemon:
                 renew_every=leader.renew_seconds,
             )
         cluster = settings.cluster
+        # Live state from watches: a cycle with nothing new costs no list requests, and a change
+        # to a managed object (drift) asks for a cycle within seconds.
+        self.live = LiveCache(self.kube, slim=slim_live, on_change=self._changed_live)
+        inventory = InventoryStore(
+            self.kube, namespace=namespace, list_pieces=self._inventory_pieces, on_written=self.live.observe
+        )
         self.reconciler = Reconciler(
             self.source,
-            ResourceManager(
-                self.kube, concurrency=cluster.concurrency, inventory=InventoryStore(self.kube, namespace=namespace)
-            ),
+            ResourceManager(self.kube, concurrency=cluster.concurrency, inventory=inventory, live_cache=self.live),
             self.events,
             metrics=metrics,
             history=self.history,
@@ -134,6 +143,8 @@ class Daemon:
             clock=clock,
         )
         self.runner = CycleRunner(self.reconciler)
+        self._drift_soon = Debounced(lambda: self.runner.request("drift"), DRIFT_DEBOUNCE_SECONDS)
+        self._inventory_selector = inventory.selector
         self.scheduler = DaemonScheduler(
             self.runner,
             poll_seconds=settings.schedule.interval_seconds or 60.0,
@@ -246,12 +257,14 @@ class Daemon:
         if self._watcher is not None:
             self._watcher.stop()
         self.scheduler.shutdown()
+        self._drift_soon.cancel()
         self.runner.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
         if self.server is not None:
             self.server.stop()
         self.notifications.stop(timeout=10)
+        self.live.stop()
         self.kube.close()
 
     def wait(self) -> None:
@@ -277,6 +290,16 @@ class Daemon:
                 for line in self.settings.ready_note.strip("\n").splitlines():
                     log.info("%s", line)
                 return
+
+    def _changed_live(self, ref: ObjRef) -> None:
+        # Only the leader corrects drift; nothing is asked for once stopping.
+        if self.is_leader() and not self._stopped.is_set():
+            log.debug("%s changed in the cluster: drift cycle soon", ref)
+            self._drift_soon()
+
+    def _inventory_pieces(self) -> list[Mapping[str, Any]]:
+        configmaps = self.kube.resource_type("v1", "ConfigMap")
+        return list(self.live.objects([configmaps], self._inventory_selector).values())
 
     def _became_leader(self) -> None:
         log.info("%s is now the leader", self.settings.leader.identity)

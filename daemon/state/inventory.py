@@ -1,7 +1,8 @@
 """The inventory of applied objects, kept in the cluster: one piece per namespace, plus one for
 cluster-scoped objects (layout and trust rules in :mod:`daemon.policy.inventory`).
 
-Pieces are ConfigMaps labelled ``dockyard.dev/inventory=<name>``: ``<name>`` in each namespace
+Pieces are ConfigMaps labelled ``dockyard.dev/inventory=<Dockyard's namespace>`` (two Dockyards
+on one cluster each read their own): ``<name>`` in each namespace
 that holds Dockyard's objects, ``<name>-cluster`` in Dockyard's own namespace, and ``-2``, ``-3``
 ... after either when a piece outgrows one ConfigMap. One list request reads them all (or none,
 when a watch keeps them: ``list_pieces``); a save writes only the pieces whose entries changed,
@@ -56,7 +57,13 @@ class InventoryStore:
 
     @property
     def selector(self) -> str:
-        return f"{INVENTORY_LABEL}={self.name}"
+        return f"{INVENTORY_LABEL}={self.namespace}"
+
+    def _is_piece(self, name: str) -> bool:
+        base = self.name
+        return any(
+            name == b or (name.startswith(f"{b}-") and name[len(b) + 1 :].isdigit()) for b in (base, f"{base}-cluster")
+        )
 
     @property
     def _configmaps(self) -> ResourceType:
@@ -72,6 +79,8 @@ class InventoryStore:
         scopes: dict[str, _Scope] = {}
         for piece in pieces:
             meta = piece.get("metadata", {})
+            if not self._is_piece(str(meta.get("name", ""))):
+                continue  # another inventory of the same Dockyard (tests keep several)
             namespace = str(meta.get("namespace", ""))
             scope = CLUSTER_SCOPE if self._is_cluster_piece(namespace, str(meta.get("name", ""))) else namespace
             entries, refused = parse_chunk(scope, piece.get("data") or {})
@@ -158,7 +167,7 @@ class InventoryStore:
             "metadata": {
                 "name": name,
                 "namespace": namespace,
-                "labels": {"app.kubernetes.io/part-of": "dockyard", INVENTORY_LABEL: self.name},
+                "labels": {"app.kubernetes.io/part-of": "dockyard", INVENTORY_LABEL: self.namespace},
             },
             "data": dict(data),
         }
