@@ -20,7 +20,7 @@ from daemon.loader.hints import Explainer
 from daemon.loader.repo import PLATFORM_FILE, walk
 from daemon.loader.schemas import is_valid, validator
 from daemon.loader.templates import instantiate, resolve_templates, validate_instance
-from daemon.loader.yamlsource import Document, read_file
+from daemon.loader.yamlsource import Document, compact, read_file
 from daemon.model.kinds import PlatformModel
 from daemon.model.refs import SourceRef
 
@@ -114,6 +114,7 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
             read, found = read_file(source.path, source.rel)
             if cache is not None and key is not None:
                 cache.misses += 1
+                compact(read)
                 cache.files[key] = (read, found)
         if key is not None:
             live.add(key)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
+from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule, Volume
 from daemon.model.refs import ObjRef
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
@@ -76,6 +76,13 @@ def render(
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
     tenants = {t.name: t for t in model.tenants}
+    # Looked up per app: indexed once, or a platform of thousands of apps renders in quadratic time.
+    volumes_by_tenant: dict[str, dict[str, Volume]] = {}
+    for volume in model.volumes:
+        volumes_by_tenant.setdefault(volume.tenant, {})[volume.name] = volume
+    scalings: dict[tuple[str, str], Autoscaling] = {}
+    for found in model.autoscalings:
+        scalings.setdefault((found.tenant, found.target), found)
     for tenant in model.tenants:
         objects.extend(render_tenant(tenant, revision))
     objects.extend(render_network(model, revision))
@@ -83,8 +90,8 @@ def render(
         objects.append(render_volume(volume, revision))
     for app in model.apps:
         tenant = tenants[app.tenant]
-        volumes = {v.name: v for v in model.volumes_of(app.tenant)}
-        scaling = model.autoscaling_for(app.tenant, app.name)
+        volumes = volumes_by_tenant.get(app.tenant, {})
+        scaling = scalings.get((app.tenant, app.name))
         if scaling is not None:
             scaling = scheduled(scaling, schedules.get((scaling.tenant, scaling.name)))
         objects.extend(
