@@ -20,7 +20,7 @@ from daemon.model.cycle import CycleOutcome, Trigger
 log = logging.getLogger(__name__)
 
 #: When several triggers wait, the cycle runs under the most specific one.
-_PRIORITY: tuple[Trigger, ...] = ("manual-override", "manual", "webhook", "watch", "drift", "poll")
+_PRIORITY: tuple[Trigger, ...] = ("manual-override", "manual", "webhook", "watch", "change", "drift", "poll")
 
 
 class CycleRunner:
@@ -63,7 +63,7 @@ class CycleRunner:
                 triggers, self._pending = self._pending, set()
             trigger = next(t for t in _PRIORITY if t in triggers)
             if trigger in ("poll", "drift") and not self._reconciler.retry_due():
-                continue  # backing off after a failure; explicit triggers still go through
+                continue  # backing off after a failure; explicit triggers (and changes seen) still go through
             outcome = self._reconciler.cycle(
                 "manual" if trigger == "manual-override" else trigger,
                 ignore_windows=trigger == "manual-override",

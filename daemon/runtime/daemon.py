@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 BACKUP_INTERVAL_SECONDS = 60
 
 #: A change to a managed object asks for a drift cycle this long after the first of a burst.
-DRIFT_DEBOUNCE_SECONDS = 1.0
+DRIFT_DEBOUNCE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class Daemon:
             clock=clock,
         )
         self.runner = CycleRunner(self.reconciler)
-        self._drift_soon = Debounced(lambda: self.runner.request("drift"), DRIFT_DEBOUNCE_SECONDS)
+        self._drift_soon = Debounced(lambda: self.runner.request("change"), DRIFT_DEBOUNCE_SECONDS)
         self._inventory_selector = inventory.selector
         self.scheduler = DaemonScheduler(
             self.runner,
