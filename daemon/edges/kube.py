@@ -9,6 +9,7 @@ is counted by verb so plans and applies can report their API cost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -427,7 +428,8 @@ class WatchStream:
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
             raise ClusterUnavailable(f"watch {self._rtype.plural} ended: {type(e).__name__}") from e
         finally:
-            self._response.release_conn()
+            with contextlib.suppress(OSError, urllib3.exceptions.HTTPError):
+                self._response.release_conn()  # after close() the socket may be gone already
 
     def close(self) -> None:
         self._response.shutdown()

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 Slim = Callable[[dict[str, Any]], dict[str, Any]]
 OnChange = Callable[[ObjRef], None]
 
+#: The longest wait between two attempts of a failing watch.
+_MAX_RETRY_SECONDS = 30.0
+
 #: Top-level fields that are not what anyone asks for (the digest of drift ignores them).
 _NOT_DESIRED = frozenset({"status", "metadata", "apiVersion", "kind"})
 
@@ -129,6 +132,8 @@ class Informer:
         self._stream: WatchStream | None = None
         self._thread = threading.Thread(target=self._run, name=f"watch-{rtype.plural}", daemon=True)
         self.relists = 0
+        #: why the first list failed, while it has not succeeded (a kind not served, no RBAC)
+        self.error: ClusterError | None = None
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -165,11 +170,13 @@ class Informer:
 
     def _run(self) -> None:
         next_resync = 0.0
+        delay = self._retry_seconds
         while not self._stopped.is_set():
             try:
                 if not self._version or time.monotonic() >= next_resync:
                     self._relist()
                     next_resync = time.monotonic() + self._resync_seconds
+                delay = self._retry_seconds
                 self._watch()
             except ClusterError as e:
                 if e.status == 410:
@@ -178,14 +185,18 @@ class Informer:
                     continue
                 if self._stopped.is_set():
                     return
-                log.warning("watch of %s failed, retrying: %s", self.rtype.plural, e)
-                self._stopped.wait(self._retry_seconds)
+                if not self._synced.is_set():
+                    self.error = e
+                log.warning("watch of %s failed, retrying in %.0fs: %s", self.rtype.plural, delay, e)
+                self._stopped.wait(delay)
+                delay = min(delay * 2, _MAX_RETRY_SECONDS)
             except Exception:  # a bug must not end the watch for good; it is logged and retried
                 if self._stopped.is_set():
                     return
                 log.exception("watch of %s crashed, retrying", self.rtype.plural)
                 self._version = ""
-                self._stopped.wait(self._retry_seconds)
+                self._stopped.wait(delay)
+                delay = min(delay * 2, _MAX_RETRY_SECONDS)
 
     def _relist(self) -> None:
         items, version = self._kube.list_with_version(self.rtype, label_selector=self.selector)
@@ -194,6 +205,7 @@ class Informer:
             old, self._objects = self._objects, fresh
             self._version = version
         self.relists += 1
+        self.error = None
         if self._synced.is_set():
             # Anything that changed while nobody watched (a resync, a relist after 410).
             for ref in set(old) | set(fresh):
@@ -299,9 +311,15 @@ class LiveCache:
         """Every object of these kinds under ``selector``, once each informer has listed."""
         informers = [self.informer(rtype, selector) for rtype in rtypes]
         entries: dict[ObjRef, CachedObject] = {}
+        deadline = time.monotonic() + self._sync_timeout
         for informer in informers:
-            if not informer.wait_synced(self._sync_timeout):
-                raise ClusterError(f"the watch of {informer.rtype.plural} did not sync in {self._sync_timeout:g}s")
+            while not informer.wait_synced(min(0.1, max(deadline - time.monotonic(), 0))):
+                error = informer.error
+                status = (error.status or 0) if error is not None else 0
+                if error is not None and 400 <= status < 500 and status != 429:
+                    raise error  # not served, not allowed: waiting will not help
+                if time.monotonic() >= deadline:
+                    raise ClusterError(f"the watch of {informer.rtype.plural} did not sync in {self._sync_timeout:g}s")
             entries.update(informer.snapshot())
         return LiveObjects(entries)
 
