@@ -219,25 +219,26 @@ class KubeClient:
                 return items
             params["continue"] = token
 
-    def list_with_version(
+    def list_pages(
         self, rtype: ResourceType, *, label_selector: str | None = None, page_size: int = 500
-    ) -> tuple[list[dict[str, Any]], str]:
-        """Every object of a type (all namespaces) and the list's resourceVersion, from which a
-        watch continues without missing a change."""
-        items: list[dict[str, Any]] = []
+    ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """Every object of a type (all namespaces), a page at a time, each page with the list's
+        resourceVersion (a watch continues from the last one without missing a change). A caller
+        that keeps less than whole objects never holds more than one page of them."""
         params: dict[str, str] = {"limit": str(page_size)}
         if label_selector:
             params["labelSelector"] = label_selector
         while True:
             page = self._request("GET", rtype.collection_path(), params=params, verb="list")
-            for item in page.get("items", []):
+            items = page.get("items", [])
+            for item in items:
                 item.setdefault("apiVersion", rtype.api_version)
                 item.setdefault("kind", rtype.kind)
-                items.append(item)
             meta = page.get("metadata", {})
+            yield items, str(meta.get("resourceVersion", ""))
             token = meta.get("continue")
             if not token:
-                return items, str(meta.get("resourceVersion", ""))
+                return
             params["continue"] = token
 
     def watch(

@@ -199,8 +199,12 @@ class Informer:
                 delay = min(delay * 2, _MAX_RETRY_SECONDS)
 
     def _relist(self) -> None:
-        items, version = self._kube.list_with_version(self.rtype, label_selector=self.selector)
-        fresh = {ref_of(item): self._encode(item) for item in items}
+        fresh: dict[ObjRef, CachedObject] = {}
+        version = ""
+        for items, page_version in self._kube.list_pages(self.rtype, label_selector=self.selector):
+            version = page_version  # the last page's is the list's
+            for item in items:
+                fresh[ref_of(item)] = self._encode(item)
         with self._lock:
             old, self._objects = self._objects, fresh
             self._version = version

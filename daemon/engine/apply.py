@@ -383,7 +383,9 @@ class ResourceManager:
             return ObjectResult(ref, action, False, message, e.managers), None
         except ClusterError as e:
             return ObjectResult(ref, action, False, str(e)), None
-        return ObjectResult(ref, action, True), live
+        # Only the health wait reads what the server answered, and only of watched kinds: holding
+        # every answer of a cold apply of thousands of objects would be most of its memory.
+        return ObjectResult(ref, action, True), slim_live(live) if ref.kind in WATCHED_KINDS else None
 
     def _prune(self, plan: Plan, result: ApplyResult, progress: Progress) -> set[ObjRef]:
         """Deletes stale objects in reverse apply order; returns stale refs still to be owned."""
