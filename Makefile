@@ -16,7 +16,10 @@ help:
 
 $(STAMP): pyproject.toml
 	@command -v go >/dev/null || { echo "Go is required to build the local control plane"; exit 1; }
-	@command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git; }
+	@# git, and what commit-signature checks run: ssh-keygen (SSH signatures) and gpg (OpenPGP).
+	@missing=""; for t in git:git ssh-keygen:openssh-client gpg:gnupg; do \
+		command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+		if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,9 +44,9 @@ from daemon.chat.config import EVENTS_PATH, SlackConfig
 from daemon.chat.gitops import GitOps
 from daemon.chat.ports import ChatPorts
 from daemon.chat.service import ChatService, Invocation
-from daemon.chat.views import Reply
+from daemon.chat.views import Reply, escape, notice_view
 from daemon.edges.http import Request, Response
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, DockyardError
 
 _log = logging.getLogger(__name__)
 
@@ -153,6 +153,34 @@ class ReplayGuard(Middleware):
         return next()
 
 
+def _answerer(respond: Respond) -> Callable[[Reply], None]:
+    def answer(reply: Reply) -> None:
+        result = respond(**reply.payload())
+        status = getattr(result, "status_code", 200)
+        if status >= 300:
+            _log.warning("Slack refused an answer through response_url (HTTP %s)", status)
+
+    return answer
+
+
+#: What a command payload carries that the leader needs to run and answer it (nothing else).
+_FORWARDED_FIELDS = (
+    "command",
+    "text",
+    "user_id",
+    "user_name",
+    "channel_id",
+    "channel_name",
+    "team_id",
+    "trigger_id",
+    "response_url",
+)
+
+
+def _forwardable(body: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(body[k]) for k in _FORWARDED_FIELDS if isinstance(body.get(k), str)}
+
+
 # --- the app -----------------------------------------------------------------------------------------
 
 
@@ -170,6 +198,7 @@ class SlackChat:
         # Group lookups go through this app's Web API client, and only when a command needs them.
         groups = GroupDirectory(self.list_group_members)
         self.service = ChatService(ports, gitops, groups=groups, **service_options)
+        self._ports = ports
         self.config = config
         self.logger = logging.getLogger("dockyard.chat.bolt")
         _install_filter(self.logger, config.secrets)
@@ -203,19 +232,33 @@ class SlackChat:
 
     def _on_command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         prepared = self.service.prepare(Invocation.from_payload(body))
+        ports = self._ports
+        if ports.hand_to_leader is not None and not ports.is_leader() and prepared.command is not None:
+            # Only the leader runs commands: this replica acknowledges and hands it over.
+            try:
+                ports.hand_to_leader(_forwardable(body))
+            except DockyardError as e:
+                _log.warning("cannot hand a chat command to the leader: %s", e)
+                ack(**notice_view("⏳", "Dockyard is changing leaders", ["Try again in a few seconds."]).payload())
+                return
+            ack(**(prepared.ack or notice_view("⏳", f"Working on `{escape(prepared.command.text())}`…")).payload())
+            return
         if prepared.ack is None:
             ack()
         else:
             ack(**prepared.ack.payload())
         # Still in the listener thread: the HTTP response has gone out with the ack above.
+        self.service.run(prepared, _answerer(respond))
 
-        def answer(reply: Reply) -> None:
-            result = respond(**reply.payload())
-            status = getattr(result, "status_code", 200)
-            if status >= 300:
-                _log.warning("Slack refused an answer through response_url (HTTP %s)", status)
-
-        self.service.run(prepared, answer)
+    def run_handed_over(self, body: Mapping[str, Any]) -> None:
+        """Runs a command a standby received (the leader, from its inbox); answers through the
+        command's response_url as if it had arrived here."""
+        prepared = self.service.prepare(Invocation.from_payload(body))
+        url = body.get("response_url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            _log.warning("a handed-over chat command has no response_url; it was not run")
+            return
+        self._executor.submit(self.service.run, prepared, _answerer(Respond(response_url=url)))
 
     # --- transports ---------------------------------------------------------------------------
 

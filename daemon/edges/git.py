@@ -22,8 +22,9 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
@@ -31,6 +32,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 import git
 
 from daemon.errors import SourceError
+from daemon.model.refs import Signature, SignatureStatus
 
 _log = logging.getLogger(__name__)
 
@@ -293,3 +295,109 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+# --- commit signatures -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustedKeys:
+    """The keys the daemon trusts to sign commits: an SSH ``allowed_signers`` file (the format
+    ``git`` and ``ssh-keygen -Y verify`` use) and/or a file of armored OpenPGP public keys."""
+
+    allowed_signers: Path | None = None
+    openpgp_keys: Path | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.allowed_signers is not None or self.openpgp_keys is not None
+
+
+#: git's %G? letters: G good and trusted, U good but not trusted (for SSH: no allowed principal),
+#: B bad, X/Y expired signature/key, R revoked key, E cannot be checked (unknown key), N none.
+_STATUS: dict[str, SignatureStatus] = {
+    "G": "good",
+    "U": "untrusted",
+    "B": "bad",
+    "X": "expired",
+    "Y": "expired",
+    "R": "revoked",
+    "E": "untrusted",
+    "N": "none",
+}
+
+
+class SignatureReader:
+    """Reads a commit's signature with git, against :class:`TrustedKeys` only (a private GnuPG
+    home in ``workdir`` holds just the trusted OpenPGP keys, fully trusted; SSH keys come from the
+    allowed-signers file alone)."""
+
+    def __init__(self, trusted: TrustedKeys, workdir: Path | None) -> None:
+        if trusted.openpgp_keys is not None and workdir is None:
+            raise SourceError("trusted OpenPGP keys need a work directory for their keyring")
+        self._trusted = trusted
+        self._home = Path(workdir or ".").absolute() / "gnupg"
+        self._imported: tuple[float, int] | None = None
+
+    def read(self, run: Callable[..., str], sha: str) -> Signature:
+        """``run(*args, env=...)`` runs git in the repository that holds ``sha``."""
+        if not self._trusted.configured:
+            return Signature(
+                "unchecked", detail="the daemon has no trusted keys (--allowed-signers, --trusted-gpg-keys)"
+            )
+        env = {"GNUPGHOME": str(self._prepare_keyring())}
+        signers = str(self._trusted.allowed_signers or "/dev/null")
+        out = run(
+            "-c",
+            f"gpg.ssh.allowedSignersFile={signers}",
+            "log",
+            "-1",
+            "--format=%G?%x00%GS%x00%GF%x00%GK",
+            sha,
+            env=env,
+        )
+        letter, signer, fingerprint, key = [*out.strip("\n").split("\x00"), "", "", "", ""][:4]
+        status = _STATUS.get(letter.strip(), "bad")
+        detail = "" if status == "good" else f"git reports {letter.strip() or '?'}" + (f" for key {key}" if key else "")
+        return Signature(status, signer.strip() if status == "good" else "", fingerprint or key, detail)
+
+    def _prepare_keyring(self) -> Path:
+        keys = self._trusted.openpgp_keys
+        self._home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if keys is None:
+            return self._home
+        stat = keys.stat()
+        stamp = (stat.st_mtime, stat.st_size)
+        if stamp != self._imported:
+            # A fresh keyring each time the file changes: a key removed from it is no longer trusted.
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home.mkdir(mode=0o700, parents=True)
+            _gpg(self._home, "--import", str(keys))
+            fingerprints = [
+                line.split(":")[9]
+                for line in _gpg(self._home, "--with-colons", "--list-keys").splitlines()
+                if line.startswith("fpr:")
+            ]
+            # Every key in this keyring is one the platform team chose to trust.
+            _gpg(self._home, "--import-ownertrust", stdin="".join(f"{f}:6:\n" for f in fingerprints))
+            self._imported = stamp
+        return self._home
+
+
+def _gpg(home: Path, *args: str, stdin: str = "") -> str:
+    try:
+        result = subprocess.run(
+            ["gpg", "--batch", "--quiet", "--homedir", str(home), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        raise SourceError(
+            f"cannot run gpg to read the trusted OpenPGP keys ({type(e).__name__}); is gnupg installed?"
+        ) from e
+    if result.returncode != 0:
+        raise SourceError(f"gpg {args[0]} failed: {summarise_stderr(result.stderr)}")
+    return result.stdout

@@ -16,6 +16,7 @@ from daemon.model.kinds import (
     AccessMode,
     AlertRule,
     App,
+    AuditSettings,
     Autoscaling,
     Backup,
     Canary,
@@ -49,6 +50,7 @@ from daemon.model.kinds import (
     Template,
     Tenant,
     TenantNetwork,
+    VerifySettings,
     VolumeMount,
 )
 from daemon.model.kinds import Volume as VolumeModel
@@ -118,6 +120,8 @@ def platform(data: Data, source: SourceRef) -> Platform:
     )
     ingress = _map(spec, "ingress")
     chat = _map(spec, "chat")
+    retention = _map(_map(spec, "audit"), "retention")
+    verify = _map(spec, "verify")
     roles = tuple(
         SlackRoleBinding(
             role=r["role"],
@@ -141,6 +145,10 @@ def platform(data: Data, source: SourceRef) -> Platform:
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
+        audit=AuditSettings(
+            retention_days=int(retention.get("days", 90)), retention_records=int(retention.get("records", 100_000))
+        ),
+        verify=VerifySettings(required=bool(verify.get("required", False)), signers=_strings(verify, "signers")),
     )
 
 

@@ -109,6 +109,20 @@ class PruneSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    retention_days: int = 90
+    retention_records: int = 100_000
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    #: refuse revisions whose commit is not signed by a key the daemon trusts
+    required: bool = False
+    #: when not empty, only these signers (principals / e-mails) among the trusted keys
+    signers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Platform:
     metadata: Metadata
     source: SourceRef
@@ -118,6 +132,8 @@ class Platform:
     default_notifications: str | None = None
     chat: ChatSettings = field(default_factory=ChatSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)

@@ -30,15 +30,18 @@ from daemon.engine.apply import ResourceManager
 from daemon.engine.backups import BackupManager
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler
+from daemon.errors import DockyardError
 from daemon.model.events import EventSink
 from daemon.model.kinds import PlatformModel
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
-from daemon.state.history import HistoryStore
+from daemon.state.history import HistoryStore, Retention
+from daemon.state.inbox import Inbox, InboxRequest
 from daemon.state.inventory import InventoryStore
 from daemon.state.lease import LeaderElector
 from daemon.state.pauses import PauseStore
+from daemon.views.audit import audit_pruned, audit_pruned_record
 from notifiers.service import NotificationService
 
 if TYPE_CHECKING:  # importing it at run time would load slack-bolt
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 
 #: How often the leader looks for Volume backups that are due.
 BACKUP_INTERVAL_SECONDS = 60
+#: How often the leader takes the requests standbys received (webhooks, Slack commands).
+INBOX_INTERVAL_SECONDS = 1
+#: How often the leader applies the audit trail's retention.
+AUDIT_PRUNE_INTERVAL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,12 @@ def open_edges(settings: DaemonSettings, metrics: DaemonMetrics) -> Edges:
         settings=settings.notifications,
     )
     source: Source
+    trusted = settings.source.trusted_keys
     if settings.source.remote is not None:
-        source = GitSource(settings.source.remote, workdir=settings.workdir / "git")
+        source = GitSource(settings.source.remote, workdir=settings.workdir / "git", trusted=trusted)
     else:
         assert settings.source.local_path is not None
-        source = LocalSource(settings.source.local_path)
+        source = LocalSource(settings.source.local_path, trusted=trusted, workdir=settings.workdir / "local")
     return Edges(kube, notifications, source)
 
 
@@ -98,6 +106,7 @@ class Daemon:
         namespace = settings.cluster.namespace
         self.history = HistoryStore(self.kube, namespace=namespace)
         self.pauses = PauseStore(self.kube, namespace=namespace)
+        self.inbox = Inbox(self.kube, namespace=namespace)
         # Events are counted, persisted in the outbox before delivery, and logged for operators.
         self.events = EventBus(
             metrics, (LogSink(logging.getLogger("dockyard.events")), self.notifications, *extra_sinks)
@@ -128,6 +137,7 @@ class Daemon:
                 backoff_base=settings.schedule.backoff_base,
                 backoff_cap=settings.schedule.backoff_cap,
                 force_conflicts=cluster.force_conflicts,
+                require_signed_commits=settings.source.require_signed_commits,
             ),
             is_leader=self.is_leader,
             on_model=self._on_model,
@@ -147,6 +157,7 @@ class Daemon:
             paused=self.pauses.paused,
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
+            hand_to_leader=self.inbox.put,
         )
         self.server: HttpServer | None = None
         if settings.http.listen is not None:
@@ -199,6 +210,9 @@ class Daemon:
             emit=self.events.emit,
             kube=self.kube,
             source=self.source.describe(),
+            hand_to_leader=lambda body: self.inbox.put(
+                InboxRequest("slack-command", body, received_by=self.settings.leader.identity)
+            ),
         )
         chat = build_chat(ports, gitops, config)
         self.model_listeners.append(chat.service.update_model)
@@ -226,6 +240,8 @@ class Daemon:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
+        self.scheduler.add_job(self._take_inbox, seconds=INBOX_INTERVAL_SECONDS, job_id="inbox")
+        self.scheduler.add_job(self._prune_audit, seconds=AUDIT_PRUNE_INTERVAL_SECONDS, job_id="audit")
         self.scheduler.start()
         if self.chat is not None and self.settings.slack.app_token:
             self.chat.start_socket_mode()
@@ -270,6 +286,42 @@ class Daemon:
         # and none once stopping (the client is about to close).
         if model is not None and self.is_leader() and not self._stopped.is_set():
             self.alerts.run(model)
+
+    def _take_inbox(self) -> None:
+        """The leader carries out what standbys received: syncs and Slack commands, once each."""
+        if self._stopped.is_set() or not self.is_leader():
+            return
+        try:
+            requests = self.inbox.take()
+        except DockyardError as e:
+            log.warning("cannot read the request inbox: %s", e)
+            return
+        for request in requests:
+            log.info("carrying out a %s request %s received by %s", request.kind, request.id, request.received_by)
+            if request.kind == "sync":
+                self.runner.request("webhook")
+            elif self.chat is not None:
+                self.chat.run_handed_over(request.payload)
+            else:
+                log.warning("a handed-over Slack command arrived, but Slack is not configured here")
+
+    def _prune_audit(self) -> None:
+        """The leader keeps the audit trail within the platform's retention, and says what went."""
+        model = self.reconciler.snapshot().model
+        if model is None or self._stopped.is_set() or not self.is_leader():
+            return
+        audit = model.platform.audit
+        try:
+            report = self.history.prune(self.clock(), Retention(audit.retention_days, audit.retention_records))
+        except DockyardError as e:
+            log.warning("cannot prune the audit trail: %s", e)
+            return
+        if not report.empty:
+            self.events.emit(audit_pruned(report.records, report.days, audit))
+            try:
+                self.history.append(audit_pruned_record(report.records, report.days, self.clock()))
+            except DockyardError as e:
+                log.warning("cannot record the audit trail's pruning: %s", e)
 
     def _log_ready_note(self) -> None:
         while not self._stopped.wait(0.5):

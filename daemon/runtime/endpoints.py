@@ -9,8 +9,9 @@ from typing import Any
 from daemon.edges.http import HttpServer, Request, Response
 from daemon.edges.push_webhooks import DeliveryDeduper, parse_push, verify_github, verify_gitlab
 from daemon.engine.reconcile import DaemonState
-from daemon.errors import WebhookError
+from daemon.errors import DockyardError, WebhookError
 from daemon.model.cycle import Trigger
+from daemon.state.inbox import InboxRequest
 
 
 class Endpoints:
@@ -24,6 +25,7 @@ class Endpoints:
         paused: Callable[[], frozenset[str]],
         request_cycle: Callable[[Trigger], None],
         webhook_secret: str | None,
+        hand_to_leader: Callable[[InboxRequest], None],
     ) -> None:
         self._identity = identity
         self._source = source
@@ -32,6 +34,7 @@ class Endpoints:
         self._paused = paused
         self._request_cycle = request_cycle
         self._webhook_secret = webhook_secret
+        self._hand_to_leader = hand_to_leader
         self._deduper = DeliveryDeduper()
 
     def add_to(self, server: HttpServer) -> None:
@@ -89,5 +92,13 @@ class Endpoints:
             return Response.text("ignored: not a push\n", 202)
         if push.delivery_id and self._deduper.seen(push.delivery_id):
             return Response.text("duplicate delivery ignored\n", 202)
+        if not self._is_leader():
+            # Only the leader syncs: the request waits in the cluster until it takes it (within
+            # a second while there is a leader; at the next election otherwise).
+            try:
+                self._hand_to_leader(InboxRequest("sync", {"provider": provider}, received_by=self._identity))
+            except DockyardError as e:
+                return Response.text(f"cannot queue the sync for the leader, try again: {e}\n", 503)
+            return Response.text("sync requested from the leader\n", 202)
         self._request_cycle("webhook")
         return Response.text("sync requested\n", 202)

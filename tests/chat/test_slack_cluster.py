@@ -17,7 +17,7 @@ import yaml
 from daemon.edges.kube import KubeClient
 from daemon.runtime.daemon import Daemon
 from tests.chat.slackhttp import BOT_TOKEN, SIGNING_SECRET, ChatSlack, SlashClient, block_text
-from tests.daemon.test_run_cluster import Setup
+from tests.daemon.harness import Setup
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, git
 
@@ -327,3 +327,25 @@ def test_without_slack_settings_there_is_no_slack_endpoint(
     host, port = daemon.server.address
     status, _ = SlashClient(f"http://{host}:{port}/slack/events", slack).post(b"x=1", {})
     assert status == 404
+
+
+def test_a_command_sent_to_the_standby_runs_once_on_the_leader(setup: Setup, slack: ChatSlack) -> None:
+    leader, _ = started(setup, slack)
+    standby = setup.start()
+    wait_for(lambda: standby.reconciler.snapshot().ready, timeout=30, message="the standby to be ready")
+    assert leader.is_leader() and not standby.is_leader()
+    assert standby.server is not None
+    host, port = standby.server.address
+    to_standby = SlashClient(f"http://{host}:{port}/slack/events", slack)
+    tenant = setup.platform.tenant
+
+    sent = to_standby.command(f"status {tenant}", **ALICE)
+    assert sent.status == 200  # the standby acknowledges at once and hands the command over
+    (answer,) = to_standby.wait_answers(sent)
+    assert f"Status of {tenant}" in block_text(answer), "the leader answered through the response_url"
+    wait_for(lambda: commands(leader, f"status {tenant}"), timeout=10, message="the leader's audit record")
+    time.sleep(2)  # a second run would have answered and recorded by now
+    assert len([r for r in slack.responses if r["key"] == sent.key]) == 1, "run once"
+    assert len(commands(leader, f"status {tenant}")) == 1
+    executed = [e for sink in setup.sinks for e in sink.events if e.name == "command.executed"]
+    assert len(executed) == 1 and executed[0] in setup.sinks[0].events, "only the leader speaks"

@@ -2,137 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 import signal
 import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from daemon.edges.kube import KubeClient
-from daemon.model.events import Event, MemorySink
-from daemon.runtime.daemon import Daemon
 from devcluster import RunningCluster
-from tests.daemon_settings import daemon_settings
+from tests.daemon.harness import Setup, event, http_get, names, post_github_push
 from tests.fixtures_cluster import wait_for
-from tests.platforms import PlatformRepo, git
-
-WEBHOOK_SECRET = "s3cret-webhook-key"
-
-
-@dataclass
-class Setup:
-    """A bare remote, a working clone with a platform repo, and helpers to change it."""
-
-    remote: Path
-    work: Path
-    platform: PlatformRepo
-    kube: KubeClient
-    namespace: str  # where the daemon keeps lease, inventory and history
-    daemons: list[Daemon] = field(default_factory=list)
-    sinks: list[MemorySink] = field(default_factory=list)
-
-    def commit(self, message: str) -> str:
-        self.platform.write()
-        git(self.work, "add", "-A")
-        git(self.work, "commit", "-q", "-m", message)
-        git(self.work, "push", "-q", "origin", "HEAD:main")
-        return git(self.work, "rev-parse", "HEAD")
-
-    def start(self, clock: Callable[[], datetime] | None = None, **overrides: Any) -> Daemon:
-        settings = daemon_settings(
-            repo=self.remote.as_uri(),
-            kubeconfig=self.kube_config,
-            branch="main",
-            workdir=self.remote.parent / f"work-{len(self.daemons)}",
-            listen=("127.0.0.1", 0),
-            namespace=self.namespace,
-            identity=f"replica-{len(self.daemons)}",
-            webhook_secret=WEBHOOK_SECRET,
-            **overrides,
-        )
-        sink = MemorySink()
-        kwargs: dict[str, Any] = {"extra_sinks": (sink,)}
-        if clock is not None:
-            kwargs["clock"] = clock
-        daemon = Daemon.from_settings(settings, **kwargs)
-        daemon.start()
-        self.daemons.append(daemon)
-        self.sinks.append(sink)
-        return daemon
-
-    kube_config: Path = Path()
-
-    def deployment_image(self, app: str) -> str | None:
-        obj = self.kube.get(self.kube.resource_type("apps/v1", "Deployment"), self.platform.tenant, app)
-        return None if obj is None else str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
-
-
-@pytest.fixture
-def setup(tmp_path: Path, kubeconfig: Path) -> Iterator[Setup]:
-    prefix = f"rn-{secrets.token_hex(3)}"
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
-    platform = PlatformRepo(work, prefix)
-    kube = KubeClient(str(kubeconfig))
-    s = Setup(remote, work, platform, kube, namespace=f"dockyard-{prefix}")
-    s.kube_config = kubeconfig
-    s.commit("initial platform")
-    yield s
-    for daemon in s.daemons:
-        daemon.stop()
-    kube.close()
-
-
-def names(sink: MemorySink) -> list[str]:
-    return [e.name for e in sink.events]
-
-
-def event(sink: MemorySink, name: str) -> Event:
-    return next(e for e in sink.events if e.name == name)
-
-
-def post_github_push(daemon: Daemon, *, delivery: str, sha: str) -> int:
-    assert daemon.server is not None
-    host, port = daemon.server.address
-    body = json.dumps({"ref": "refs/heads/main", "after": sha, "pusher": {"name": "alice"}}).encode()
-    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    request = urllib.request.Request(
-        f"http://{host}:{port}/webhook/github",
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": signature,
-        },
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.status)
-
-
-def http_get(daemon: Daemon, path: str) -> tuple[int, str]:
-    assert daemon.server is not None
-    host, port = daemon.server.address
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.read().decode()
 
 
 def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(setup: Setup, promtool: Path) -> None:
@@ -274,7 +158,8 @@ def test_a_closed_window_skips_and_the_open_window_applies(
     skipped = event(setup.sinks[0], "sync.skipped")
     assert skipped.details["nextOpen"] == next_open
     assert setup.platform.tenant in daemon.reconciler.snapshot().deferred
-    assert not daemon.reconciler.snapshot().ready
+    # Ready all the same: it knows the cluster's state, and waits (a rolling restart must not).
+    assert daemon.reconciler.snapshot().ready
     now[0] = datetime(2026, 3, 2, *open_at, tzinfo=UTC)
     daemon.runner.request("poll")
     wait_for(
@@ -283,8 +168,13 @@ def test_a_closed_window_skips_and_the_open_window_applies(
         message="the apply once the window is open",
         until=lambda image: image == "busybox:1.36",
     )
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=30, message="ready after the window opened")
-    assert daemon.reconciler.snapshot().deferred == {}
+    wait_for(
+        lambda: daemon.reconciler.snapshot().deferred,
+        timeout=30,
+        message="nothing waits once the window opened",
+        until=lambda deferred: deferred == {},
+    )
+    assert daemon.reconciler.snapshot().last_sync_time is not None
 
 
 def test_two_daemons_elect_one_leader_and_fail_over(setup: Setup) -> None:

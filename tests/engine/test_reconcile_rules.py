@@ -32,6 +32,7 @@ class Rig:
         self.pauses = MemoryPauses()
         self.clock = FakeClock(MONDAY_10)
         self.leader = True
+        self.night_image = "busybox:1.36"
         self.models: list[object] = []
         self.reconciler = Reconciler(
             self.source,
@@ -62,7 +63,7 @@ class Rig:
 
             tenant = doc("Tenant", name, {"quota": {"cpu": "4", "memory": "4Gi", "pods": 20}})
             (folder / "tenant.yaml").write_text(yaml.safe_dump(tenant))
-            (folder / "app-web.yaml").write_text(yaml.safe_dump(doc("App", "web", app_spec())))
+            (folder / "app-web.yaml").write_text(yaml.safe_dump(doc("App", "web", app_spec(self.night_image))))
             return root
 
         self.repo.write = write  # type: ignore[method-assign]
