@@ -9,6 +9,7 @@ from pathlib import Path
 from daemon.edges.kube import KubeClient
 from daemon.model.events import MemorySink
 from daemon.runtime.daemon import Daemon
+from tests.clock import FakeClock
 from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo
@@ -32,7 +33,7 @@ def test_the_leader_backs_up_volumes_every_minute(tmp_path: Path, kubeconfig: Pa
             identity="backup-leader",
         ),
         extra_sinks=(sink,),
-        clock=lambda: NOW,
+        clock=FakeClock(NOW).wall,
     )
     kube = KubeClient(str(kubeconfig))
     daemon.start()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from devcluster import RunningCluster
+from tests.clock import FakeClock
 from tests.daemon.harness import Setup, event, http_get, names, post_github_push
 from tests.fixtures_cluster import wait_for
 
@@ -144,10 +145,10 @@ def test_a_closed_window_skips_and_the_open_window_applies(
     open_at: tuple[int, int],
     next_open: str | None,
 ) -> None:
-    now = [datetime(2026, 3, 2, *closed_at, tzinfo=UTC)]  # a Monday
+    clock = FakeClock(datetime(2026, 3, 2, *closed_at, tzinfo=UTC))  # a Monday
     setup.platform.platform["spec"]["sync"]["windows"] = [{**window, "timezone": "UTC", "tenants": ["*"]}]
     setup.commit("sync window")
-    daemon = setup.start(clock=lambda: now[0])
+    daemon = setup.start(clock=clock.wall)
     wait_for(
         lambda: names(setup.sinks[0]),
         timeout=60,
@@ -160,7 +161,7 @@ def test_a_closed_window_skips_and_the_open_window_applies(
     assert setup.platform.tenant in daemon.reconciler.snapshot().deferred
     # Ready all the same: it knows the cluster's state, and waits (a rolling restart must not).
     assert daemon.reconciler.snapshot().ready
-    now[0] = datetime(2026, 3, 2, *open_at, tzinfo=UTC)
+    clock.set(datetime(2026, 3, 2, *open_at, tzinfo=UTC))
     daemon.runner.request("poll")
     wait_for(
         lambda: setup.deployment_image("app1"),
@@ -361,7 +362,7 @@ def test_a_paused_tenant_waits_and_resumes(setup: Setup, capsys: pytest.CaptureF
 
 
 def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setup: Setup) -> None:
-    now = [datetime(2026, 3, 2, 7, 0, tzinfo=UTC)]  # a Monday, before the morning window
+    clock = FakeClock(datetime(2026, 3, 2, 7, 0, tzinfo=UTC))  # a Monday, before the morning window
     setup.platform.autoscalings["app1"] = {
         "apiVersion": "dockyard.dev/v1alpha1",
         "kind": "Autoscaling",
@@ -377,7 +378,7 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
         },
     }
     setup.commit("office hours")
-    daemon = setup.start(clock=lambda: now[0])
+    daemon = setup.start(clock=clock.wall)
     wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
     hpas = setup.kube.resource_type("autoscaling/v2", "HorizontalPodAutoscaler")
 
@@ -386,7 +387,7 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
         return spec["minReplicas"], spec["maxReplicas"]
 
     assert bounds() == (1, 3)
-    now[0] = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     daemon.runner.request("poll")
     wait_for(bounds, timeout=30, message="the HPA raised for office hours", until=lambda b: b == (4, 6))
     wait_for(
@@ -398,7 +399,7 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
     scaled = event(setup.sinks[0], "scaling.succeeded")
     assert scaled.tenant == setup.platform.tenant and scaled.app == "app1"
     assert (scaled.details["before"], scaled.details["after"]) == ("1-3", "4-6")
-    now[0] = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # the window has closed
+    clock.set(datetime(2026, 3, 2, 18, 0, tzinfo=UTC))  # the window has closed
     daemon.runner.request("poll")
     wait_for(bounds, timeout=30, message="the HPA back to its normal bounds", until=lambda b: b == (1, 3))
     assert "drift.corrected" not in names(setup.sinks[0])
