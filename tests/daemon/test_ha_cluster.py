@@ -6,6 +6,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 
+from tests.clock import FakeClock
 from tests.daemon.harness import Setup, http_get, names, post_github_push
 from tests.fixtures_cluster import wait_for
 
@@ -66,8 +67,8 @@ def test_a_standby_is_ready_and_so_is_a_leader_whose_tenant_waits_for_its_window
     window = {"schedule": "0 22 * * *", "duration": "1h", "timezone": "UTC", "action": "allow", "tenants": ["*"]}
     setup.platform.platform["spec"]["sync"]["windows"] = [window]
     setup.commit("a nightly window")
-    daytime = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-    leader = setup.start(clock=lambda: daytime)
+    daytime = FakeClock(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+    leader = setup.start(clock=daytime.wall)
     wait_for(
         lambda: http_get(leader, "/readyz")[0],
         timeout=60,
@@ -75,7 +76,7 @@ def test_a_standby_is_ready_and_so_is_a_leader_whose_tenant_waits_for_its_window
         until=lambda status: status == 200,
     )
     assert leader.reconciler.snapshot().deferred, "its changes wait for the window"
-    standby = setup.start(clock=lambda: daytime)
+    standby = setup.start(clock=daytime.wall)
     wait_for(
         lambda: http_get(standby, "/readyz")[0],
         timeout=30,
