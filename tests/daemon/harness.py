@@ -35,10 +35,11 @@ class Setup:
     daemons: list[Daemon] = field(default_factory=list)
     sinks: list[MemorySink] = field(default_factory=list)
 
-    def commit(self, message: str) -> str:
+    def commit(self, message: str, *, ssh_signing_key: Path | None = None) -> str:
         self.platform.write()
         git(self.work, "add", "-A")
-        git(self.work, "commit", "-q", "-m", message)
+        signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={ssh_signing_key}"] if ssh_signing_key else []
+        git(self.work, *signing, "commit", "-q", *(["-S"] if ssh_signing_key else []), "-m", message)
         git(self.work, "push", "-q", "origin", "HEAD:main")
         return git(self.work, "rev-parse", "HEAD")
 
