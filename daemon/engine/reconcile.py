@@ -261,7 +261,6 @@ class Reconciler:
         if not is_new and not rescheduled and self._up_to_date(c, revision):
             return CycleOutcome("noop", revision.sha, "up to date", "up-to-date")
         plan = self._plan(c, revision)
-        self._mark_ready(c)
         plan, held = self._hold(c, revision, plan)
         if not plan.changeset.of("create", "update", "prune") and not plan.prune.blocked:
             return self._settle(c, revision, plan, held)
@@ -428,6 +427,7 @@ class Reconciler:
 
     def _settle(self, c: _Cycle, revision: Revision, plan: Plan, held: Mapping[str, WindowDecision]) -> CycleOutcome:
         """Nothing to send: the cluster matches the revision, except what waits for a window."""
+        self._mark_ready(c)
         self._update_health(c, revision, _live_health(plan))
         first_sync = not held and c.state.applied_sha != revision.sha
         c.state = replace(
@@ -463,6 +463,7 @@ class Reconciler:
         self, c: _Cycle, revision: Revision, result: ApplyResult, held: Mapping[str, WindowDecision]
     ) -> CycleOutcome:
         """Health, events and the audit record of an apply, and the state it leaves."""
+        self._mark_ready(c)
         self._update_health(c, revision, result.health)
         if result.plan.prune.blocked:
             self._emit(say.prune_held(revision, result.plan.prune.reason, [str(r) for r in result.plan.prune.delete]))

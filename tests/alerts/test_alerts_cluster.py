@@ -248,7 +248,7 @@ def test_the_daemon_evaluates_alert_rules_on_the_leader_only(kubeconfig: Path, t
 
     try:
         leader = start("leader")
-        wait_for(lambda: leader.reconciler.snapshot().ready, timeout=120, message="the first sync")
+        wait_for(lambda: leader.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
         start("standby")
         schedule_nowhere(kube, prefix, "web", nowhere=True)
         # The job runs every 30 seconds.

@@ -38,7 +38,7 @@ def test_the_leader_backs_up_volumes_every_minute(tmp_path: Path, kubeconfig: Pa
     kube = KubeClient(str(kubeconfig))
     daemon.start()
     try:
-        wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+        wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
         # The job runs a minute after start; the volume has no backup yet, so it takes one then,
         # named by the daemon's (injected) clock, and announces it ready on a later run.
         wait_for(

@@ -69,7 +69,7 @@ def setup(tmp_path: Path, kubeconfig: Path, slack: ChatSlack, monkeypatch: pytes
 
 def started(setup: Setup, slack: ChatSlack) -> tuple[Daemon, SlashClient]:
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=60, message="the first sync")
     assert daemon.server is not None
     host, port = daemon.server.address
     return daemon, SlashClient(f"http://{host}:{port}/slack/events", slack)

@@ -22,7 +22,7 @@ from tests.fixtures_cluster import wait_for
 
 def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(setup: Setup, promtool: Path) -> None:
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     assert http_get(daemon, "/readyz")[0] == 200
     assert setup.deployment_image("app1") == "busybox:1.36"
     assert "sync.succeeded" in names(setup.sinks[0])
@@ -75,7 +75,7 @@ def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(
 
 def test_an_invalid_commit_is_rejected_whole_and_the_cluster_is_unchanged(setup: Setup) -> None:
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     good = daemon.reconciler.snapshot().applied_sha
     # One valid change and one invalid document in the same commit: nothing of it may land.
     setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.37"
@@ -98,7 +98,7 @@ def test_an_invalid_commit_is_rejected_whole_and_the_cluster_is_unchanged(setup:
 
 def test_drift_is_corrected_on_the_drift_check(setup: Setup) -> None:
     daemon = setup.start(force_conflicts=True)
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     deployments = setup.kube.resource_type("apps/v1", "Deployment")
     setup.kube.merge_patch(
         deployments,
@@ -180,7 +180,7 @@ def test_a_closed_window_skips_and_the_open_window_applies(
 
 def test_two_daemons_elect_one_leader_and_fail_over(setup: Setup) -> None:
     first = setup.start()
-    wait_for(lambda: first.reconciler.snapshot().ready, timeout=60, message="the leader's first sync")
+    wait_for(lambda: first.reconciler.snapshot().last_sync_time, timeout=60, message="the leader's first sync")
     second = setup.start()
     wait_for(lambda: second.reconciler.snapshot().revision, timeout=30, message="the standby to load the revision")
     assert first.is_leader() and not second.is_leader()
@@ -238,7 +238,7 @@ def test_an_api_server_restart_mid_cycle_still_converges(setup: Setup, cluster: 
 
 def test_an_unreachable_remote_keeps_the_last_good_revision_and_is_reported_once(setup: Setup) -> None:
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     good = daemon.reconciler.snapshot().applied_sha
     hidden = setup.remote.with_name("moved.git")
     setup.remote.rename(hidden)
@@ -314,7 +314,7 @@ def test_sigterm_stops_between_objects_and_exits_zero(setup: Setup, tmp_path: Pa
     assert lease is not None and not lease["spec"].get("holderIdentity")
     # And a new daemon finishes the job.
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the successor to converge")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=60, message="the successor to converge")
     assert setup.deployment_image("app29") == "busybox:1.36"
 
 
@@ -322,7 +322,7 @@ def test_a_paused_tenant_waits_and_resumes(setup: Setup, capsys: pytest.CaptureF
     from daemon.cli import main
 
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     args = ["--kubeconfig", str(setup.kube_config), "--namespace", setup.namespace]
     assert main(["pause", setup.platform.tenant, *args]) == 0
     assert capsys.readouterr().out.strip() == f"paused: {setup.platform.tenant}"
@@ -379,7 +379,7 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
     }
     setup.commit("office hours")
     daemon = setup.start(clock=clock.wall)
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     hpas = setup.kube.resource_type("autoscaling/v2", "HorizontalPodAutoscaler")
 
     def bounds() -> tuple[int, int]:
