@@ -44,6 +44,7 @@ from daemon.edges.source import GitSource
 from daemon.errors import ChatError, SourceError, ValidationFailed
 from daemon.loader import load_or_raise
 from daemon.model.kinds import PlatformModel
+from daemon.render import render
 
 __all__ = ["AUTHOR_EMAIL", "AUTHOR_NAME", "CommitMode", "CommitResult", "GitOps", "Requester"]
 
@@ -472,7 +473,8 @@ class GitOps:
 
 def _validated(platform: Path, what: str) -> PlatformModel:
     try:
-        return load_or_raise(platform)
+        model = load_or_raise(platform)
+        render(model)  # what only rendering finds (objects rendered twice) fails the daemon too
     except ValidationFailed as e:
         errors = [p for p in e.problems if p.severity == "error"]
         first = errors[0].format() if errors else str(e)
@@ -480,6 +482,7 @@ def _validated(platform: Path, what: str) -> PlatformModel:
             f"{what} is not a valid platform repo ({len(errors)} error(s); first: {first})",
             hint="fix the platform repo in Git first",
         ) from e
+    return model
 
 
 def _replace_dir(target: Path, source: Path) -> None:

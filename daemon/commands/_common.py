@@ -51,10 +51,10 @@ def revision_of(path: Path) -> str:
     return out.stdout.strip()
 
 
-def load_model(path: Path) -> PlatformModel:
+def load_model(path: Path, *, reserved_namespaces: tuple[str, ...] = ()) -> PlatformModel:
     from daemon.loader import load_or_raise
 
-    return load_or_raise(path)
+    return load_or_raise(path, reserved_namespaces=reserved_namespaces)
 
 
 def kube_client(args: argparse.Namespace) -> KubeClient:
@@ -81,7 +81,7 @@ class RepoPlan:
 def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> RepoPlan:
     """Validate and render ``--repo`` and plan it against ``--kubeconfig`` (plan and apply)."""
     path = repo_path(args.repo)
-    model = load_model(path)
+    model = load_model(path, reserved_namespaces=(args.namespace,))
     revision = revision_of(path)
     manager = resource_manager(args, kube_client(args))
     plan = manager.plan(

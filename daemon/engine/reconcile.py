@@ -149,6 +149,8 @@ class ReconcileSettings:
     backoff_base: float = 5.0
     backoff_cap: float = 300.0
     force_conflicts: bool = False
+    #: namespaces no tenant may take besides the built-in ones: the daemon's own
+    reserved_namespaces: tuple[str, ...] = ()
 
 
 @dataclass
@@ -270,19 +272,24 @@ class Reconciler:
     def _load(self, c: _Cycle, revision: Revision) -> bool:
         """Validates and renders a new revision; an invalid one is rejected whole."""
         try:
-            model = load_or_raise(Path(revision.path), self._load_cache)
+            model = load_or_raise(
+                Path(revision.path), self._load_cache, reserved_namespaces=self._settings.reserved_namespaces
+            )
+            schedules = active_scale_schedules(model.autoscalings, self._clock())
+            # Rendering checks what no single document can: objects rendered twice, or outside
+            # their tenant's namespace. Such a revision is rejected like an invalid one.
+            desired = tuple(render(model, revision.sha, schedules))
         except ValidationFailed as e:
             errors = [p.format() for p in e.problems if p.severity == "error"]
             c.state = replace(c.state, invalid_sha=revision.sha)
             self._emit(say.invalid_commit(revision, errors, c.state.revision))
             self._record(c, "validation", revision, "invalid", errors=errors)
             return False
-        schedules = active_scale_schedules(model.autoscalings, self._clock())
         c.state = replace(
             c.state,
             revision=revision,
             model=model,
-            desired=tuple(render(model, revision.sha, schedules)),
+            desired=desired,
             invalid_sha="",
             schedules=schedules,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,11 +77,12 @@ class LoadResult:
         return self.model is not None
 
 
-def load_repo(root: Path, cache: LoadCache | None = None) -> LoadResult:
+def load_repo(root: Path, cache: LoadCache | None = None, *, reserved_namespaces: Iterable[str] = ()) -> LoadResult:
     """Read, validate and cross-check the platform repo checked out at ``root``.
 
     With a ``cache`` from an earlier load, unchanged files are neither parsed nor schema-checked
-    again; the result is the same as without it.
+    again; the result is the same as without it. No tenant may be named after one of
+    ``reserved_namespaces`` (the daemon's own namespace), on top of the built-in reserved names.
     """
     # Loading allocates millions of small objects that never form cycles (nodes, dicts, strings);
     # with the cyclic collector running it rescans the growing heap again and again and loading
@@ -89,13 +90,13 @@ def load_repo(root: Path, cache: LoadCache | None = None) -> LoadResult:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(root, cache)
+        return _load(root, cache, tuple(reserved_namespaces))
     finally:
         if enabled:
             gc.enable()
 
 
-def _load(root: Path, cache: LoadCache | None) -> LoadResult:
+def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, ...]) -> LoadResult:
     if not root.is_dir():
         return LoadResult(None, (Problem(str(root), 0, 0, "not a directory", code="layout.root"),))
     repo = walk(root)
@@ -173,16 +174,18 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         assert isinstance(instance.data, dict)
         app.doc, app.data, app.valid = instance, instance.data, not found
 
-    problems.extend(cross_check(entries, repo.tenant_dirs))
+    problems.extend(cross_check(entries, repo.tenant_dirs, reserved_namespaces))
     ordered = tuple(sorted(_unique(problems)))
     if any(p.severity == "error" for p in ordered):
         return LoadResult(None, ordered, len(repo.files), len(entries))
     return LoadResult(_model(entries), ordered, len(repo.files), len(entries))
 
 
-def load_or_raise(root: Path, cache: LoadCache | None = None) -> PlatformModel:
+def load_or_raise(
+    root: Path, cache: LoadCache | None = None, *, reserved_namespaces: Iterable[str] = ()
+) -> PlatformModel:
     """The model of the repo at ``root``; :class:`ValidationFailed` with every problem if it is invalid."""
-    result = load_repo(root, cache)
+    result = load_repo(root, cache, reserved_namespaces=reserved_namespaces)
     if result.model is None:
         raise ValidationFailed(result.problems)
     return result.model

@@ -128,6 +128,7 @@ class Daemon:
                 backoff_base=settings.schedule.backoff_base,
                 backoff_cap=settings.schedule.backoff_cap,
                 force_conflicts=cluster.force_conflicts,
+                reserved_namespaces=(namespace,),
             ),
             is_leader=self.is_leader,
             on_model=self._on_model,
