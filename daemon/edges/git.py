@@ -203,7 +203,7 @@ class GitRepo:
         if self._ssh_key is None or not self._key_too_open():
             return
         copy = self.workdir / "ssh-key"
-        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(self._ssh_key.read_bytes())
         copy.chmod(0o600)
