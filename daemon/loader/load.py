@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
-from daemon.loader import build
+from daemon.loader import budget, build
 from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
@@ -100,12 +100,22 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
     if not root.is_dir():
         return LoadResult(None, (Problem(str(root), 0, 0, "not a directory", code="layout.root"),))
     repo = walk(root)
+    too_large = budget.repo_problems(repo.files)
+    if too_large:
+        return LoadResult(None, tuple(sorted([*repo.problems, *too_large])), len(repo.files), 0)
     problems: list[Problem] = list(repo.problems)
     entries: list[Entry] = []
+    documents = values = 0
+    complete = True  # every file was read (else references into unread files would look dangling)
     # Where each entry came from, to find its cached schema result: (rel, digest, index).
     origin: dict[int, tuple[str, bytes, int]] = {}
     live: set[tuple[str, bytes]] = set()
-    for source in repo.files:
+    for number, source in enumerate(repo.files):
+        stop = budget.over_budget(source, documents, values, len(repo.files) - number)
+        if stop is not None:
+            problems.append(stop)
+            complete = False
+            break
         digest = _digest(source.path) if cache is not None else None
         key = (source.rel, digest) if digest is not None else None
         if cache is not None and key is not None and key in cache.files:
@@ -119,6 +129,8 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         if key is not None:
             live.add(key)
         problems.extend(found)
+        documents += len(read)
+        values += sum(d.values for d in read)
         for index, document in enumerate(read):
             entry, found = classify(document, source)
             problems.extend(found)
@@ -151,9 +163,9 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         where = origin.get(id(entry))
         cached = cache.schema.get(where) if cache is not None and where is not None else None
         if cached is None:
-            cached = list(
-                Explainer(entry.doc, tenant=entry.tenant).problems(validator(entry.kind).iter_errors(entry.data))
-            )
+            explainer = Explainer(entry.doc, tenant=entry.tenant)
+            errors = validator(entry.kind).iter_errors(entry.data)
+            cached = budget.schema_problems(explainer, errors, entry.file, entry.doc.line)
             if cache is not None and where is not None:
                 cache.schema[where] = cached
         problems.extend(cached)
@@ -166,7 +178,8 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         instance, found = instantiate(app, resolved, known_templates)
         if instance is None:
             # Still check the App's own fields, so the template is not the only thing reported.
-            found += Explainer(app.doc, tenant=app.tenant).problems(validator("App").iter_errors(app.data))
+            explainer = Explainer(app.doc, tenant=app.tenant)
+            found += budget.schema_problems(explainer, validator("App").iter_errors(app.data), app.file, app.doc.line)
             problems.extend(found)
             continue
         found = validate_instance(app, instance)
@@ -174,8 +187,9 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         assert isinstance(instance.data, dict)
         app.doc, app.data, app.valid = instance, instance.data, not found
 
-    problems.extend(cross_check(entries, repo.tenant_dirs, reserved_namespaces))
-    ordered = tuple(sorted(_unique(problems)))
+    if complete:
+        problems.extend(cross_check(entries, repo.tenant_dirs, reserved_namespaces))
+    ordered = budget.capped(sorted(_unique(problems)))
     if any(p.severity == "error" for p in ordered):
         return LoadResult(None, ordered, len(repo.files), len(entries))
     return LoadResult(_model(entries), ordered, len(repo.files), len(entries))

@@ -55,6 +55,14 @@ def compile_pattern(pattern: str) -> Any:
 
 def pattern_matches(pattern: str, text: str) -> bool:
     """``re.search`` semantics on RE2 (raises :class:`UnsafePattern`)."""
+    if len(text) <= 128:
+        return _short_match(pattern, text)
+    return compile_pattern(pattern).search(text) is not None
+
+
+@functools.lru_cache(maxsize=65536)
+def _short_match(pattern: str, text: str) -> bool:
+    # The binding costs more per call than Python's re; names and enum-like values repeat a lot.
     return compile_pattern(pattern).search(text) is not None
 
 

@@ -26,7 +26,7 @@ from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from daemon.errors import Problem
-from daemon.loader import paramschema
+from daemon.loader import budget, paramschema
 from daemon.loader.documents import Entry
 from daemon.loader.hints import Explainer, did_you_mean
 from daemon.loader.safeschema import safe_validator
@@ -351,7 +351,7 @@ def instantiate(
     where = resolved.entry.doc.locate(("spec", "parameters"), key=True)
     explainer = Explainer(app.doc, tenant=app.tenant, base=("spec", "parameters"))
     try:
-        problems = explainer.problems(resolved.checker.iter_errors(given))
+        problems = budget.schema_problems(explainer, resolved.checker.iter_errors(given), app.file, app.doc.line)
     except (Unresolvable, RecursionError) as e:
         # A reference that loops without descending (``$ref: "#"`` at the root), or one that
         # cannot be resolved: the template is at fault, and nothing was fetched.
@@ -415,4 +415,5 @@ def instantiate(
 
 def validate_instance(app: Entry, doc: Document) -> list[Problem]:
     """Schema problems of an App made from a template (located in the App or the Template)."""
-    return Explainer(doc, tenant=app.tenant).problems(validator("App").iter_errors(doc.data))
+    explainer = Explainer(doc, tenant=app.tenant)
+    return budget.schema_problems(explainer, validator("App").iter_errors(doc.data), app.file, app.doc.line)
