@@ -13,8 +13,9 @@ Environment::
 Security, in the order a request meets it:
 
 1. the HTTP server caps bodies at 1 MiB before reading them;
-2. Bolt's ``RequestVerification`` checks ``X-Slack-Signature`` (HMAC-SHA256 of the raw body,
-   compared with ``hmac.compare_digest``) and refuses timestamps more than 5 minutes off (401);
+2. :meth:`SlackChat.handle_http` checks ``X-Slack-Signature`` (HMAC-SHA256 of the raw body,
+   compared in constant time; timestamps more than 5 minutes off are refused) before anything
+   parses the body (401), and Bolt's ``RequestVerification`` checks it again;
 3. :class:`ReplayGuard` acknowledges Slack retries (``X-Slack-Retry-Num``) without running them,
    and runs each ``trigger_id`` once, so neither a retry nor a replayed signed request runs a
    command twice;
@@ -38,6 +39,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.middleware import Middleware
+from slack_sdk.signature import SignatureVerifier
 
 from daemon.chat.authz import GroupDirectory
 from daemon.chat.config import EVENTS_PATH, SlackConfig
@@ -187,6 +189,8 @@ class SlackChat:
         # Bolt builds its Web API client from the token; point it at SLACK_API_URL (tests, proxies).
         self.app.client.base_url = config.api_url
         self.app.client.timeout = 10
+        # Only HTTP needs it (Socket Mode is authenticated by its app token).
+        self._verifier = SignatureVerifier(config.signing_secret) if config.signing_secret else None
         self.guard = ReplayGuard()
         self.app.use(self.guard)
         self.app.command(config.command)(self._on_command)
@@ -220,9 +224,19 @@ class SlackChat:
     # --- transports ---------------------------------------------------------------------------
 
     def handle_http(self, request: Request) -> Response:
-        """The route handler of ``POST /slack/events``."""
+        """The route handler of ``POST /slack/events``.
+
+        The signature is checked on the raw bytes before anything parses them: Bolt's request
+        object parses the body as it is built, and unsigned junk must not reach a parser.
+        """
         timestamp = request.headers.get("x-slack-request-timestamp", "")
-        if not timestamp.isdigit():
+        signature = request.headers.get("x-slack-signature", "")
+        verifier = self._verifier
+        if (
+            verifier is None
+            or not (timestamp.isascii() and timestamp.isdigit())
+            or not verifier.is_valid(request.body, timestamp, signature)
+        ):
             return Response.json({"error": "invalid request"}, 401)
         try:
             body = request.body.decode("utf-8")
