@@ -237,6 +237,8 @@ class Explainer:
                 )
             ]
         message = f"{_short(value)} is not a valid {title}"
+        if error.validator == "pattern" and not schema.get("title"):
+            message = f"{_short(value)} does not match the pattern {_short(error.validator_value)}"
         cause = getattr(error, "cause", None)
         if cause is not None:
             message += f": {cause}"

@@ -79,15 +79,17 @@ def problems(entry: Entry) -> list[Problem]:
                 f"spec.parameters is nested more than {MAX_DEPTH} levels deep",
                 "a parameter schema describes parameters; keep it shallow",
                 code="template.parameters-size",
+                key=True,
             )
         ]
     if size > MAX_NODES:
         return [
             entry.problem(
                 _BASE,
-                f"spec.parameters has {size:,} values, more than the limit of {MAX_NODES:,}",
+                f"spec.parameters has more than {MAX_NODES:,} values",
                 "a parameter schema describes parameters; keep it small",
                 code="template.parameters-size",
+                key=True,
             )
         ]
     for path, message, hint in _walk(schema, _BASE):
