@@ -131,9 +131,8 @@ def test_a_hostile_commit_is_rejected_in_seconds_within_bounded_memory(tmp_path:
     root = repo(tmp_path / "repo")
     for i in range(20):
         items = ",".join(["1"] * 99_000)
-        (root / f"tenants/shop/bad{i:02}.yaml").write_text(
-            f"apiVersion: dockyard.dev/v1alpha1\nkind: App\nmetadata:\n  name: bad{i}\nspec:\n  image: x:1\n  args: [{items}]\n"
-        )
+        head = f"apiVersion: dockyard.dev/v1alpha1\nkind: App\nmetadata:\n  name: bad{i}\nspec:\n  image: x:1\n"
+        (root / f"tenants/shop/bad{i:02}.yaml").write_text(f"{head}  args: [{items}]\n")
     baseline = _run(HOSTILE, repo(tmp_path / "small"))
     measured = _run(HOSTILE, root)
     assert not measured["valid"]
