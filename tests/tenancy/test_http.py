@@ -3,6 +3,7 @@ credential of the git URL in /status, errors or logs."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -214,6 +215,7 @@ SECRET = "glpat-s3cr3tT0ken"
         f"http://127.0.0.1:{{port}}/platform.git?private_token={SECRET}&ref=main",
         f"http://oauth2:{SECRET}@127.0.0.1:{{port}}/platform.git",
         f"http://{SECRET}@127.0.0.1:{{port}}/platform.git",
+        "http://127.0.0.1:{port}/platform.git",  # with the token given apart (DOCKYARD_GIT_TOKEN): a header
     ],
 )
 def test_git_credentials_never_reach_status_errors_logs_or_disk(
@@ -224,7 +226,8 @@ def test_git_credentials_never_reach_status_errors_logs_or_disk(
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()  # nothing listens there: the fetch fails at once
-    source = GitSource(GitRemote(url.format(port=port), token=None, timeout=10), workdir=tmp_path / "git")
+    token = None if SECRET in url else SECRET
+    source = GitSource(GitRemote(url.format(port=port), token=token, timeout=10), workdir=tmp_path / "git")
     with pytest.raises(SourceError) as raised:
         source.fetch()
     error = str(raised.value)
@@ -239,6 +242,8 @@ def test_git_credentials_never_reach_status_errors_logs_or_disk(
     )
     shown = str(endpoints.status())
     stored = "".join(p.read_text(errors="replace") for p in (tmp_path / "git").rglob("config"))
+    basic = base64.b64encode(f"x-access-token:{SECRET}".encode()).decode()
     for text in (error, source.describe(), shown, caplog.text, stored):
         assert SECRET not in text
+        assert basic not in text
     assert "127.0.0.1" in shown and "platform.git" in shown
