@@ -92,11 +92,13 @@ def schema_problems(explainer: Explainer, errors: Iterable[ValidationError], fil
     more = sum(1 for _ in itertools.islice(stream, MAX_COUNTED_PER_DOCUMENT))
     if more:
         counted = f"at least {more:,}" if more >= MAX_COUNTED_PER_DOCUMENT else f"{more:,}"
+        # Where the last explained one is, so that sorting keeps this line after them.
+        last = max(found, default=None)
         found.append(
             Problem(
-                file,
-                line,
-                1,
+                last.file if last else file,
+                last.line if last else line,
+                last.column if last else 1,
                 f"and {counted} more schema errors in this document",
                 hint=f"the first {MAX_EXPLAINED_PER_DOCUMENT} are shown; fix them and validate again",
                 code="budget.problems",
