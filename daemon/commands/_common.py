@@ -58,10 +58,10 @@ def revision_of(path: Path) -> str:
     return out.stdout.strip()
 
 
-def load_model(path: Path) -> PlatformModel:
+def load_model(path: Path, *, reserved_namespaces: tuple[str, ...] = ()) -> PlatformModel:
     from daemon.loader import load_or_raise
 
-    return load_or_raise(path)
+    return load_or_raise(path, reserved_namespaces=reserved_namespaces)
 
 
 def kube_client(args: argparse.Namespace) -> KubeClient:
@@ -90,7 +90,7 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: d
     """Validate and render ``--repo`` (with the scheduled scaling in force ``now``, as the daemon
     renders it) and plan it against ``--kubeconfig`` (plan and apply)."""
     path = repo_path(args.repo)
-    model = load_model(path)
+    model = load_model(path, reserved_namespaces=(args.namespace,))
     revision = revision_of(path)
     manager = resource_manager(args, kube_client(args))
     schedules = active_scale_schedules(model.autoscalings, now or datetime.now(UTC))

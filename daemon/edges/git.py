@@ -195,8 +195,10 @@ class GitRepo:
             remove(self.cache)
         if not self.cache.exists():
             self.run("init", "--quiet", "--bare", str(self.cache))
-        # The URL may have changed since the cache was made (a restart with another --repo).
-        self.run("config", f"remote.{REMOTE}.url", self.url)
+        # The URL reaches git through the environment (see _build_env), never the command line or
+        # cache.git/config: a query-string token in it would be in /proc and in GitPython's debug
+        # log. A URL stored by an older version is dropped (exit 5: there was none).
+        run_git(["--git-dir", str(self.cache), "config", "--unset-all", f"remote.{REMOTE}.url"], cwd=self.workdir)
 
     def install_key(self) -> None:
         """ssh ignores a private key readable by others, and Kubernetes mounts Secrets 0644 unless
@@ -205,17 +207,22 @@ class GitRepo:
         if self._ssh_key is None or not self._key_too_open():
             return
         copy = self.workdir / "ssh-key"
-        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(self._ssh_key.read_bytes())
         copy.chmod(0o600)
 
     def _build_env(self, header: str | None) -> dict[str, str]:
         env: dict[str, str] = {}
+        # Config from the environment: not stored in cache.git/config, not on the command line
+        # (visible in /proc), not in GitPython's logged argv.
+        config = [(f"remote.{REMOTE}.url", self.url)]
         if header is not None:
-            # Config from the environment: not stored in cache.git/config, not on the command
-            # line (visible in /proc), not in GitPython's logged argv.
-            env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": header})
+            config.append(("http.extraHeader", header))
+        env["GIT_CONFIG_COUNT"] = str(len(config))
+        for index, (name, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{index}"] = name
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
         if self._ssh_key is not None:
             known_hosts = f"{self.workdir / 'known_hosts'} ~/.ssh/known_hosts"
             connect = max(1, int(self.remote.timeout))

@@ -163,6 +163,8 @@ class ReconcileSettings:
     force_conflicts: bool = False
     #: the daemon's own rule (``--require-signed-commits``): Git cannot turn it off
     require_signed_commits: bool = False
+    #: namespaces no tenant may take besides the built-in ones: the daemon's own
+    reserved_namespaces: tuple[str, ...] = ()
 
 
 @dataclass
@@ -289,7 +291,13 @@ class Reconciler:
         """Validates, verifies and renders a new revision; an invalid or unverified one is
         rejected whole."""
         try:
-            model = load_or_raise(Path(revision.path), self._load_cache)
+            model = load_or_raise(
+                Path(revision.path), self._load_cache, reserved_namespaces=self._settings.reserved_namespaces
+            )
+            schedules = active_scale_schedules(model.autoscalings, self._clock())
+            # Rendering checks what no single document can: objects rendered twice, or outside
+            # their tenant's namespace. Such a revision is rejected like an invalid one.
+            desired = tuple(render(model, revision.sha, schedules))
         except ValidationFailed as e:
             self._reject(c, revision, [p.format() for p in e.problems if p.severity == "error"])
             return False
@@ -297,12 +305,11 @@ class Reconciler:
         if refusal:
             self._reject(c, revision, [refusal])
             return False
-        schedules = active_scale_schedules(model.autoscalings, self._clock())
         c.state = replace(
             c.state,
             revision=revision,
             model=model,
-            desired=tuple(render(model, revision.sha, schedules)),
+            desired=desired,
             invalid_sha="",
             schedules=schedules,
         )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from daemon.loader import formats
+from daemon.loader.guardrails import guardrails
 from daemon.model.kinds import (
     AccessMode,
     AlertRule,
@@ -141,7 +142,11 @@ def platform(data: Data, source: SourceRef) -> Platform:
             windows=windows,
         ),
         storage_classes=classes,
-        ingress=IngressSettings(class_name=ingress.get("className", "nginx"), tls=bool(ingress.get("tls", False))),
+        ingress=IngressSettings(
+            class_name=ingress.get("className", "nginx"),
+            tls=bool(ingress.get("tls", False)),
+            namespace=ingress.get("namespace", "ingress-nginx"),
+        ),
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
@@ -149,6 +154,7 @@ def platform(data: Data, source: SourceRef) -> Platform:
             retention_days=int(retention.get("days", 90)), retention_records=int(retention.get("records", 100_000))
         ),
         verify=VerifySettings(required=bool(verify.get("required", False)), signers=_strings(verify, "signers")),
+        tenancy=guardrails(spec),
     )
 
 
@@ -177,6 +183,7 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         network=TenantNetwork(
             isolation=network.get("isolation", "strict"),
             allow_from=tuple(str(a["tenant"]) for a in _list(network, "allowFrom")),
+            allow_to=tuple(str(a["tenant"]) for a in _list(network, "allowTo")),
         ),
         storage_classes=_strings(spec, "storageClasses") if "storageClasses" in spec else None,
         notifications=_strings(spec, "notifications"),
@@ -294,12 +301,14 @@ def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
     for item in _list(spec, "network"):
         allow = _map(item, "allow")
         source_ref = _map(allow, "from")
+        target = _map(allow, "to")
         rules.append(
             NetworkRule(
-                to_app=_map(allow, "to")["app"],
+                to_app=target.get("app"),
                 from_tenant=source_ref.get("tenant", tenant_name),
                 from_app=source_ref.get("app"),
                 ports=tuple(int(p) for p in _list(allow, "ports")),
+                to_tenant=target.get("tenant", tenant_name),
             )
         )
     alerts = []

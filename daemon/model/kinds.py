@@ -14,6 +14,7 @@ from typing import Literal
 
 from daemon import API_VERSION
 from daemon.model.refs import Metadata, SourceRef
+from daemon.model.tenancy import Guardrails, Isolation, PodSecurity
 
 KINDS: tuple[str, ...] = (
     "Platform",
@@ -34,12 +35,6 @@ Role = Literal["admin", "edit", "view"]
 
 
 ChatRole = Literal["admin", "operator", "viewer"]
-
-
-PodSecurity = Literal["restricted", "baseline", "privileged"]
-
-
-Isolation = Literal["strict", "open"]
 
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
@@ -85,6 +80,8 @@ class StorageClassDef:
 class IngressSettings:
     class_name: str = "nginx"
     tls: bool = False
+    #: the ingress controller's namespace: reserved, and let into strict tenants' apps with domains
+    namespace: str = "ingress-nginx"
 
 
 @dataclass(frozen=True)
@@ -134,6 +131,7 @@ class Platform:
     prune: PruneSettings = field(default_factory=PruneSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
+    tenancy: Guardrails = field(default_factory=Guardrails)
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)
@@ -168,6 +166,7 @@ class Limits:
 class TenantNetwork:
     isolation: Isolation = "strict"
     allow_from: tuple[str, ...] = ()  # tenant names whose pods may reach every app of this tenant
+    allow_to: tuple[str, ...] = ()  # tenant names whose apps the pods of this tenant may reach
 
 
 @dataclass(frozen=True)
@@ -320,16 +319,18 @@ class Volume:
 
 @dataclass(frozen=True)
 class NetworkRule:
-    """Allow traffic to ``to_app`` of the policy's tenant from ``from_app`` of ``from_tenant``.
+    """Allow traffic to ``to_app`` of ``to_tenant`` from ``from_app`` of ``from_tenant``.
 
-    ``from_tenant`` is the policy's own tenant when the rule names none; ``from_app`` ``None``
+    One side is always the policy's own tenant (the default of both ``*_tenant``): a rule into it
+    is the ingress half, a rule out of it to another tenant the egress half. An app ``None``
     means every app of that tenant. ``ports`` empty means every port of the target.
     """
 
-    to_app: str
+    to_app: str | None
     from_tenant: str
     from_app: str | None = None
     ports: tuple[int, ...] = ()
+    to_tenant: str = ""  # "" : the policy's own tenant
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,7 @@ class Daemon:
                 backoff_cap=settings.schedule.backoff_cap,
                 force_conflicts=cluster.force_conflicts,
                 require_signed_commits=settings.source.require_signed_commits,
+                reserved_namespaces=(namespace,),
             ),
             is_leader=self.is_leader,
             on_model=self._on_model,

@@ -173,8 +173,8 @@ def test_forged_stale_and_repeated_requests_never_run(
     assert slack.answers("k-retry") == [] and slack.answers(forged.key) == [] and slack.answers(stale.key) == []
     texts = [r.command for r in commands(daemon)]
     assert texts == ["/dockyard history 5"]
-    # Bolt logs refused requests with their body: the response_url in it is blanked.
-    assert "Invalid request signature detected" in caplog.text
+    # Forged and stale requests are refused before Bolt parses them, so Bolt never saw (or logged) them.
+    assert "Invalid request signature detected" not in caplog.text
     for secret in (SIGNING_SECRET, BOT_TOKEN, forged.key, stale.key, first.key):
         assert secret not in caplog.text
 

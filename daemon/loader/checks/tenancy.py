@@ -71,8 +71,9 @@ def _tenant_refs(ctx: CheckContext) -> None:
         spec = entry.spec()
         for i, name in enumerate(items(spec.get("notifications"))):
             ctx.require(entry, ("spec", "notifications", i), "NotificationList", name, noun="notification list")
-        for i, item in enumerate(items(mapping(spec.get("network")).get("allowFrom"))):
-            ctx.require(entry, ("spec", "network", "allowFrom", i, "tenant"), "Tenant", item["tenant"], noun="tenant")
+        for field in ("allowFrom", "allowTo"):
+            for i, item in enumerate(items(mapping(spec.get("network")).get(field))):
+                ctx.require(entry, ("spec", "network", field, i, "tenant"), "Tenant", item["tenant"], noun="tenant")
         if classes is not None:
             for i, name in enumerate(items(spec.get("storageClasses"))):
                 if name not in classes:
