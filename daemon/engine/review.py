@@ -1,0 +1,88 @@
+"""Comparing two revisions of the platform repo offline: validate both, render both, review.
+
+Nothing here talks to a cluster or the network: both revisions are directories (exported from git
+by :mod:`daemon.edges.revisions`, or a work tree as it is), loaded with the real loader (sharing one
+cache, so the files both revisions have in common are parsed once) and rendered by the real
+renderer, without scheduled scaling (the repo's own bounds: a review must not depend on the hour).
+Used by ``dockyard diff`` and ``dockyard review``, the daemon's merge-request reviews and chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from daemon.edges.revisions import RevisionReader
+from daemon.errors import SourceError
+from daemon.loader import LoadCache, LoadResult, load_repo
+from daemon.policy.review import Comparison, RevisionSide, review
+from daemon.render import render
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One side to compare: a directory holding a platform repo, and what to call it."""
+
+    path: Path
+    label: str
+    sha: str = ""
+    message: str = ""
+
+
+def compare_trees(base: Tree, head: Tree, *, now: datetime, validate_only: bool = False, note: str = "") -> Comparison:
+    """The comparison of two platform directories. ``validate_only``: only the head's problems (a
+    fork's merge request: nothing of it is rendered)."""
+    cache = LoadCache()
+    head_result = load_repo(head.path, cache)
+    base_result: LoadResult | None = None if validate_only else load_repo(base.path, cache)
+    comparison = Comparison(
+        base.label, base.sha, head.label, head.sha, head_problems=head_result.problems, note=note, fork=validate_only
+    )
+    if base_result is None:
+        return comparison
+    if base_result.model is None:
+        return replace(comparison, base_errors=base_result.errors)
+    if head_result.model is None:
+        return comparison
+    before = RevisionSide(base_result.model, tuple(render(base_result.model)), base.sha, base.message)
+    after = RevisionSide(head_result.model, tuple(render(head_result.model)), head.sha, head.message)
+    return replace(comparison, review=review(before, after, now=now))
+
+
+@contextmanager
+def revision_trees(
+    reader: RevisionReader, base_ref: str, head_ref: str | None, *, work_tree: Path | None = None, merge: bool = False
+) -> Iterator[tuple[Tree, Tree, str]]:
+    """The two sides of a comparison from a repository, exported while the context lasts, and a
+    note on how the head was made.
+
+    ``head_ref`` None: the work tree as it is (``work_tree``, uncommitted changes included).
+    ``merge``: the head is the merge of ``head_ref`` into ``base_ref`` (what the target branch will
+    hold), or, when they conflict, the head commit itself (and the note says so)."""
+    base_sha = reader.resolve(base_ref)
+    with ExitStack() as stack:
+        base_dir = stack.enter_context(reader.exported(base_sha))
+        base = Tree(base_dir, base_ref, base_sha, reader.message(base_sha))
+        note = ""
+        if head_ref is None:
+            if work_tree is None:
+                raise SourceError("a bare repository has no work tree to compare: pass --head REF")
+            head = Tree(work_tree, "the work tree")
+        else:
+            head_sha = reader.resolve(head_ref)
+            treeish = head_sha
+            if merge:
+                merged = reader.merge_tree(base_sha, head_sha)
+                if merged is not None:
+                    treeish = merged
+                    note = (
+                        f"The head is {head_ref} ({head_sha[:8]}) merged into {base_ref}, as the merge will leave it."
+                    )
+                else:
+                    note = f"{head_ref} does not merge cleanly into {base_ref}; compared with {head_ref} as it is."
+            head_dir = stack.enter_context(reader.exported(treeish))
+            head = Tree(head_dir, head_ref, head_sha, reader.message(head_sha))
+        yield base, head, note
