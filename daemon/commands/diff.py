@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
-def compare(args: argparse.Namespace, *, merge: bool = False) -> Comparison:
+def compare(args: argparse.Namespace, *, merge: bool = False, validate_only: bool = False) -> Comparison:
     """The comparison the revision flags ask for."""
     from daemon.engine.review import compare_trees
 
@@ -66,7 +66,7 @@ def compare(args: argparse.Namespace, *, merge: bool = False) -> Comparison:
         raise ConfigError(f"--repo {args.repo}: no such directory")
     reader = RevisionReader.at(path)
     with revision_trees(reader, args.base, args.head, work_tree=reader.work_tree, merge=merge) as (base, head, note):
-        return compare_trees(base, head, now=datetime.now(UTC), note=note)
+        return compare_trees(base, head, now=datetime.now(UTC), note=note, validate_only=validate_only)
 
 
 def write_full_diff(comparison: Comparison, target: Path | None) -> None:

@@ -480,3 +480,44 @@ def review_json(comparison: Comparison) -> dict[str, Any]:
 
 def review_json_text(comparison: Comparison) -> str:
     return json.dumps(review_json(comparison), indent=2, default=str) + "\n"
+
+
+def comment_body(markdown: str, *, max_chars: int, max_bytes: int) -> str:
+    """The comment as posted: ``markdown`` and the marker, cut on a line boundary to fit the
+    forge's limits (open ``<details>`` closed again), saying that it was cut."""
+    suffix = f"\n\n{COMMENT_MARKER}\n"
+    body = markdown.rstrip("\n") + suffix
+    if len(body) <= max_chars and len(body.encode()) <= max_bytes:
+        return body
+    note = (
+        "\n\n_… cut to fit the forge's comment limit: `dockyard diff` (or the CI job's full-diff artifact) has it all._"
+    )
+    lines = markdown.splitlines()
+    kept: list[str] = []
+    size_chars = size_bytes = 0
+    reserve_chars = len(note) + len(suffix) + 40
+    for line in lines:
+        if (
+            size_chars + len(line) + 1 + reserve_chars > max_chars
+            or size_bytes + len(line.encode()) + 1 + reserve_chars * 4 > max_bytes
+        ):
+            break
+        kept.append(line)
+        size_chars += len(line) + 1
+        size_bytes += len(line.encode()) + 1
+    text = "\n".join(kept)
+    opened = text.count("<details>") - text.count("</details>")
+    closing = "\n\n</details>" * max(opened, 0)
+    return text + closing + note + suffix
+
+
+def failure_markdown(message: str, *, reproduce: str = "") -> str:
+    """The comment when Dockyard could not review the change at all (git or the forge failed)."""
+    lines = [
+        "### ⛔ Dockyard could not review this change",
+        "",
+        f"{code(message)}",
+        "",
+        "It tries again on the next push.",
+    ]
+    return _with_footer(lines, reproduce, "")
