@@ -51,6 +51,7 @@ def test_github_actions_one_comment_and_the_status(
     assert "The head is invalid (1 error(s))" in comments[0]["body"]
     assert "tenants/analytics/recommender.yaml:7:" in comments[0]["body"]
     (pending, failure) = forge.statuses["acme/platform"][broken]
+    assert pending["state"] == "pending"
     assert failure["state"] == "failure" and failure["description"].startswith(
         "1 error(s); first: tenants/analytics/recommender.yaml:7"
     )
