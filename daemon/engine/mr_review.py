@@ -19,6 +19,7 @@ invalid when it is only large; ``error`` when Dockyard could not review at all.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from daemon.views.review import failure_markdown, review_markdown, status_line
 
 log = logging.getLogger(__name__)
 
+_SCP_LIKE = re.compile(r"^[^/:@\s]+@[^/:\s]+:(?!//)")
 _STATE: dict[str, StatusState] = {"invalid": "failure", "held": "success", "valid": "success"}
 
 
@@ -96,6 +98,18 @@ class MergeRequestReviewer:
 
     def accepts(self, provider: str) -> bool:
         return provider in self._forges
+
+    def ignores(self, mr: MergeRequest) -> str:
+        """Why a merge request is none of this daemon's business ("" when it is): a webhook of
+        another repository must not have that repository's refs fetched from the platform repo."""
+        wanted = mr.repository_path.strip("/").lower()
+        if not wanted:
+            return ""
+        remote = re.sub(r"\.git/?$", "", self._repo.url.rstrip("/")).lower()
+        remote = remote.split(":", 1)[1] if _SCP_LIKE.match(remote) else remote
+        if remote == wanted or remote.endswith("/" + wanted):
+            return ""
+        return f"{mr.repository_path} is not the platform repo ({self._repo.describe()})"
 
     def submit(self, mr: MergeRequest) -> None:
         """Queues a review; a newer head of the same merge request replaces one still waiting."""

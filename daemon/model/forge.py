@@ -32,6 +32,8 @@ class MergeRequest:
     fork: bool = False
     url: str = ""
     delivery: str = ""
+    #: ``owner/name`` / ``group/project``: which repository, to tell it is the platform repo's
+    repository_path: str = ""
 
     @property
     def key(self) -> str:
