@@ -9,6 +9,7 @@ Used by ``dockyard diff`` and ``dockyard review``, the daemon's merge-request re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from pathlib import Path
 from daemon.edges.revisions import RevisionReader
 from daemon.errors import SourceError
 from daemon.loader import LoadCache, LoadResult, load_repo
+from daemon.model.refs import Revision
 from daemon.policy.review import Comparison, RevisionSide, review
 from daemon.render import render
 
@@ -86,3 +88,42 @@ def revision_trees(
             head_dir = stack.enter_context(reader.exported(treeish))
             head = Tree(head_dir, head_ref, head_sha, reader.message(head_sha))
         yield base, head, note
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+@contextmanager
+def _tree_of(reader: RevisionReader | None, sha: str, on_disk: Path | None) -> Iterator[Path | None]:
+    if on_disk is not None and on_disk.is_dir():
+        yield on_disk
+        return
+    if reader is None or not _COMMIT.match(sha) or not reader.has(sha):
+        yield None
+        return
+    with reader.exported(sha) as path:
+        yield path
+
+
+def pending_comparison(
+    reader: RevisionReader | None, applied: str, current: Revision, *, now: datetime, why_no_reader: str = ""
+) -> Comparison | str:
+    """The revision the daemon has against the one it applied, computed now from Git; a sentence
+    saying why not when the applied revision cannot be read (it is then not in the git cache)."""
+    with _tree_of(reader, applied, None) as base_dir, _tree_of(reader, current.sha, Path(current.path)) as head_dir:
+        if base_dir is None:
+            if reader is None:
+                return f"the applied revision {applied[:12]} cannot be read: {why_no_reader}"
+            if not _COMMIT.match(applied):
+                return f"the applied revision {applied[:24]} had uncommitted changes, which Git does not keep"
+            return (
+                f"the applied revision {applied[:12]} is not in the daemon's git cache any more (the branch's "
+                f"history was rewritten?); `dockyard diff --base {applied[:12]} --head {current.sha[:12]}` in a "
+                "clone that has both compares them"
+            )
+        assert head_dir is not None
+        return compare_trees(
+            Tree(base_dir, "applied", applied, reader.message(applied) if reader is not None else ""),
+            Tree(head_dir, "current", current.sha, current.message),
+            now=now,
+        )

@@ -35,6 +35,8 @@ from daemon.errors import DockyardError
 from daemon.model.events import EventSink
 from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
+from daemon.model.refs import Revision
+from daemon.policy.review import Comparison
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
@@ -186,6 +188,24 @@ class Daemon:
         metrics = DaemonMetrics()
         return cls(settings, open_edges(settings, metrics), metrics, extra_sinks=extra_sinks, clock=clock)
 
+    def _pending_review(self, applied: str, current: Revision) -> Comparison | str:
+        """``/dockyard diff``: the current revision against the applied one, from the source's git."""
+        from daemon.edges.revisions import RevisionReader
+        from daemon.engine.review import pending_comparison
+
+        remote, local = self.settings.source.remote, self.settings.source.local_path
+        reader: RevisionReader | None = None
+        why = ""
+        if remote is not None:
+            reader = RevisionReader(self.settings.workdir / "git" / "cache.git", prefix=remote.subdir)
+        else:
+            assert local is not None
+            try:
+                reader = RevisionReader.at(local)
+            except DockyardError as e:
+                why = str(e)
+        return pending_comparison(reader, applied, current, now=self.clock(), why_no_reader=why)
+
     def _wire_reviews(self) -> MergeRequestReviewer | None:
         """Merge-request reviews, when a forge token is configured and the repo is a Git remote."""
         forges = self.settings.forges
@@ -239,6 +259,7 @@ class Daemon:
             hand_to_leader=lambda body: self.inbox.put(
                 InboxRequest("slack-command", body, received_by=self.settings.leader.identity)
             ),
+            pending_review=self._pending_review,
         )
         chat = build_chat(ports, gitops, config)
         self.model_listeners.append(chat.service.update_model)
