@@ -13,9 +13,9 @@ from daemon.chat.views import (
     Reply,
     TenantStatus,
     TenantSummary,
-    pending_diff_view,
     help_view,
     history_view,
+    pending_diff_view,
     platform_status_view,
     tenant_status_view,
 )
