@@ -60,7 +60,8 @@ def _checked(mr: MergeRequest) -> MergeRequest:
         raise WebhookError(f"{what}: the target branch {mr.base_ref[:50]!r} is not a branch name Dockyard reads")
     if mr.head_ref and not _BRANCH.match(mr.head_ref):
         raise WebhookError(f"{what}: the source branch {mr.head_ref[:50]!r} is not a branch name Dockyard reads")
-    if not (mr.repository.isdigit() or _REPOSITORY.match(mr.repository)):
+    segments = mr.repository.split("/")
+    if not (mr.repository.isdigit() or (_REPOSITORY.match(mr.repository) and not {".", ".."} & set(segments))):
         raise WebhookError(f"{what}: the repository {mr.repository[:50]!r} is not owner/name")
     if mr.number < 1 or mr.number > 10**9:
         raise WebhookError(f"{what}: {mr.number} is not a merge-request number")
