@@ -37,6 +37,23 @@ _PLAIN_ENV = {
 }
 
 
+#: Exports are written once, read once and removed: a memory file system spares the disk, when it
+#: has room (containers often give /dev/shm only 64 MiB, so it must have at least this much free).
+_MEMORY_FS = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private (0700) directory in it
+_MEMORY_FS_FREE = 1 << 30
+
+
+def scratch_dir() -> Path | None:
+    """Where exports go by default: /dev/shm with room to spare, else the system's temp dir (None)."""
+    try:
+        stat = os.statvfs(_MEMORY_FS)
+    except OSError:
+        return None
+    if stat.f_bavail * stat.f_frsize < _MEMORY_FS_FREE or not os.access(_MEMORY_FS, os.W_OK | os.X_OK):
+        return None
+    return _MEMORY_FS
+
+
 class RevisionReader:
     def __init__(
         self, git_dir: Path, *, prefix: str = "", work_tree: Path | None = None, timeout: float = 60.0
@@ -107,7 +124,7 @@ class RevisionReader:
     @contextlib.contextmanager
     def exported(self, treeish: str, scratch: Path | None = None) -> Iterator[Path]:
         """The platform directory of ``treeish`` in a private temporary directory."""
-        parent = Path(tempfile.mkdtemp(prefix="dockyard-rev-", dir=scratch))
+        parent = Path(tempfile.mkdtemp(prefix="dockyard-rev-", dir=scratch or scratch_dir()))
         tree = parent / "tree"
         tree.mkdir()
         index = {"GIT_INDEX_FILE": str(parent / "index")}
