@@ -87,7 +87,8 @@ def revision_trees(
         merged = reader.merge_tree(base_sha, head_sha)
         if merged is not None:
             treeish = merged
-            note = f"The head is {head_ref} ({head_sha[:8]}) merged into {base_ref}, as the merge will leave it."
+            named = head_sha[:8] if head_sha.startswith(head_ref) else f"{head_ref} ({head_sha[:8]})"
+            note = f"The head is {named} merged into {base_ref}, as the merge will leave it."
         else:
             note = f"{head_ref} does not merge cleanly into {base_ref}; compared with {head_ref} as it is."
     with ExitStack() as stack:
