@@ -103,7 +103,7 @@ def summary_items(review: Review) -> list[SummaryItem]:
             items.append(SummaryItem("Deleted", str(ref)))
     guard = review.guard
     if guard.blocked:
-        items.append(SummaryItem("Mass-deletion guard", f"the daemon would hold this change: {guard.reason}", True))
+        items.append(SummaryItem("Mass-deletion guard", guard_text(review), True))
     elif guard.delete:
         items.append(
             SummaryItem(
@@ -149,6 +149,18 @@ def summary_items(review: Review) -> list[SummaryItem]:
         when = f"; next window opens {decision.next_open.isoformat(timespec='minutes')}" if decision.next_open else ""
         items.append(SummaryItem("Sync windows", f"{tenant or 'platform objects'} wait: {decision.reason}{when}", True))
     return items
+
+
+def guard_text(review: Review) -> str:
+    """Why the mass-deletion guard would hold a merge, and what lets it through."""
+    deleted, managed = len(review.guard.delete), max(review.inventory_size, 1)
+    fraction = review.head.model.platform.prune.max_fraction
+    return (
+        f"the daemon would hold this change: it deletes {deleted} of {review.inventory_size} managed objects "
+        f"({deleted / managed:.0%}), more than prune.maxFraction={fraction:g}. If that is intended, raise "
+        "spec.prune.maxFraction in platform.yaml, or merge with a commit message carrying "
+        "'dockyard-allow-mass-prune: true'"
+    )
 
 
 def counts_line(review: Review) -> str:
@@ -326,7 +338,7 @@ def review_markdown(
             lines.append("The head is a valid platform repo.")
         return _with_footer(lines, reproduce, full_diff_note)
     if review.held:
-        lines += [f"> ⚠️ **The mass-deletion guard would hold this merge:** {review.guard.reason}", ""]
+        lines += [f"> ⚠️ **The mass-deletion guard would hold this merge:** {guard_text(review).split(': ', 1)[1]}", ""]
     items = summary_items(review)
     if items:
         sections: dict[str, list[SummaryItem]] = {}

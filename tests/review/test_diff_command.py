@@ -191,3 +191,30 @@ def test_the_full_diff_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         capsys, "--repo", str(platform), "--base", "main", "--head", "feature", "--full-diff-file", str(target)
     )
     assert code == 0 and target.read_text() == out
+
+
+def test_a_mass_deletion_is_held_and_says_how_to_let_it_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.gen_platform import generate
+
+    root = tmp_path / "repo"
+    generate(root, 10, 3)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "10 tenants")
+    for number in range(5, 10):
+        git(root, "rm", "-rq", f"tenants/t{number:04d}")
+    neighbour = root / "tenants/t0004/tenant.yaml"
+    neighbour.write_text(neighbour.read_text().replace("tenant: t0005", "tenant: t0000"))
+    code, out, _ = run(capsys, "--repo", str(root), "--base", "main", "-o", "markdown")
+    assert code == 0, out
+    assert out.startswith("### ⚠️ Dockyard review:")
+    assert "> ⚠️ **The mass-deletion guard would hold this merge:** it deletes" in out
+    assert "more than prune.maxFraction=0.3" in out
+    assert "merge with a commit message carrying 'dockyard-allow-mass-prune: true'" in out
+    assert "`PersistentVolumeClaim/t0005/app1-data: stays in the cluster with its data, no longer managed" in out
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "five tenants go\n\ndockyard-allow-mass-prune: true")
+    code, out, _ = run(capsys, "--repo", str(root), "--base", "main", "--head", "HEAD", "-o", "markdown")
+    assert out.startswith("### ✅ Dockyard review:") and "would hold" not in out, "the trailer lets it through"
