@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon.edges.eventlog import LogSink
 from daemon.edges.http import HttpServer
@@ -28,11 +28,15 @@ from daemon.engine.alerts import INTERVAL_SECONDS as ALERT_INTERVAL_SECONDS
 from daemon.engine.alerts import AlertEvaluator
 from daemon.engine.apply import ResourceManager
 from daemon.engine.backups import BackupManager
+from daemon.engine.mr_review import MergeRequestReviewer
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler
 from daemon.errors import DockyardError
 from daemon.model.events import EventSink
+from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
+from daemon.model.refs import Revision
+from daemon.policy.review import Comparison
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
@@ -150,6 +154,7 @@ class Daemon:
             poll_seconds=settings.schedule.interval_seconds or 60.0,
             drift_seconds=settings.schedule.drift_interval_seconds or 300.0,
         )
+        self.reviews = self._wire_reviews()
         self.endpoints = Endpoints(
             identity=leader.identity,
             source=self.source.describe(),
@@ -159,6 +164,7 @@ class Daemon:
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
             hand_to_leader=self.inbox.put,
+            reviews=self.reviews,
         )
         self.server: HttpServer | None = None
         if settings.http.listen is not None:
@@ -182,6 +188,46 @@ class Daemon:
     ) -> Daemon:
         metrics = DaemonMetrics()
         return cls(settings, open_edges(settings, metrics), metrics, extra_sinks=extra_sinks, clock=clock)
+
+    def _pending_review(self, applied: str, current: Revision) -> Comparison | str:
+        """``/dockyard diff``: the current revision against the applied one, from the source's git."""
+        from daemon.edges.revisions import RevisionReader
+        from daemon.engine.review import pending_comparison
+
+        remote, local = self.settings.source.remote, self.settings.source.local_path
+        reader: RevisionReader | None = None
+        why = ""
+        if remote is not None:
+            reader = RevisionReader(self.settings.workdir / "git" / "cache.git", prefix=remote.subdir)
+        else:
+            assert local is not None
+            try:
+                reader = RevisionReader.at(local)
+            except DockyardError as e:
+                why = str(e)
+        return pending_comparison(reader, applied, current, now=self.clock(), why_no_reader=why)
+
+    def _wire_reviews(self) -> MergeRequestReviewer | None:
+        """Merge-request reviews, when a forge token is configured and the repo is a Git remote."""
+        forges = self.settings.forges
+        remote = self.settings.source.remote
+        if not forges.enabled:
+            return None
+        if remote is None:
+            log.warning("merge-request reviews need the platform repo as a Git remote (--repo URL); they are off")
+            return None
+        from daemon.edges.forges import Forge, GitHubForge, GitLabForge
+        from daemon.edges.git import GitRepo
+
+        clients: dict[str, Forge] = {}
+        if forges.github_token:
+            clients["github"] = GitHubForge(forges.github_api_url, forges.github_token)
+        if forges.gitlab_token:
+            clients["gitlab"] = GitLabForge(forges.gitlab_api_url, forges.gitlab_token)
+        # A cache of its own: fetching merge-request refs never disturbs the source's checkouts.
+        repo = GitRepo(remote, self.settings.workdir / "review-git")
+        log.info("merge-request reviews on %s for %s", ", ".join(sorted(clients)), repo.describe())
+        return MergeRequestReviewer(repo, clients, subdir=remote.subdir, is_leader=self.is_leader, clock=self.clock)
 
     def _wire_chat(self) -> SlackChat | None:
         """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
@@ -214,6 +260,7 @@ class Daemon:
             hand_to_leader=lambda body: self.inbox.put(
                 InboxRequest("slack-command", body, received_by=self.settings.leader.identity)
             ),
+            pending_review=self._pending_review,
         )
         chat = build_chat(ports, gitops, config)
         self.model_listeners.append(chat.service.update_model)
@@ -237,6 +284,8 @@ class Daemon:
             log.info("listening on http://%s:%d", *self.server.address)
         self.notifications.start()
         self.runner.start()
+        if self.reviews is not None:
+            self.reviews.start()
         if self.elector is not None:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
@@ -264,6 +313,8 @@ class Daemon:
             self._watcher.stop()
         self.scheduler.shutdown()
         self.runner.stop()
+        if self.reviews is not None:
+            self.reviews.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
         if self.server is not None:
@@ -301,10 +352,21 @@ class Daemon:
             log.info("carrying out a %s request %s received by %s", request.kind, request.id, request.received_by)
             if request.kind == "sync":
                 self.runner.request("webhook")
+            elif request.kind == "merge-request":
+                self._review_handed_over(request.payload)
             elif self.chat is not None:
                 self.chat.run_handed_over(request.payload)
             else:
                 log.warning("a handed-over Slack command arrived, but Slack is not configured here")
+
+    def _review_handed_over(self, payload: Mapping[str, Any]) -> None:
+        if self.reviews is None:
+            log.warning("a handed-over merge-request review arrived, but reviews are not configured here")
+            return
+        try:
+            self.reviews.submit(MergeRequest.from_json(payload))
+        except ValueError as e:
+            log.warning("dropping an unreadable merge-request request: %s", e)
 
     def _prune_audit(self) -> None:
         """The leader keeps the audit trail within the platform's retention, and says what went."""
