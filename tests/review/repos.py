@@ -51,7 +51,8 @@ def example_repo(root: Path, *, subdir: str = "") -> Path:
 
 
 def make_change(platform: Path) -> None:
-    """Adds analytics/recommender (with a domain), lets shop/web reach it on 8080, and drops
+    """Adds analytics/recommender (with a domain), lets shop/web reach it on 8080 (both tenants
+    declare their half), and drops
     monitoring's prometheus-data volume."""
     (platform / "tenants/analytics/recommender.yaml").write_text(RECOMMENDER)
     policy = platform / "tenants/analytics/policy.yaml"
@@ -62,6 +63,12 @@ def make_change(platform: Path) -> None:
         "    - allow:\n        from: {tenant: shop, app: web}\n        to: {app: recommender}\n        ports: [8080]\n"
     )
     policy.write_text(text.replace(rule, rule + new_rule, 1))
+    # The shop's half: traffic between tenants flows only when both declare it.
+    shop = platform / "tenants/shop/policy.yaml"
+    egress = "    - allow:\n        from: {app: api}\n        to: {tenant: payments, app: payments-api}\n        ports: [8080]\n"
+    assert egress in shop.read_text()
+    shop_rule = "    - allow:\n        from: {app: web}\n        to: {tenant: analytics, app: recommender}\n        ports: [8080]\n"
+    shop.write_text(shop.read_text().replace(egress, egress + shop_rule, 1))
     prometheus = platform / "tenants/monitoring/prometheus.yaml"
     mount = "  volumes:\n    - volume: prometheus-data\n      mountPath: /prometheus\n"
     assert mount in prometheus.read_text()

@@ -207,6 +207,9 @@ def test_a_mass_deletion_is_held_and_says_how_to_let_it_through(
         git(root, "rm", "-rq", f"tenants/t{number:04d}")
     neighbour = root / "tenants/t0004/tenant.yaml"
     neighbour.write_text(neighbour.read_text().replace("tenant: t0005", "tenant: t0000"))
+    # The ring of tenants closes again: t0000 now lets its traffic out to t0004 instead of t0009.
+    first = root / "tenants/t0000/tenant.yaml"
+    first.write_text(first.read_text().replace("tenant: t0009", "tenant: t0004"))
     code, out, _ = run(capsys, "--repo", str(root), "--base", "main", "-o", "markdown")
     assert code == 0, out
     assert out.startswith("### ⚠️ Dockyard review:")
