@@ -32,6 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schema",
     "render",
     "plan",
+    "diff",
+    "review",
     "apply",
     "run",
     "history",

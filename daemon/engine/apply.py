@@ -31,7 +31,8 @@ from daemon.policy.health import WATCHED_KINDS, Health, assess
 from daemon.policy.inventory import Inventory, plan_prune
 from daemon.policy.ownership import DEFAULT_IMPERATIVE_MANAGERS, imperative_fields, is_imperative, taken_over
 from daemon.policy.plan import ApplyResult, ObjectResult, Plan
-from daemon.render.core import STAGES, objref, stage_of
+from daemon.render.core import STAGES, stage_of
+from daemon.render.meta import objref
 from daemon.state.inventory import InventoryStore
 
 OWNED_SELECTOR = f"{MANAGED_BY}={MANAGER_NAME}"
@@ -88,6 +89,10 @@ class ResourceManager:
         return found[1]
 
     # --- live state -------------------------------------------------------------------------
+
+    @property
+    def kube(self) -> KubeClient:
+        return self._kube
 
     def _types_for(
         self, desired: Iterable[Mapping[str, Any]], inventory: Inventory

@@ -19,7 +19,8 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from daemon.errors import ConfigError
-from daemon.loader.formats import FORMAT_CHECKS, format_checker
+from daemon.loader.formats import FORMAT_CHECKS, NUMERIC_FORMAT_MAXIMUM, format_checker
+from daemon.loader.safeschema import UnsafePattern, compile_pattern, safe_validator
 from daemon.model.kinds import KINDS
 
 Schema = dict[str, Any]
@@ -73,11 +74,28 @@ def validator(kind: str) -> Draft202012Validator:
 
     Local ``$ref``s are inlined first: resolving them through ``referencing`` on every value costs
     more than the rest of validation. The inlined copy keeps the ``title``s and sibling
-    ``description``s that error messages and hints are made of.
+    ``description``s that error messages and hints are made of. Like every schema the loader
+    uses, it retrieves nothing and runs its patterns on RE2 (see ``safeschema``).
     """
     original = schema(kind)
+    for pattern in _patterns(original):
+        try:
+            compile_pattern(pattern)
+        except UnsafePattern as e:
+            raise ConfigError(f"the {kind} schema has a pattern RE2 cannot run ({e}): {pattern}") from e
     inlined = _inline(original, original.get("$defs", {}), 0)
-    return Draft202012Validator(inlined, format_checker=format_checker())
+    return safe_validator(inlined, format_checker=format_checker())
+
+
+def _patterns(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [p for item in node for p in _patterns(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+    properties = node.get("patternProperties")
+    found += [str(k) for k in properties] if isinstance(properties, dict) else []
+    return found + [p for value in node.values() for p in _patterns(value)]
 
 
 @functools.cache
@@ -85,7 +103,23 @@ def _fast_validator(kind: str) -> Any:
     """The same schema compiled by jsonschema-rs, with our own format checks."""
     compiled = validator(kind).schema
     assert isinstance(compiled, dict)
-    return jsonschema_rs.Draft202012Validator(compiled, formats=dict(FORMAT_CHECKS), validate_formats=True)
+    return jsonschema_rs.Draft202012Validator(
+        _numeric_bounds(compiled), formats=dict(FORMAT_CHECKS), validate_formats=True
+    )
+
+
+def _numeric_bounds(node: Any) -> Any:
+    """A copy of ``node`` where each quantity format also bounds numbers with ``maximum``:
+    jsonschema-rs checks formats of strings only, ours checks a number's size too."""
+    if isinstance(node, list):
+        return [_numeric_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    bounded = {key: _numeric_bounds(value) for key, value in node.items()}
+    limit = NUMERIC_FORMAT_MAXIMUM.get(node.get("format", ""))
+    if limit is not None:
+        bounded["maximum"] = min(limit, bounded.get("maximum", limit))
+    return bounded
 
 
 def is_valid(kind: str, data: object) -> bool:
@@ -94,8 +128,9 @@ def is_valid(kind: str, data: object) -> bool:
 
     Only the question is asked here: every problem is still found and explained by the
     ``jsonschema`` validator (:func:`validator`), so messages, JSON paths and positions are exactly
-    what they were. Where the two engines could disagree (a pattern's ``$`` before a trailing
-    newline), the fast one is the stricter, which only sends the document down the slow path.
+    what they were. Where the two engines could disagree (``\\s`` is Unicode-aware in Rust's
+    regexes, ASCII in RE2's), the fast one is the stricter, which only sends the document down the
+    slow path.
     """
     try:
         return bool(_fast_validator(kind).is_valid(data))

@@ -11,7 +11,7 @@ from daemon.model.refs import ObjRef
 from daemon.policy.diff import Change, ChangeSet
 from daemon.policy.health import Health
 from daemon.policy.inventory import Inventory, PrunePlan
-from daemon.render.core import objref
+from daemon.render.meta import objref
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,14 @@ def tenant_of(obj: Mapping[str, Any], fallback: ObjRef | None = None) -> str:
     if fallback is not None:
         return fallback.name if fallback.kind == "Namespace" else fallback.namespace
     return ""
+
+
+def plan_tenants(plan: Plan) -> set[str]:
+    """The tenants (``""``: platform-level) of every change a plan carries."""
+    return {tenant_of(c.desired or plan.live.get(c.ref) or {}, c.ref) for c in plan.changeset.changes}
+
+
+def changed_tenants(plan: Plan) -> list[str]:
+    """The tenants with at least one change (not platform-level objects), sorted."""
+    changed = (c for c in plan.changeset.changes if c.action != "unchanged")
+    return sorted({tenant_of(c.desired or plan.live.get(c.ref) or {}, c.ref) for c in changed} - {""})

@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from daemon.errors import ValidationFailed
 from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule, Volume
-from daemon.model.refs import ObjRef
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
+from daemon.render.boundary import boundary_problems, confine
 from daemon.render.network import render_network
+from daemon.render.provenance import documents
 from daemon.render.storage import render_storage_classes, render_volume
 from daemon.render.tenant import render_tenant
 
@@ -46,13 +48,6 @@ def stage_of(kind: str) -> int:
     return len(STAGES) - 1
 
 
-def objref(obj: Mapping[str, Any]) -> ObjRef:
-    api_version: str = obj["apiVersion"]
-    group = api_version.rpartition("/")[0]
-    meta = obj["metadata"]
-    return ObjRef(group=group, kind=obj["kind"], namespace=meta.get("namespace", ""), name=meta["name"])
-
-
 def scheduled(scaling: Autoscaling, schedule: ScaleSchedule | None) -> Autoscaling:
     """The Autoscaling with a scheduled scaling window applied (replica bounds only)."""
     if schedule is None:
@@ -71,8 +66,19 @@ def render(
 
     ``schedules`` holds the scheduled scaling in force (by tenant and Autoscaling name): the
     caller decides what "now" is, so rendering stays a pure function of its arguments.
+    Raises :class:`ValidationFailed` when two documents render the same object, or a tenant's
+    document an object outside its namespace (see ``render.boundary``).
     """
-    schedules = schedules or {}
+    objects = _render(confine(model), revision, schedules or {})
+    problems = boundary_problems(objects, documents(model))
+    if problems:
+        raise ValidationFailed(problems)
+    return sorted(objects, key=lambda o: stage_of(o["kind"]))
+
+
+def _render(
+    model: PlatformModel, revision: str, schedules: Mapping[tuple[str, str], ScaleSchedule]
+) -> list[KubeObject]:
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
     tenants = {t.name: t for t in model.tenants}
@@ -107,4 +113,4 @@ def render(
         )
         if scaling is not None:
             objects.append(render_autoscaling(scaling, app, revision))
-    return sorted(objects, key=lambda o: stage_of(o["kind"]))
+    return objects

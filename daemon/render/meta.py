@@ -13,7 +13,15 @@ from daemon.model.labels import (
     SOURCE_ANNOTATION,
     TENANT_LABEL,
 )
-from daemon.model.refs import Metadata, SourceRef
+from daemon.model.refs import Metadata, ObjRef, SourceRef
+
+
+def objref(obj: Mapping[str, Any]) -> ObjRef:
+    """The identity of a rendered (or live) object."""
+    api_version: str = obj["apiVersion"]
+    group = api_version.rpartition("/")[0]
+    meta = obj["metadata"]
+    return ObjRef(group=group, kind=obj["kind"], namespace=meta.get("namespace", ""), name=meta["name"])
 
 
 def owner_labels(tenant: str | None = None, app: str | None = None) -> dict[str, str]:

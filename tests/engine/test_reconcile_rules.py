@@ -34,6 +34,7 @@ class Rig:
         self.pauses = MemoryPauses()
         self.clock = FakeClock(MONDAY_10)
         self.leader = True
+        self.night_image = "busybox:1.36"
         self.models: list[object] = []
         self.reconciler = Reconciler(
             self.source,
@@ -64,7 +65,7 @@ class Rig:
 
             tenant = doc("Tenant", name, {"quota": {"cpu": "4", "memory": "4Gi", "pods": 20}})
             (folder / "tenant.yaml").write_text(yaml.safe_dump(tenant))
-            (folder / "app-web.yaml").write_text(yaml.safe_dump(doc("App", "web", app_spec())))
+            (folder / "app-web.yaml").write_text(yaml.safe_dump(doc("App", "web", app_spec(self.night_image))))
             return root
 
         self.repo.write = write  # type: ignore[method-assign]
@@ -231,6 +232,33 @@ def test_only_the_leader_writes(tmp_path: Path) -> None:
     assert rig.reconciler.cycle("poll").result == "succeeded"
 
 
+def test_a_change_a_standby_sees_is_neither_corrected_nor_announced(tmp_path: Path) -> None:
+    """A standby keeps its watches warm, but a hand edit they see (``change``) is the leader's to
+    correct and announce: the standby plans nothing, writes nothing and says nothing."""
+    rig = Rig(tmp_path)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    rig.leader = False
+    deployment = next(r for r in rig.cluster.live if r.kind == "Deployment" and r.name == "app0")
+    desired = rig.cluster.live[deployment]["spec"]["replicas"]
+    rig.cluster.live[deployment]["spec"]["replicas"] = 7
+    plans, applies, events, records = (
+        rig.cluster.plans,
+        len(rig.cluster.applies),
+        len(rig.sink.events),
+        len(rig.history.records),
+    )
+    outcome = rig.reconciler.cycle("change")
+    assert (outcome.result, outcome.stopped_at) == ("standby", "standby")
+    assert (rig.cluster.plans, len(rig.cluster.applies)) == (plans, applies)
+    assert (len(rig.sink.events), len(rig.history.records)) == (events, records)
+    assert rig.cluster.live[deployment]["spec"]["replicas"] == 7
+    rig.leader = True
+    assert rig.reconciler.cycle("change").result == "succeeded"
+    assert rig.cluster.live[deployment]["spec"]["replicas"] == desired
+    assert rig.history.records[-1].kind == "drift"
+
+
 def test_a_periodic_cycle_with_nothing_new_does_not_touch_the_cluster(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     rig.source.commit()
@@ -340,3 +368,40 @@ def test_a_change_seen_in_the_cluster_is_looked_at_even_while_backing_off(tmp_pa
         assert rig.history.records[-1].kind == "drift"
     finally:
         runner.stop()
+
+
+def test_objects_rendered_twice_reject_the_commit_like_any_invalid_one(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    applied = dict(rig.cluster.live)
+    # An App named like the canary track of another: both would be Deployment app1-canary.
+    rig.repo.apps["app1"]["spec"]["canary"] = {"image": "busybox:1.37", "weight": 50}
+    rig.repo.apps["app1-canary"] = doc("App", "app1-canary", app_spec())
+    rig.source.commit("collide")
+    outcome = rig.reconciler.cycle("webhook")
+    assert (outcome.result, outcome.stopped_at) == ("invalid", "validation")
+    assert rig.cluster.live == applied
+    errors = next(e.errors for e in rig.sink.events if e.name == "validation.failed")
+    assert any("Deployment.apps/shop/app1-canary is rendered twice" in e for e in errors)
+
+
+def test_no_tenant_may_take_the_daemons_own_namespace(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.reconciler = Reconciler(
+        rig.source,
+        rig.cluster,
+        rig.sink,
+        metrics=DaemonMetrics(),
+        history=rig.history,
+        pauses=rig.pauses,
+        settings=ReconcileSettings(reserved_namespaces=("shop",)),
+        clock=rig.clock.wall,
+        monotonic=rig.clock.monotonic,
+        is_leader=lambda: True,
+    )
+    rig.source.commit()
+    assert rig.reconciler.cycle("poll").result == "invalid"
+    assert rig.cluster.live == {}
+    errors = next(e.errors for e in rig.sink.events if e.name == "validation.failed")
+    assert any("namespace 'shop' is reserved" in e for e in errors)

@@ -15,7 +15,18 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from daemon.errors import Problem
-from daemon.loader.checks import apps, autoscaling, names, notifications, policies, quotas, tenancy, volumes
+from daemon.loader.checks import (
+    apps,
+    autoscaling,
+    crosstenant,
+    guardrails,
+    names,
+    notifications,
+    policies,
+    quotas,
+    tenancy,
+    volumes,
+)
 from daemon.loader.checks.context import CheckContext
 from daemon.loader.documents import Entry
 
@@ -30,12 +41,17 @@ FAMILIES: Final[tuple[Callable[[CheckContext], None], ...]] = (
     autoscaling.check,
     notifications.check,
     quotas.check,
+    guardrails.check,
+    crosstenant.check,
 )
 
 
-def cross_check(entries: Sequence[Entry], tenant_dirs: Iterable[str] = ()) -> list[Problem]:
-    """Every problem found across ``entries``; a folder in ``tenant_dirs`` counts as a tenant for references."""
-    ctx = CheckContext(entries, tenant_dirs)
+def cross_check(
+    entries: Sequence[Entry], tenant_dirs: Iterable[str] = (), reserved_namespaces: Iterable[str] = ()
+) -> list[Problem]:
+    """Every problem found across ``entries``; a folder in ``tenant_dirs`` counts as a tenant for
+    references; no tenant may be named after one of ``reserved_namespaces`` (nor the built-in ones)."""
+    ctx = CheckContext(entries, tenant_dirs, reserved_namespaces)
     for check in FAMILIES:
         check(ctx)
     return ctx.problems
