@@ -42,13 +42,35 @@ def test_a_command_imports_nothing_it_does_not_use(argv: tuple[str, ...]) -> Non
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_diff_loads_no_cluster_client_and_checks_schemas_fast(tmp_path: Path) -> None:
+    """`dockyard diff` is offline: it reads revisions with git and uses the windows' cron
+    (APScheduler's), never a Kubernetes or Slack client; it loads both revisions with the fast
+    schema validator."""
+    repo = tmp_path / "repo"
+    subprocess.run(["cp", "-r", str(EXAMPLE), str(repo)], check=True)
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    app = repo / "tenants/shop/apps/web.yaml"
+    text = app.read_text()
+    assert "replicas: 2" in text
+    app.write_text(text.replace("replicas: 2", "replicas: 3", 1))
+    subprocess.run([*git, "commit", "-qam", "head"], check=True)
+    loaded = modules_loaded_by("diff", "--repo", str(repo), "--base", "HEAD~1")
+    offline = set(HEAVY) - {"apscheduler", "git"}
+    assert loaded.isdisjoint(offline), sorted(loaded & offline)
+    assert "jsonschema_rs" in loaded
+
+
 def test_help_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     from daemon.cli import main
 
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("validate", "render", "plan", "apply", "run", "history", "pause", "version", "dev-cluster"):
+    commands = ("validate", "render", "plan", "diff", "review", "apply", "run", "history", "pause", "version")
+    for command in (*commands, "dev-cluster"):
         assert command in out
 
 

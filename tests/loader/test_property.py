@@ -282,3 +282,24 @@ def _has_newline_before_end(node: Any) -> bool:
     if isinstance(node, list):
         return any(_has_newline_before_end(v) for v in node)
     return False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "valid"),
+    [
+        ("cpu", 100_000, True),
+        ("cpu", 100_001, False),
+        ("cpu", "100001", False),
+        ("memory", 2**50, True),
+        ("memory", 2**50 + 1, False),
+        ("memory", 9e15, False),
+        ("memory", "2Pi", False),
+    ],
+)
+def test_the_fast_validator_bounds_quantities_given_as_numbers(field: str, value: object, valid: bool) -> None:
+    """jsonschema-rs checks formats of strings only; a quantity written as a bare number is held
+    to the same limit (1Pi, 100000 cores) by the ``maximum`` its copy of the schema adds."""
+    app = yaml.safe_load(text(BASE["tenants/shop/api.yaml"]))
+    app["spec"]["resources"][field] = value
+    assert (list(validator("App").iter_errors(app)) == []) is valid
+    assert is_valid("App", app) is valid
