@@ -2,7 +2,8 @@
 cluster-scoped objects (layout and trust rules in :mod:`daemon.policy.inventory`).
 
 Pieces are ConfigMaps labelled ``dockyard.dev/inventory=<Dockyard's namespace>`` (two Dockyards
-on one cluster each read their own): ``<name>`` in each namespace
+on one cluster each read their own) and ``dockyard.dev/role=inventory`` (the audit trail's are
+``history``, the inbox's ``inbox``; each store selects by its own label, never by role): ``<name>`` in each namespace
 that holds Dockyard's objects, ``<name>-cluster`` in Dockyard's own namespace, and ``-2``, ``-3``
 ... after either when a piece outgrows one ConfigMap. One list request reads them all (or none,
 when a watch keeps them: ``list_pieces``); a save writes only the pieces whose entries changed,
@@ -21,6 +22,7 @@ from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
 from daemon.errors import ClusterError
 from daemon.model.refs import ObjRef
 from daemon.policy.inventory import CLUSTER_SCOPE, Inventory, by_scope, chunks, is_legacy, parse_chunk, parse_legacy
+from daemon.state.history import ROLE_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +169,11 @@ class InventoryStore:
             "metadata": {
                 "name": name,
                 "namespace": namespace,
-                "labels": {"app.kubernetes.io/part-of": "dockyard", INVENTORY_LABEL: self.namespace},
+                "labels": {
+                    "app.kubernetes.io/part-of": "dockyard",
+                    ROLE_LABEL: "inventory",
+                    INVENTORY_LABEL: self.namespace,
+                },
             },
             "data": dict(data),
         }
