@@ -126,7 +126,11 @@ def test_drift_is_corrected_on_the_drift_check(setup: Setup) -> None:
 
 def test_a_hand_edit_is_corrected_within_seconds_and_a_quiet_cycle_lists_nothing(setup: Setup) -> None:
     daemon = setup.start()  # the drift check runs hourly here: only the watches can notice
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
+    # One drift cycle first: the first sync's last steps (its audit record) may still be running.
+    settled = daemon.runner.cycles_run
+    daemon.runner.request("drift")
+    wait_for(lambda: daemon.runner.cycles_run, timeout=30, message="a drift cycle", until=lambda n: n > settled)
     before = daemon.runner.cycles_run
     kube = daemon.kube
     # Writes of objects (the lease's renewals go on meanwhile, as patches).
