@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
@@ -53,6 +54,7 @@ class ResourceManager:
         inventory: InventoryStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._kube = kube
         self._manager = field_manager
@@ -60,6 +62,8 @@ class ResourceManager:
         self.inventory_store = inventory or InventoryStore(kube)
         self._clock = clock
         self._sleep = sleep
+        #: dates conditions that health accepts for a while (an HPA waiting for metrics)
+        self._wall_clock = wall_clock
         #: objects that compared clean at the last plan: ref -> (desired fingerprint, resourceVersion)
         self._clean: dict[ObjRef, tuple[str, str]] = {}
 
@@ -323,7 +327,7 @@ class ResourceManager:
             if ref in applied:
                 pending[ref] = applied[ref]
             elif ref in plan.live:
-                states[ref] = assess(ref, plan.live[ref])
+                states[ref] = assess(ref, plan.live[ref], self._wall_clock())
         deadline = self._clock() + timeout
         while pending:
             for ref in list(pending):
@@ -337,7 +341,7 @@ class ResourceManager:
                     states[ref] = Health(ref, "degraded", "deleted by someone else after apply")
                     del pending[ref]
                     continue
-                health = assess(ref, current)
+                health = assess(ref, current, self._wall_clock())
                 states[ref] = health
                 if health.state != "progressing":
                     del pending[ref]

@@ -39,6 +39,7 @@ from daemon.model.kinds import PlatformModel, ScaleSchedule
 from daemon.model.refs import Revision
 from daemon.policy.health import WATCHED_KINDS, Health, assess
 from daemon.policy.plan import ApplyResult, Plan, tenant_of
+from daemon.policy.scaling import ScheduledScaling
 from daemon.policy.windows import WindowDecision, active_scale_schedules, blocked_tenants
 from daemon.render import objref, render
 from daemon.render.core import scheduled
@@ -107,16 +108,6 @@ class NoPauses:
 
 
 @dataclass(frozen=True)
-class ScalingChange:
-    """A scheduled scaling change rendered but not announced yet."""
-
-    tenant: str
-    app: str
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
 class DaemonState:
     """What the daemon knows; read by the HTTP server and chat commands through ``snapshot``."""
 
@@ -139,8 +130,8 @@ class DaemonState:
     skipped_fingerprint: str = ""
     #: scheduled scaling in force, by (tenant, Autoscaling name)
     schedules: Mapping[tuple[str, str], ScaleSchedule] = field(default_factory=dict)
-    #: scheduled scaling changes rendered but not announced yet
-    scaling_changes: tuple[ScalingChange, ...] = ()
+    #: scheduled scaling changes rendered but not applied yet
+    scaling_changes: tuple[ScheduledScaling, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +167,7 @@ class Reconciler:
         monotonic: Callable[[], float] = time.monotonic,
         is_leader: Callable[[], bool] = lambda: True,
         on_model: Callable[[PlatformModel], None] = lambda _: None,
+        on_scheduled_scaling: Callable[[ScheduledScaling], None] = lambda _: None,
     ) -> None:
         self._source = source
         self._cluster = cluster
@@ -188,6 +180,7 @@ class Reconciler:
         self._monotonic = monotonic
         self._is_leader = is_leader
         self._on_model = on_model
+        self._on_scheduled_scaling = on_scheduled_scaling
         self._lock = threading.Lock()
         self._state = DaemonState()
         self.stopping = threading.Event()
@@ -300,15 +293,16 @@ class Reconciler:
         changes = []
         for scaling in model.autoscalings:
             key = (scaling.tenant, scaling.name)
-            before = scheduled(scaling, c.state.schedules.get(key))
-            after = scheduled(scaling, schedules.get(key))
+            old, new = c.state.schedules.get(key), schedules.get(key)
+            before, after = scheduled(scaling, old), scheduled(scaling, new)
             if (before.min_replicas, before.max_replicas) != (after.min_replicas, after.max_replicas):
                 changes.append(
-                    ScalingChange(
+                    ScheduledScaling(
                         scaling.tenant,
                         scaling.target,
                         f"{before.min_replicas}-{before.max_replicas}",
                         f"{after.min_replicas}-{after.max_replicas}",
+                        say.schedule_change(old, new),
                     )
                 )
         c.state = replace(
@@ -391,7 +385,7 @@ class Reconciler:
 
     def _settle(self, c: _Cycle, revision: Revision, plan: Plan, held: Mapping[str, WindowDecision]) -> CycleOutcome:
         """Nothing to send: the cluster matches the revision, except what waits for a window."""
-        self._update_health(c, revision, _live_health(plan))
+        self._update_health(c, revision, _live_health(plan, self._clock()))
         first = not c.state.ready and not held
         c.state = replace(
             c.state,
@@ -432,7 +426,7 @@ class Reconciler:
         applied_ok = not result.failed
         scheduled_only = bool(c.state.scaling_changes) and c.state.applied_sha == revision.sha
         if applied_ok:
-            self._announce_scaling(c, revision)
+            self._announce_scaling(c)
         drift = not scheduled_only and (
             c.trigger == "drift" or (c.state.applied_sha == revision.sha and c.trigger != "manual")
         )
@@ -479,11 +473,15 @@ class Reconciler:
 
     # --- steps' helpers -----------------------------------------------------------------------
 
-    def _announce_scaling(self, c: _Cycle, revision: Revision) -> None:
-        """``scaling.succeeded`` for every scheduled change the apply carried; when the apply
-        failed they stay pending and are announced once a retry lands them."""
+    def _announce_scaling(self, c: _Cycle) -> None:
+        """Hands every scheduled change the apply carried to whoever announces what the HPA does
+        with it (``engine.scaling``); when the apply failed they stay pending until a retry lands
+        them."""
         for change in c.state.scaling_changes:
-            self._emit(say.scheduled_scaling(revision, change.tenant, change.app, change.before, change.after))
+            try:
+                self._on_scheduled_scaling(change)
+            except Exception:  # announcing never stops reconciliation
+                log.exception("could not hand over the scheduled scaling of %s/%s", change.tenant, change.app)
         c.state = replace(c.state, scaling_changes=())
 
     def _mark_synced(self, c: _Cycle, revision: Revision) -> None:
@@ -537,9 +535,9 @@ class Reconciler:
             log.warning("could not record history: %s", e)
 
 
-def _live_health(plan: Plan) -> list[Health]:
+def _live_health(plan: Plan, now: datetime) -> list[Health]:
     return [
-        assess(objref(o), plan.live[objref(o)])
+        assess(objref(o), plan.live[objref(o)], now)
         for o in plan.desired
         if objref(o).kind in WATCHED_KINDS and objref(o) in plan.live
     ]

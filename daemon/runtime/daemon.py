@@ -29,6 +29,8 @@ from daemon.engine.alerts import AlertEvaluator
 from daemon.engine.apply import ResourceManager
 from daemon.engine.backups import BackupManager
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
+from daemon.engine.scaling import INTERVAL_SECONDS as SCALING_INTERVAL_SECONDS
+from daemon.engine.scaling import ScalingWatcher
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler
 from daemon.model.events import EventSink
 from daemon.model.kinds import PlatformModel
@@ -114,10 +116,14 @@ class Daemon:
                 renew_every=leader.renew_seconds,
             )
         cluster = settings.cluster
+        self.scaling = ScalingWatcher(self.kube, self.events, clock)
         self.reconciler = Reconciler(
             self.source,
             ResourceManager(
-                self.kube, concurrency=cluster.concurrency, inventory=InventoryStore(self.kube, namespace=namespace)
+                self.kube,
+                concurrency=cluster.concurrency,
+                inventory=InventoryStore(self.kube, namespace=namespace),
+                wall_clock=clock,
             ),
             self.events,
             metrics=metrics,
@@ -131,6 +137,7 @@ class Daemon:
             ),
             is_leader=self.is_leader,
             on_model=self._on_model,
+            on_scheduled_scaling=self.scaling.expect,
             clock=clock,
         )
         self.runner = CycleRunner(self.reconciler)
@@ -155,7 +162,7 @@ class Daemon:
         self._watcher: ChangeWatcher | None = None
         self._stopped = threading.Event()
         self.model_listeners: list[Callable[[PlatformModel], None]] = []
-        # The reconciler holds the clock the daemon was given: an injected clock moves all three.
+        # The reconciler holds the clock the daemon was given: an injected clock moves them all.
         self.backups = BackupManager(self.kube, self.events, clock)
         self.alerts = AlertEvaluator(self.kube, self.events, clock)
         self.chat = self._wire_chat()
@@ -226,6 +233,7 @@ class Daemon:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
+        self.scheduler.add_job(self._follow_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="scaling")
         self.scheduler.start()
         if self.chat is not None and self.settings.slack.app_token:
             self.chat.start_socket_mode()
@@ -270,6 +278,11 @@ class Daemon:
         # and none once stopping (the client is about to close).
         if model is not None and self.is_leader() and not self._stopped.is_set():
             self.alerts.run(model)
+
+    def _follow_scaling(self) -> None:
+        # Only the leader announces what the autoscalers did.
+        if self.is_leader() and not self._stopped.is_set():
+            self.scaling.run()
 
     def _log_ready_note(self) -> None:
         while not self._stopped.wait(0.5):

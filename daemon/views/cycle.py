@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
 from daemon.model.events import CommitInfo, Event
+from daemon.model.kinds import ScaleSchedule
 from daemon.model.refs import Revision
 from daemon.policy.diff import Change
 from daemon.policy.plan import ApplyResult
@@ -76,15 +77,12 @@ def changes_wait(
     )
 
 
-def scheduled_scaling(revision: Revision, tenant: str, app: str, before: str, after: str) -> Event:
-    return Event.make(
-        "scaling.succeeded",
-        f"Scheduled scaling of {tenant}/{app}: replicas {before} → {after}.",
-        tenant=tenant,
-        app=app,
-        commit=commit_of(revision),
-        details={"before": before, "after": after, "reason": "schedule"},
-    )
+def schedule_change(before: ScaleSchedule | None, after: ScaleSchedule | None) -> str:
+    """Why an HPA's bounds changed on schedule: the window that began or ended."""
+    if after is not None:
+        return f"the schedule '{after.cron}' ({after.timezone}) began"
+    assert before is not None
+    return f"the schedule '{before.cron}' ({before.timezone}) ended"
 
 
 def prune_held(revision: Revision, reason: str, held: Sequence[str]) -> Event:
