@@ -117,6 +117,7 @@ class Daemon:
             )
         cluster = settings.cluster
         self.scaling = ScalingWatcher(self.kube, self.events, clock)
+        self.alerts = AlertEvaluator(self.kube, self.events, clock)
         self.reconciler = Reconciler(
             self.source,
             ResourceManager(
@@ -154,6 +155,7 @@ class Daemon:
             paused=self.pauses.paused,
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
+            monitoring=self.alerts.monitoring_status,
         )
         self.server: HttpServer | None = None
         if settings.http.listen is not None:
@@ -164,7 +166,6 @@ class Daemon:
         self.model_listeners: list[Callable[[PlatformModel], None]] = []
         # The reconciler holds the clock the daemon was given: an injected clock moves them all.
         self.backups = BackupManager(self.kube, self.events, clock)
-        self.alerts = AlertEvaluator(self.kube, self.events, clock)
         self.chat = self._wire_chat()
 
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from daemon.edges.http import HttpServer, Request, Response
@@ -24,6 +24,7 @@ class Endpoints:
         paused: Callable[[], frozenset[str]],
         request_cycle: Callable[[Trigger], None],
         webhook_secret: str | None,
+        monitoring: Callable[[], Mapping[str, Any]] = dict,
     ) -> None:
         self._identity = identity
         self._source = source
@@ -32,6 +33,7 @@ class Endpoints:
         self._paused = paused
         self._request_cycle = request_cycle
         self._webhook_secret = webhook_secret
+        self._monitoring = monitoring
         self._deduper = DeliveryDeduper()
 
     def add_to(self, server: HttpServer) -> None:
@@ -68,6 +70,8 @@ class Endpoints:
             "degraded": dict(state.degraded),
             "fetchError": state.fetch_error or None,
             "paused": sorted(self._paused()) if leader else [],
+            # What the leader found when it last looked (a standby does not look).
+            "monitoring": dict(self._monitoring()) if leader else {},
             "pid": os.getpid(),
         }
 
