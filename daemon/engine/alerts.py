@@ -164,9 +164,7 @@ class AlertEvaluator:
     def _metrics_answered(self, model: PlatformModel, now: datetime, events: list[Event], error: str | None) -> None:
         """Records one answer (or failure, ``error``) of the metrics API and announces outages."""
         problems = [] if error is None else [_metrics_problem(model, error)]
-        changes = self._monitoring.look(
-            ["monitoring"], problems, now, {("monitoring", METRICS_API): "it answers again"}
-        )
+        changes = self._monitoring.look(["monitoring"], problems, now, {"monitoring": "it answers again"})
         events.extend(problem_event(change) for change in changes)
         state = "available" if error is None else "unavailable"
         if self._metrics_state["metricsApi"] != state:

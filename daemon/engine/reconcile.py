@@ -36,8 +36,9 @@ from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
 from daemon.model.cycle import CycleOutcome, StopReason, Trigger
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, ScaleSchedule
+from daemon.model.labels import APP_LABEL
 from daemon.model.refs import Revision
-from daemon.policy.health import WATCHED_KINDS, Health, assess
+from daemon.policy.health import WATCHED_KINDS, Health, Unhealthy, assess
 from daemon.policy.plan import ApplyResult, Plan, tenant_of
 from daemon.policy.scaling import ScheduledScaling
 from daemon.policy.windows import WindowDecision, active_scale_schedules, blocked_tenants
@@ -123,9 +124,13 @@ class DaemonState:
     pending_changes: tuple[str, ...] = ()  # descriptions of changes not applied yet
     deferred: Mapping[str, str] = field(default_factory=dict)  # tenant -> why its changes wait
     degraded: Mapping[str, str] = field(default_factory=dict)  # object -> health message
+    #: the degraded objects with their tenant and app, as last told
+    unhealthy: tuple[Unhealthy, ...] = ()
     health: tuple[Health, ...] = ()
     fetch_error: str = ""
     failures: int = 0
+    #: why the last failed cycle failed
+    last_error: str = ""
     next_retry: float = 0.0
     skipped_fingerprint: str = ""
     #: scheduled scaling in force, by (tenant, Autoscaling name)
@@ -378,14 +383,16 @@ class Reconciler:
         if fingerprint == c.state.skipped_fingerprint:
             return  # already announced; say it again only when what waits changes
         c.state = replace(c.state, skipped_fingerprint=fingerprint)
-        tenants = sorted({tenant_of(ch.desired or {}, ch.ref) for ch in deferred})
-        reasons = {t: held[t].reason for t in tenants if t in held}
-        next_open = min((d.next_open for d in held.values() if d.next_open is not None), default=None)
-        self._emit(say.changes_wait(revision, deferred, tenants, reasons, next_open))
+        reasons = {t: d.reason for t, d in held.items()}
+        next_opens = {t: d.next_open for t, d in held.items()}
+        for event in say.changes_wait(
+            revision, deferred, lambda ch: tenant_of(ch.desired or {}, ch.ref), reasons, next_opens
+        ):
+            self._emit(event)
 
     def _settle(self, c: _Cycle, revision: Revision, plan: Plan, held: Mapping[str, WindowDecision]) -> CycleOutcome:
         """Nothing to send: the cluster matches the revision, except what waits for a window."""
-        self._update_health(c, revision, _live_health(plan, self._clock()))
+        self._update_health(c, revision, _live_health(plan, self._clock()), plan)
         first = not c.state.ready and not held
         c.state = replace(
             c.state,
@@ -420,7 +427,7 @@ class Reconciler:
         self, c: _Cycle, revision: Revision, result: ApplyResult, held: Mapping[str, WindowDecision]
     ) -> CycleOutcome:
         """Health, events and the audit record of an apply, and the state it leaves."""
-        self._update_health(c, revision, result.health)
+        self._update_health(c, revision, result.health, result.plan)
         if result.plan.prune.blocked:
             self._emit(say.prune_held(revision, result.plan.prune.reason, [str(r) for r in result.plan.prune.delete]))
         applied_ok = not result.failed
@@ -437,14 +444,11 @@ class Reconciler:
         c.state = replace(c.state, last_result="succeeded" if result.ok else "failed")
         outcome: HistoryResult
         if drift and applied_ok:
-            self._emit(say.drift_corrected(revision, result))
-            outcome = "succeeded"
-        elif result.ok:
-            self._emit(say.synced(revision, result))
-            outcome = "succeeded"
+            told, outcome = say.drift_corrected(revision, result), "succeeded"
         else:
-            self._emit(say.sync_failed(revision, result))
-            outcome = "failed"
+            told, outcome = say.sync_results(revision, result), "succeeded" if result.ok else "failed"
+        for event in told:
+            self._emit(event)
         if result.ok or (applied_ok and not result.plan.prune.blocked):
             self._mark_synced(c, revision)
         changes, errors = say.applied_changes(result), say.apply_errors(result)
@@ -461,7 +465,7 @@ class Reconciler:
 
     def _failed(self, c: _Cycle, step: StopReason, message: str) -> CycleOutcome:
         delay = self._back_off(c)
-        c.state = replace(c.state, last_result="failed")
+        c.state = replace(c.state, last_result="failed", last_error=message)
         log.warning("cycle failed at %s (attempt %d, retry in %.0fs): %s", step, c.state.failures, delay, message)
         revision = c.state.revision
         if c.state.failures == 1:
@@ -489,16 +493,29 @@ class Reconciler:
         c.state = replace(c.state, ready=True, last_sync_time=now)
         self._metrics.observe_synced(revision, now)
 
-    def _update_health(self, c: _Cycle, revision: Revision, health: Sequence[Health]) -> None:
-        now_bad = {str(h.ref): h.message for h in health if h.state == "degraded"}
-        before = c.state.degraded
-        recovered = [ref for ref in before if ref not in now_bad]
-        newly_bad = {ref: msg for ref, msg in now_bad.items() if ref not in before}
-        c.state = replace(c.state, degraded=now_bad, health=tuple(health))
-        if newly_bad:
-            self._emit(say.degraded(revision, newly_bad))
-        if recovered:
-            self._emit(say.recovered(revision, recovered))
+    def _update_health(self, c: _Cycle, revision: Revision, health: Sequence[Health], plan: Plan) -> None:
+        """Tells, per app of each tenant, when it becomes degraded (and again when more of its
+        objects do) and when all of its objects are healthy again."""
+        apps = {objref(o): str((o.get("metadata", {}).get("labels") or {}).get(APP_LABEL, "")) for o in plan.desired}
+        now_bad = {
+            str(h.ref): Unhealthy(str(h.ref), h.message, plan.owner(h.ref), apps.get(h.ref, ""))
+            for h in health
+            if h.state == "degraded"
+        }
+        before = {o.ref: o for o in c.state.unhealthy}
+        c.state = replace(
+            c.state,
+            degraded={ref: o.message for ref, o in now_bad.items()},
+            unhealthy=tuple(now_bad.values()),
+            health=tuple(health),
+        )
+        for unit in sorted({o.unit for o in now_bad.values()}):
+            newly = [o for ref, o in now_bad.items() if o.unit == unit and ref not in before]
+            if newly:
+                self._emit(say.degraded(revision, unit, newly))
+        still_bad = {o.unit for o in now_bad.values()}
+        for unit in sorted({o.unit for o in before.values()} - still_bad):
+            self._emit(say.recovered(revision, unit, [o for o in before.values() if o.unit == unit]))
 
     def _back_off(self, c: _Cycle) -> float:
         """Counts a failure and schedules the next retry (exponential, capped); the delay."""

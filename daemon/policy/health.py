@@ -27,7 +27,9 @@ MISSING_METRICS_REASONS = frozenset(
 METRICS_GRACE = timedelta(minutes=5)
 
 #: Kinds whose health is worth waiting for; everything else is healthy once it exists.
-WATCHED_KINDS = frozenset({"Deployment", "StatefulSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler"})
+WATCHED_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler"}
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,20 @@ class Health:
     ref: ObjRef
     state: State
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Unhealthy:
+    """A degraded object and whose it is: health is told per app of a tenant."""
+
+    ref: str
+    message: str
+    tenant: str  # "": the platform's own objects
+    app: str = ""  # "": not part of an app (the namespace, its quota)
+
+    @property
+    def unit(self) -> tuple[str, str]:
+        return self.tenant, self.app
 
 
 def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
@@ -61,6 +77,8 @@ def assess(ref: ObjRef, obj: Mapping[str, Any], now: datetime | None = None) -> 
         return _deployment(ref, obj)
     if kind == "StatefulSet":
         return _stateful_set(ref, obj)
+    if kind == "DaemonSet":
+        return _daemon_set(ref, obj)
     if kind == "PersistentVolumeClaim":
         phase = obj.get("status", {}).get("phase", "Pending")
         if phase == "Bound":
@@ -132,3 +150,20 @@ def _stateful_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
     if ready < want:
         return Health(ref, "progressing", f"{ready} of {want} replicas ready")
     return Health(ref, "healthy", f"{ready}/{want} ready")
+
+
+def _daemon_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """Healthy once a current pod runs and is available on every node that should have one."""
+    status = obj.get("status", {})
+    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+        return Health(ref, "progressing", "waiting for the controller to see the new spec")
+    want = status.get("desiredNumberScheduled", 0)
+    updated = status.get("updatedNumberScheduled", 0)
+    available = status.get("numberAvailable", 0)
+    if status.get("numberMisscheduled", 0):
+        return Health(ref, "progressing", f"{status['numberMisscheduled']} pod(s) on nodes that should not have one")
+    if updated < want:
+        return Health(ref, "progressing", f"{updated} of {want} nodes run the current pod")
+    if available < want:
+        return Health(ref, "progressing", f"{available} of {want} nodes have an available pod")
+    return Health(ref, "healthy", f"{available}/{want} nodes")

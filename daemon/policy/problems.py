@@ -78,10 +78,10 @@ class ProblemTracker:
         families: Iterable[str],
         problems: Iterable[Problem],
         now: datetime,
-        resolutions: Mapping[tuple[str, str], str] | None = None,
+        resolutions: Mapping[str, str] | None = None,
     ) -> list[ProblemChange]:
         """One look at ``families``; ``problems`` is everything wrong in them now.
-        ``resolutions`` may say, per (family, key), what was seen instead of a problem."""
+        ``resolutions`` may say, per family, what a closed problem means ("it is Ready again")."""
         covered = set(families)
         current = {(p.family, p.key): p for p in problems if p.family in covered}
         changes: list[ProblemChange] = []
@@ -99,7 +99,7 @@ class ProblemTracker:
                 continue
             known = self._seen.pop(ident)
             if known.opened_at is not None:
-                resolution = (resolutions or {}).get(ident, "")
+                resolution = (resolutions or {}).get(ident[0], "")
                 changes.append(ProblemChange("closed", known.problem, known.since, known.opened_at, now, resolution))
         return changes
 

@@ -28,12 +28,15 @@ from daemon.engine.alerts import INTERVAL_SECONDS as ALERT_INTERVAL_SECONDS
 from daemon.engine.alerts import AlertEvaluator
 from daemon.engine.apply import ResourceManager
 from daemon.engine.backups import BackupManager
+from daemon.engine.clusterhealth import INTERVAL_SECONDS as HEALTH_INTERVAL_SECONDS
+from daemon.engine.clusterhealth import ClusterWatcher
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
 from daemon.engine.scaling import INTERVAL_SECONDS as SCALING_INTERVAL_SECONDS
 from daemon.engine.scaling import ScalingWatcher
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler
 from daemon.model.events import EventSink
 from daemon.model.kinds import PlatformModel
+from daemon.policy.clusterhealth import DockyardSignals
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
@@ -118,6 +121,7 @@ class Daemon:
         cluster = settings.cluster
         self.scaling = ScalingWatcher(self.kube, self.events, clock)
         self.alerts = AlertEvaluator(self.kube, self.events, clock)
+        self.cluster_health = ClusterWatcher(self.kube, self.events, clock, dockyard=self._dockyard_signals)
         self.reconciler = Reconciler(
             self.source,
             ResourceManager(
@@ -156,6 +160,7 @@ class Daemon:
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
             monitoring=self.alerts.monitoring_status,
+            problems=self.cluster_health.open_problems,
         )
         self.server: HttpServer | None = None
         if settings.http.listen is not None:
@@ -235,6 +240,7 @@ class Daemon:
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
         self.scheduler.add_job(self._follow_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="scaling")
+        self.scheduler.add_job(self._watch_health, seconds=HEALTH_INTERVAL_SECONDS, job_id="cluster-health")
         self.scheduler.start()
         if self.chat is not None and self.settings.slack.app_token:
             self.chat.start_socket_mode()
@@ -284,6 +290,22 @@ class Daemon:
         # Only the leader announces what the autoscalers did.
         if self.is_leader() and not self._stopped.is_set():
             self.scaling.run()
+
+    def _watch_health(self) -> None:
+        # Only the leader tells what is wrong with the cluster and with Dockyard.
+        if self.is_leader() and not self._stopped.is_set():
+            self.cluster_health.run()
+
+    def _dockyard_signals(self) -> DockyardSignals:
+        state = self.reconciler.snapshot()
+        undelivered, oldest = self.notifications.undelivered()
+        return DockyardSignals(
+            failures=state.failures,
+            last_error=state.last_error,
+            fetch_error=state.fetch_error,
+            undelivered=undelivered,
+            oldest_undelivered_seconds=oldest,
+        )
 
     def _log_ready_note(self) -> None:
         while not self._stopped.wait(0.5):

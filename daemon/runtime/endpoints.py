@@ -25,6 +25,7 @@ class Endpoints:
         request_cycle: Callable[[Trigger], None],
         webhook_secret: str | None,
         monitoring: Callable[[], Mapping[str, Any]] = dict,
+        problems: Callable[[], list[dict[str, Any]]] = list,
     ) -> None:
         self._identity = identity
         self._source = source
@@ -34,6 +35,7 @@ class Endpoints:
         self._request_cycle = request_cycle
         self._webhook_secret = webhook_secret
         self._monitoring = monitoring
+        self._problems = problems
         self._deduper = DeliveryDeduper()
 
     def add_to(self, server: HttpServer) -> None:
@@ -72,6 +74,8 @@ class Endpoints:
             "paused": sorted(self._paused()) if leader else [],
             # What the leader found when it last looked (a standby does not look).
             "monitoring": dict(self._monitoring()) if leader else {},
+            # The cluster's open problems (nodes, control plane, rollouts, volumes) and Dockyard's.
+            "problems": self._problems() if leader else [],
             "pid": os.getpid(),
         }
 
