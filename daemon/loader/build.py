@@ -25,6 +25,10 @@ from daemon.model.kinds import (
     IngressSettings,
     KeyRef,
     Limits,
+    LoggingSettings,
+    LogOutput,
+    LogOutputKind,
+    LogRoute,
     Member,
     NetworkRule,
     NotificationList,
@@ -141,6 +145,38 @@ def platform(data: Data, source: SourceRef) -> Platform:
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
+        logging=_logging(_map(spec, "logging")) if "logging" in spec else None,
+    )
+
+
+def _logging(data: Data) -> LoggingSettings:
+    defaults = LoggingSettings(output=LogOutput("forward", "", 0))
+    return LoggingSettings(
+        output=_log_output(_map(data, "output")),
+        namespace=data.get("namespace", defaults.namespace),
+        image=data.get("image", defaults.image),
+        routes=tuple(LogRoute(r["tenant"], _log_output(_map(r, "output"))) for r in _list(data, "tenants")),
+    )
+
+
+def _log_output(data: Data) -> LogOutput:
+    """The one endpoint the schema allows in ``data``, its URL taken apart."""
+    kind, body = next(iter(data.items()))
+    secret = _map(body, "secretRef").get("name")
+    if kind == "forward":
+        return LogOutput(
+            "forward", body["host"], int(body.get("port", 24224)), bool(body.get("tls", False)), secret=secret
+        )
+    url = formats.parse_endpoint_url(body["url"])
+    return LogOutput(
+        cast(LogOutputKind, kind),
+        url.host,
+        url.port,
+        url.tls,
+        url.path,
+        format=body.get("format", "json_lines"),
+        index=body.get("index", "logs"),
+        secret=secret,
     )
 
 

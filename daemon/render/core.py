@@ -10,6 +10,7 @@ from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
 from daemon.model.refs import ObjRef
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
+from daemon.render.logging import render_logging
 from daemon.render.network import render_network
 from daemon.render.storage import render_storage_classes, render_volume
 from daemon.render.tenant import render_tenant
@@ -75,6 +76,7 @@ def render(
     schedules = schedules or {}
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
+    objects.extend(render_logging(platform, revision))
     tenants = {t.name: t for t in model.tenants}
     for tenant in model.tenants:
         objects.extend(render_tenant(tenant, revision))

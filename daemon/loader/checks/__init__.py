@@ -15,7 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from daemon.errors import Problem
-from daemon.loader.checks import apps, autoscaling, names, notifications, policies, quotas, tenancy, volumes
+from daemon.loader.checks import (
+    apps,
+    autoscaling,
+    logging,
+    names,
+    notifications,
+    policies,
+    quotas,
+    tenancy,
+    volumes,
+)
 from daemon.loader.checks.context import CheckContext
 from daemon.loader.documents import Entry
 
@@ -30,6 +40,7 @@ FAMILIES: Final[tuple[Callable[[CheckContext], None], ...]] = (
     autoscaling.check,
     notifications.check,
     quotas.check,
+    logging.check,
 )
 
 
