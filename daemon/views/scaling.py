@@ -26,12 +26,8 @@ def _replicas(count: int) -> str:
 
 def _details(t: ScalingTransition) -> dict[str, Any]:
     hpa = t.hpa
-    details: dict[str, Any] = {
-        "from": t.before,
-        "to": t.after,
-        "minReplicas": hpa.min_replicas,
-        "maxReplicas": hpa.max_replicas,
-    }
+    details: dict[str, Any] = {} if t.kind == "limited" else {"from": t.before, "to": t.after}
+    details.update(minReplicas=hpa.min_replicas, maxReplicas=hpa.max_replicas)
     metric = t.metric
     if metric is not None:
         details.update(metric=metric.name, current=metric.current or None, target=metric.target)

@@ -25,10 +25,10 @@ RESOLVING = set(PAIRED_EVENTS.values())
 
 # (event name, tenant it concerns or None for the platform, extra details, lists that receive it)
 CASES: list[tuple[str, str | None, dict[str, Any], set[str]]] = [
-    ("sync.succeeded", "shop", {}, {"platform-ops"}),
+    ("sync.succeeded", "shop", {}, {"shop-team", "platform-ops"}),
     ("sync.succeeded", "analytics", {}, {"analytics-team", "platform-ops"}),
     ("sync.succeeded", None, {}, {"platform-ops"}),
-    ("sync.failed", "shop", {}, {"shop-oncall", "platform-ops"}),
+    ("sync.failed", "shop", {}, {"shop-oncall", "shop-team", "platform-ops"}),
     ("sync.failed", "payments", {}, {"payments-oncall", "platform-ops"}),
     ("sync.failed", None, {}, {"platform-ops"}),
     ("sync.skipped", "payments", {}, {"platform-ops"}),
@@ -51,12 +51,14 @@ CASES: list[tuple[str, str | None, dict[str, Any], set[str]]] = [
     ("alert.firing", "payments", {"alert": "payments-down", "notify": ["payments-oncall"]}, {"payments-oncall"}),
     ("alert.resolved", "shop", {"alert": "restarts", "notify": ["shop-oncall"]}, {"shop-oncall"}),
     ("scaling.succeeded", "analytics", {}, {"analytics-team"}),
-    ("scaling.succeeded", "shop", {}, set()),  # nobody of the shop asked for every scale
-    ("scaling.limited", "shop", {}, {"shop-oncall", "platform-ops"}),
+    ("scaling.succeeded", "shop", {}, {"shop-team"}),
+    ("scaling.succeeded", "payments", {}, set()),  # nobody of the payments team asked for every scale
+    ("scaling.limited", "shop", {}, {"shop-oncall", "shop-team", "platform-ops"}),
     ("scaling.limited", "analytics", {}, {"analytics-team", "platform-ops"}),
     ("backup.created", "analytics", {}, {"analytics-team"}),
-    ("backup.ready", "shop", {}, set()),  # info: below shop-oncall's minSeverity
-    ("backup.failed", "shop", {}, {"shop-oncall", "platform-ops"}),
+    ("backup.ready", "shop", {}, {"shop-team"}),  # info: below shop-oncall's minSeverity
+    ("backup.ready", "payments", {}, set()),
+    ("backup.failed", "shop", {}, {"shop-oncall", "shop-team", "platform-ops"}),
     ("backup.pruned", "analytics", {}, {"analytics-team"}),
     ("backup.restored", "analytics", {}, {"analytics-team"}),
     ("command.executed", "shop", {}, {"platform-ops"}),
@@ -66,11 +68,11 @@ CASES: list[tuple[str, str | None, dict[str, Any], set[str]]] = [
     ("node.ready", None, {"alert": "node/kwok-node-1"}, {"platform-ops"}),
     ("controlplane.degraded", None, {"alert": "readyz/etcd"}, {"platform-ops"}),
     ("controlplane.recovered", None, {"alert": "readyz/etcd"}, {"platform-ops"}),
-    ("rollout.stuck", "shop", {"alert": "rollout/shop/web"}, {"shop-oncall", "platform-ops"}),
-    ("rollout.recovered", "shop", {"alert": "rollout/shop/web"}, {"shop-oncall", "platform-ops"}),
+    ("rollout.stuck", "shop", {"alert": "rollout/shop/web"}, {"shop-oncall", "shop-team", "platform-ops"}),
+    ("rollout.recovered", "shop", {"alert": "rollout/shop/web"}, {"shop-oncall", "shop-team", "platform-ops"}),
     ("rollout.stuck", None, {"alert": "rollout/kube-system/coredns"}, {"platform-ops"}),
-    ("volume.pending", "shop", {"alert": "volume/shop/orders-data"}, {"shop-oncall", "platform-ops"}),
-    ("volume.bound", "shop", {"alert": "volume/shop/orders-data"}, {"shop-oncall", "platform-ops"}),
+    ("volume.pending", "shop", {"alert": "volume/shop/orders-data"}, {"shop-oncall", "shop-team", "platform-ops"}),
+    ("volume.bound", "shop", {"alert": "volume/shop/orders-data"}, {"shop-oncall", "shop-team", "platform-ops"}),
     # analytics-team subscribes to none of the cluster's problems; the platform hears them.
     ("volume.pending", "analytics", {"alert": "volume/analytics/reports"}, {"platform-ops"}),
     ("monitoring.unavailable", None, {"alert": "metrics.k8s.io/v1beta1"}, {"platform-ops"}),
