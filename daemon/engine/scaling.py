@@ -64,6 +64,12 @@ class ScalingWatcher:
         with self._lock:
             self.tracker.expect(change)
 
+    def forget(self) -> None:
+        """Drops what was seen: called when leadership is lost, since what the HPAs do meanwhile
+        is the new leader's to announce, and comparing with this state later would repeat it."""
+        with self._lock:
+            self.tracker = ScalingTracker()
+
     def run(self) -> list[Event]:
         """One look at the HPAs; returns the events it emitted."""
         try:

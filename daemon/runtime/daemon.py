@@ -322,6 +322,7 @@ class Daemon:
     def _lost_leadership(self) -> None:
         log.warning("%s lost leadership; standing by", self.settings.leader.identity)
         self.metrics.leader.set(0)
+        self.scaling.forget()
 
     def _on_model(self, model: PlatformModel) -> None:
         sync, schedule = model.platform.sync, self.settings.schedule

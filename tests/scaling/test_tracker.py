@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from daemon.engine.scaling import ScalingWatcher
+from daemon.model.events import MemorySink
 from daemon.model.refs import ObjRef
 from daemon.policy.health import assess
 from daemon.policy.scaling import ScalingTracker, ScheduledScaling, hpa_sample, hpa_samples
@@ -238,3 +240,20 @@ def test_an_hpa_without_metrics_waits_for_them_then_is_degraded() -> None:
     assert assess(REF, hpa(active=("False", "InvalidSelector", "2026-03-02T11:59:00Z")), NOW).state == "degraded"
     assert assess(REF, hpa(active=("False", "ScalingDisabled", "2026-03-02T11:00:00Z")), NOW).state == "healthy"
     assert assess(REF, hpa(), NOW).state == "healthy"
+
+
+def test_a_watcher_that_lost_leadership_starts_over_instead_of_repeating_the_new_leaders_news() -> None:
+    class Kube:
+        objects = [hpa(desired=2)]
+
+        def list_objects(self, rtype: Any, **_: Any) -> list[dict[str, Any]]:
+            return self.objects
+
+    kube, sink = Kube(), MemorySink()
+    watcher = ScalingWatcher(kube, sink, lambda: NOW)
+    watcher.run()
+    watcher.forget()
+    kube.objects = [hpa(desired=5)]  # scaled while another replica led and told
+    assert watcher.run() == []
+    kube.objects = [hpa(desired=6)]
+    assert [e.details["from"] for e in watcher.run()] == [5]
