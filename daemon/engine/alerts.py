@@ -113,6 +113,14 @@ class AlertEvaluator:
             self._sink.emit(event)
         return events
 
+    def forget(self) -> None:
+        """Drops every alert instance and the metrics API's state: called when leadership is
+        lost, since what fires and resolves meanwhile is the new leader's to announce."""
+        with self._lock:
+            self.engine = AlertEngine(max_gap_seconds=self.engine.max_gap.total_seconds())
+            self._monitoring = ProblemTracker(confirm=self._monitoring.confirm)
+            self._metrics_state = {"metricsApi": "unknown", "since": None, "error": None}
+
     def monitoring_status(self) -> dict[str, str | None]:
         """The metrics API as the last evaluation found it (for ``/status``)."""
         with self._lock:

@@ -112,6 +112,13 @@ class ClusterWatcher:
             self._sink.emit(event)
         return events
 
+    def forget(self) -> None:
+        """Drops every problem seen: called when leadership is lost, since what opens and closes
+        meanwhile is the new leader's to announce, and closing it from this state later would
+        repeat it."""
+        with self._lock:
+            self.tracker = ProblemTracker(confirm=self.tracker.confirm)
+
     def open_problems(self) -> list[dict[str, Any]]:
         """What is wrong now, as announced (for ``/status``)."""
         with self._lock:

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from daemon.loader import formats
+from daemon.loader.guardrails import guardrails
 from daemon.model.kinds import (
     AccessMode,
     AlertRule,
     App,
+    AuditSettings,
     Autoscaling,
     Backup,
     Canary,
@@ -36,6 +38,7 @@ from daemon.model.kinds import (
     Platform,
     Policy,
     Port,
+    Prices,
     Probe,
     Probes,
     PruneSettings,
@@ -53,6 +56,7 @@ from daemon.model.kinds import (
     Template,
     Tenant,
     TenantNetwork,
+    VerifySettings,
     VolumeMount,
 )
 from daemon.model.kinds import Volume as VolumeModel
@@ -122,6 +126,8 @@ def platform(data: Data, source: SourceRef) -> Platform:
     )
     ingress = _map(spec, "ingress")
     chat = _map(spec, "chat")
+    retention = _map(_map(spec, "audit"), "retention")
+    verify = _map(spec, "verify")
     roles = tuple(
         SlackRoleBinding(
             role=r["role"],
@@ -141,11 +147,37 @@ def platform(data: Data, source: SourceRef) -> Platform:
             windows=windows,
         ),
         storage_classes=classes,
-        ingress=IngressSettings(class_name=ingress.get("className", "nginx"), tls=bool(ingress.get("tls", False))),
+        ingress=IngressSettings(
+            class_name=ingress.get("className", "nginx"),
+            tls=bool(ingress.get("tls", False)),
+            namespace=ingress.get("namespace", "ingress-nginx"),
+        ),
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
+        audit=AuditSettings(
+            retention_days=int(retention.get("days", 90)), retention_records=int(retention.get("records", 100_000))
+        ),
+        verify=VerifySettings(required=bool(verify.get("required", False)), signers=_strings(verify, "signers")),
+        tenancy=guardrails(spec),
+        prices=_prices(spec.get("prices")),
         logging=_logging(_map(spec, "logging")) if "logging" in spec else None,
+    )
+
+
+def _prices(data: Any) -> Prices | None:
+    if not isinstance(data, Mapping):
+        return None
+    storage = data.get("storageGiBMonth", {})
+    by_class = (
+        {"default": float(storage)} if isinstance(storage, int | float) else {k: float(v) for k, v in storage.items()}
+    )
+    return Prices(
+        currency=str(data["currency"]),
+        cpu_core_month=float(data.get("cpuCoreMonth", 0)),
+        memory_gib_month=float(data.get("memoryGiBMonth", 0)),
+        storage_gib_month=by_class,
+        load_balancer_month=float(data.get("loadBalancerMonth", 0)),
     )
 
 
@@ -205,6 +237,7 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         network=TenantNetwork(
             isolation=network.get("isolation", "strict"),
             allow_from=tuple(str(a["tenant"]) for a in _list(network, "allowFrom")),
+            allow_to=tuple(str(a["tenant"]) for a in _list(network, "allowTo")),
         ),
         storage_classes=_strings(spec, "storageClasses") if "storageClasses" in spec else None,
         notifications=_strings(spec, "notifications"),
@@ -322,12 +355,14 @@ def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
     for item in _list(spec, "network"):
         allow = _map(item, "allow")
         source_ref = _map(allow, "from")
+        target = _map(allow, "to")
         rules.append(
             NetworkRule(
-                to_app=_map(allow, "to")["app"],
+                to_app=target.get("app"),
                 from_tenant=source_ref.get("tenant", tenant_name),
                 from_app=source_ref.get("app"),
                 ports=tuple(int(p) for p in _list(allow, "ports")),
+                to_tenant=target.get("tenant", tenant_name),
             )
         )
     alerts = []

@@ -39,6 +39,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "backup.pruned",
     "backup.restored",
     "command.executed",
+    "audit.pruned",
     "notification.deadlettered",
     "node.notready",
     "node.ready",

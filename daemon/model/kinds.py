@@ -14,6 +14,7 @@ from typing import Literal
 
 from daemon import API_VERSION
 from daemon.model.refs import Metadata, SourceRef
+from daemon.model.tenancy import Guardrails, Isolation, PodSecurity
 
 KINDS: tuple[str, ...] = (
     "Platform",
@@ -34,12 +35,6 @@ Role = Literal["admin", "edit", "view"]
 
 
 ChatRole = Literal["admin", "operator", "viewer"]
-
-
-PodSecurity = Literal["restricted", "baseline", "privileged"]
-
-
-Isolation = Literal["strict", "open"]
 
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
@@ -85,6 +80,8 @@ class StorageClassDef:
 class IngressSettings:
     class_name: str = "nginx"
     tls: bool = False
+    #: the ingress controller's namespace: reserved, and let into strict tenants' apps with domains
+    namespace: str = "ingress-nginx"
 
 
 @dataclass(frozen=True)
@@ -144,6 +141,35 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    retention_days: int = 90
+    retention_records: int = 100_000
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    #: refuse revisions whose commit is not signed by a key the daemon trusts
+    required: bool = False
+    #: when not empty, only these signers (principals / e-mails) among the trusted keys
+    signers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Monthly prices of requested resources (``spec.prices``), for cost figures."""
+
+    currency: str
+    cpu_core_month: float = 0.0
+    memory_gib_month: float = 0.0
+    #: by storage class; ``default`` for the classes not named
+    storage_gib_month: Mapping[str, float] = field(default_factory=dict)
+    load_balancer_month: float = 0.0
+
+    def storage(self, storage_class: str) -> float:
+        return self.storage_gib_month.get(storage_class, self.storage_gib_month.get("default", 0.0))
+
+
+@dataclass(frozen=True)
 class Platform:
     metadata: Metadata
     source: SourceRef
@@ -155,6 +181,10 @@ class Platform:
     prune: PruneSettings = field(default_factory=PruneSettings)
     #: log collection; None: no log agent
     logging: LoggingSettings | None = None
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
+    tenancy: Guardrails = field(default_factory=Guardrails)
+    prices: Prices | None = None
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)
@@ -189,6 +219,7 @@ class Limits:
 class TenantNetwork:
     isolation: Isolation = "strict"
     allow_from: tuple[str, ...] = ()  # tenant names whose pods may reach every app of this tenant
+    allow_to: tuple[str, ...] = ()  # tenant names whose apps the pods of this tenant may reach
 
 
 @dataclass(frozen=True)
@@ -341,16 +372,18 @@ class Volume:
 
 @dataclass(frozen=True)
 class NetworkRule:
-    """Allow traffic to ``to_app`` of the policy's tenant from ``from_app`` of ``from_tenant``.
+    """Allow traffic to ``to_app`` of ``to_tenant`` from ``from_app`` of ``from_tenant``.
 
-    ``from_tenant`` is the policy's own tenant when the rule names none; ``from_app`` ``None``
+    One side is always the policy's own tenant (the default of both ``*_tenant``): a rule into it
+    is the ingress half, a rule out of it to another tenant the egress half. An app ``None``
     means every app of that tenant. ``ports`` empty means every port of the target.
     """
 
-    to_app: str
+    to_app: str | None
     from_tenant: str
     from_app: str | None = None
     ports: tuple[int, ...] = ()
+    to_tenant: str = ""  # "" : the policy's own tenant
 
 
 @dataclass(frozen=True)

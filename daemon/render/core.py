@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from daemon.errors import ValidationFailed
 from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
 from daemon.model.refs import ObjRef
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
+from daemon.render.boundary import boundary_problems, confine
 from daemon.render.logging import render_logging
 from daemon.render.network import render_network
 from daemon.render.storage import render_storage_classes, render_volume
@@ -72,8 +74,19 @@ def render(
 
     ``schedules`` holds the scheduled scaling in force (by tenant and Autoscaling name): the
     caller decides what "now" is, so rendering stays a pure function of its arguments.
+    Raises :class:`ValidationFailed` when two documents render the same object, or a tenant's
+    document an object outside its namespace (see ``render.boundary``).
     """
-    schedules = schedules or {}
+    objects = _render(confine(model), revision, schedules or {})
+    problems = boundary_problems(objects)
+    if problems:
+        raise ValidationFailed(problems)
+    return sorted(objects, key=lambda o: stage_of(o["kind"]))
+
+
+def _render(
+    model: PlatformModel, revision: str, schedules: Mapping[tuple[str, str], ScaleSchedule]
+) -> list[KubeObject]:
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
     objects.extend(render_logging(platform, revision))
@@ -102,4 +115,4 @@ def render(
         )
         if scaling is not None:
             objects.append(render_autoscaling(scaling, app, revision))
-    return sorted(objects, key=lambda o: stage_of(o["kind"]))
+    return objects

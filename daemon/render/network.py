@@ -1,11 +1,14 @@
 """Multi-tenant network isolation as standard NetworkPolicies (enforced by Calico).
 
 Under ``strict`` isolation a tenant's namespace denies all ingress and egress, then allows:
-traffic inside the tenant, DNS, the ingress controller to apps with domains, the tenants in
-``allowFrom``, and every Policy ``network`` rule. An app named as the target of a Policy rule
-accepts only what its rules allow (plus the ingress controller), not the whole tenant: that is
-what a team means when it writes a rule for it. Cross-tenant rules are rendered on both sides:
-ingress in the target's namespace and egress in the source's namespace when that one is strict.
+traffic inside the tenant, DNS, the ingress controller to apps with domains, and what the tenant
+declares. An app named as the target of a Policy rule accepts only what its rules allow (plus the
+ingress controller), not the whole tenant: that is what a team means when it writes a rule for it.
+
+Traffic between tenants needs both: each tenant's documents render only its own half, into its
+own namespace. ``allowFrom`` and Policy rules into the tenant are the ingress half; ``allowTo``
+and Policy rules to another tenant (``to.tenant``) the egress half. So nothing in one tenant's
+folder creates or changes an object in another tenant's namespace.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from daemon.model.refs import SourceRef
 from daemon.render.meta import object_meta
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 
 
 def _ns_selector(namespace: str) -> dict[str, Any]:
@@ -51,58 +53,65 @@ def _policy(
 
 
 def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
-    tenants = {t.name: t for t in model.tenants}
     objects: list[dict[str, Any]] = []
-    restricted = _apps_with_rules(model.policies)
+    ingress_namespace = model.platform.ingress.namespace
     for tenant in model.tenants:
-        if tenant.network.isolation == "strict":
-            objects.extend(_baseline(tenant, model, revision, restricted.get(tenant.name, set())))
-        for other_name in tenant.network.allow_from:
-            other = tenants.get(other_name)
-            if tenant.network.isolation == "strict":
-                objects.append(
-                    _policy(
-                        f"allow-from-tenant-{other_name}",
-                        tenant.namespace,
-                        tenant.source,
-                        revision,
-                        tenant.name,
-                        {
-                            "podSelector": {},
-                            "policyTypes": ["Ingress"],
-                            "ingress": [{"from": [{"namespaceSelector": _ns_selector(other_name)}]}],
-                        },
-                    )
+        if tenant.network.isolation != "strict":
+            continue  # an open namespace has no policies, so it allows everything in and out
+        policies = model.policies_of(tenant.name)
+        objects.extend(_baseline(tenant, model, revision, _apps_with_rules(tenant.name, policies), ingress_namespace))
+        for other in tenant.network.allow_from:
+            objects.append(
+                _policy(
+                    f"allow-from-tenant-{other}",
+                    tenant.namespace,
+                    tenant.source,
+                    revision,
+                    tenant.name,
+                    {
+                        "podSelector": {},
+                        "policyTypes": ["Ingress"],
+                        "ingress": [{"from": [{"namespaceSelector": _ns_selector(other)}]}],
+                    },
                 )
-            if other is not None and other.network.isolation == "strict":
-                objects.append(
-                    _policy(
-                        f"allow-egress-to-tenant-{tenant.name}",
-                        other.namespace,
-                        tenant.source,
-                        revision,
-                        other.name,
-                        {
-                            "podSelector": {},
-                            "policyTypes": ["Egress"],
-                            "egress": [{"to": [{"namespaceSelector": _ns_selector(tenant.namespace)}]}],
-                        },
-                    )
+            )
+        for other in tenant.network.allow_to:
+            objects.append(
+                _policy(
+                    f"allow-egress-to-tenant-{other}",
+                    tenant.namespace,
+                    tenant.source,
+                    revision,
+                    tenant.name,
+                    {
+                        "podSelector": {},
+                        "policyTypes": ["Egress"],
+                        "egress": [{"to": [{"namespaceSelector": _ns_selector(other)}]}],
+                    },
                 )
-    for policy in model.policies:
-        objects.extend(_rule_policies(policy, tenants, revision))
+            )
+        for policy in policies:
+            objects.extend(_rule_policies(policy, revision))
     return objects
 
 
-def _apps_with_rules(policies: Iterable[Policy]) -> dict[str, set[str]]:
-    result: dict[str, set[str]] = {}
-    for policy in policies:
-        for rule in policy.network:
-            result.setdefault(policy.tenant, set()).add(rule.to_app)
-    return result
+def _target_tenant(rule: NetworkRule, policy: Policy) -> str:
+    return rule.to_tenant or policy.tenant
 
 
-def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_apps: set[str]) -> list[dict[str, Any]]:
+def _apps_with_rules(tenant: str, policies: Iterable[Policy]) -> set[str]:
+    """Apps of ``tenant`` that a rule lets traffic into: only their rules reach them."""
+    return {
+        rule.to_app
+        for policy in policies
+        for rule in policy.network
+        if rule.to_app is not None and _target_tenant(rule, policy) == tenant
+    }
+
+
+def _baseline(
+    tenant: Tenant, model: PlatformModel, revision: str, restricted_apps: set[str], ingress_namespace: str
+) -> list[dict[str, Any]]:
     ns, src, name = tenant.namespace, tenant.source, tenant.name
     same_tenant_targets: dict[str, Any] = {}
     if restricted_apps:
@@ -159,27 +168,21 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
                 {
                     "podSelector": {"matchExpressions": [{"key": APP_LABEL, "operator": "In", "values": exposed}]},
                     "policyTypes": ["Ingress"],
-                    "ingress": [{"from": [{"namespaceSelector": _ns_selector(INGRESS_CONTROLLER_NAMESPACE)}]}],
+                    "ingress": [{"from": [{"namespaceSelector": _ns_selector(ingress_namespace)}]}],
                 },
             )
         )
     return objects
 
 
-def _rule_policies(policy: Policy, tenants: dict[str, Tenant], revision: str) -> list[dict[str, Any]]:
-    objects: list[dict[str, Any]] = []
-    target = tenants.get(policy.tenant)
-    for index, rule in enumerate(policy.network):
-        if target is not None and target.network.isolation == "strict":
-            objects.append(_ingress_rule(policy, index, rule, revision))
-        source_tenant = tenants.get(rule.from_tenant)
-        if (
-            rule.from_tenant != policy.tenant
-            and source_tenant is not None
-            and source_tenant.network.isolation == "strict"
-        ):
-            objects.append(_egress_rule(policy, index, rule, revision))
-    return objects
+def _rule_policies(policy: Policy, revision: str) -> list[dict[str, Any]]:
+    """The policy's own half of each rule, in its own namespace (the caller renders strict tenants only)."""
+    return [
+        _ingress_rule(policy, index, rule, revision)
+        if _target_tenant(rule, policy) == policy.tenant
+        else _egress_rule(policy, index, rule, revision)
+        for index, rule in enumerate(policy.network)
+    ]
 
 
 def _peer(rule: NetworkRule, policy_tenant: str) -> dict[str, Any]:
@@ -204,16 +207,17 @@ def _ingress_rule(policy: Policy, index: int, rule: NetworkRule, revision: str) 
 
 
 def _egress_rule(policy: Policy, index: int, rule: NetworkRule, revision: str) -> dict[str, Any]:
-    egress: dict[str, Any] = {
-        "to": [{"namespaceSelector": _ns_selector(policy.tenant), "podSelector": _app_selector(rule.to_app)}]
-    }
+    """Out of the policy's tenant to an app (or every app) of another tenant, which must let it in."""
+    target = _target_tenant(rule, policy)
+    peer = {"namespaceSelector": _ns_selector(target), "podSelector": _app_selector(rule.to_app)}
+    egress: dict[str, Any] = {"to": [peer]}
     if rule.ports:
         egress["ports"] = _ports(rule.ports)
     return _policy(
-        f"allow-egress-{policy.tenant}-{policy.name}-{index}",
-        rule.from_tenant,
+        f"allow-{policy.name}-{index}",
+        policy.tenant,
         policy.source,
         revision,
-        rule.from_tenant,
+        policy.tenant,
         {"podSelector": _app_selector(rule.from_app), "policyTypes": ["Egress"], "egress": [egress]},
     )

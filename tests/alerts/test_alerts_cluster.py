@@ -29,7 +29,7 @@ from daemon.render import render
 from daemon.runtime.daemon import Daemon
 from daemon.state.inventory import InventoryStore
 from devcluster import RunningCluster
-from tests.alerts.helpers import Clock
+from tests.clock import FakeClock
 from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, app_spec, doc
@@ -143,22 +143,22 @@ def pods_of(shop: Shop, app: str) -> list[str]:
 
 
 def test_an_app_that_loses_availability_fires_once_and_resolves_once(shop: Shop) -> None:
-    sink, clock = MemorySink(), Clock(datetime.now(UTC))
-    evaluator = AlertEvaluator(shop.kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(datetime.now(UTC))
+    evaluator = AlertEvaluator(shop.kube, sink, clock.wall)
     down = AlertKey(shop.tenant, "alerts", "web-down", "web")
     assert evaluator.run(shop.model) == []
 
     schedule_nowhere(shop.kube, shop.tenant, "web", nowhere=True)
     try:
         wait_available(shop.kube, shop.tenant, "web", 1)
-        clock.tick(30)
+        clock.advance(30)
         assert evaluator.run(shop.model) == []
         assert evaluator.engine.state(down) == "pending"
-        clock.tick(60)
+        clock.advance(60)
         assert evaluator.run(shop.model) == []
-        clock.tick(60)  # two minutes since it was first seen short
-        fired, fired_at = evaluator.run(shop.model), clock.now
-        clock.tick(30)
+        clock.advance(60)  # two minutes since it was first seen short
+        fired, fired_at = evaluator.run(shop.model), clock.wall()
+        clock.advance(30)
         assert evaluator.run(shop.model) == []
     finally:
         schedule_nowhere(shop.kube, shop.tenant, "web", nowhere=False)
@@ -176,10 +176,10 @@ def test_an_app_that_loses_availability_fires_once_and_resolves_once(shop: Shop)
     }
 
     wait_available(shop.kube, shop.tenant, "web", 2)
-    clock.tick(30)
+    clock.advance(30)
     resolved = evaluator.run(shop.model)
     for _ in range(3):
-        clock.tick(30)
+        clock.advance(30)
         assert evaluator.run(shop.model) == []
     assert [e.name for e in resolved] == ["alert.resolved"]
     assert resolved[0].details["firingSeverity"] == "critical"
@@ -190,8 +190,8 @@ def test_an_app_that_loses_availability_fires_once_and_resolves_once(shop: Shop)
 
 
 def test_cpu_and_memory_rules_fire_and_resolve_from_simulated_usage(shop: Shop) -> None:
-    sink, clock = MemorySink(), Clock(datetime.now(UTC))
-    evaluator = AlertEvaluator(shop.kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(datetime.now(UTC))
+    evaluator = AlertEvaluator(shop.kube, sink, clock.wall)
     web, worker = pods_of(shop, "web")[0], pods_of(shop, "worker")[0]
     wait_usage(shop.kube, shop.tenant, web, cpu="1m", memory="1Mi")
     wait_usage(shop.kube, shop.tenant, worker, cpu="1m", memory="1Mi")
@@ -202,10 +202,10 @@ def test_cpu_and_memory_rules_fire_and_resolve_from_simulated_usage(shop: Shop) 
     try:
         wait_usage(shop.kube, shop.tenant, web, cpu="45m", memory="1Mi", timeout=40)
         wait_usage(shop.kube, shop.tenant, worker, cpu="1m", memory="60Mi", timeout=40)
-        clock.tick(30)
+        clock.advance(30)
         assert evaluator.run(shop.model) == []  # pending: the rules want 30s
         assert evaluator.engine.state(AlertKey(shop.tenant, "alerts", "busy", "web")) == "pending"
-        clock.tick(30)
+        clock.advance(30)
         fired = {e.details["alert"]: e for e in evaluator.run(shop.model)}
         assert sorted(fired) == ["busy", "full"]
         assert fired["busy"].summary == f"{shop.tenant}/web: CPU at 90% of request in pod {web} (above 80%) for 30s"
@@ -213,14 +213,14 @@ def test_cpu_and_memory_rules_fire_and_resolve_from_simulated_usage(shop: Shop) 
             f"{shop.tenant}/worker: memory at 94% of limit in pod {worker} (above 90%) for 30s"
         )
         assert all(e.name == "alert.firing" and e.tenant == shop.tenant for e in fired.values())
-        clock.tick(30)
+        clock.advance(30)
         assert evaluator.run(shop.model) == []  # still firing: said once
     finally:
         set_usage(shop.kube, shop.tenant, web, cpu=None, memory=None)
         set_usage(shop.kube, shop.tenant, worker, cpu=None, memory=None)
     wait_usage(shop.kube, shop.tenant, web, cpu="1m", memory="1Mi", timeout=40)
     wait_usage(shop.kube, shop.tenant, worker, cpu="1m", memory="1Mi", timeout=40)
-    clock.tick(30)
+    clock.advance(30)
     resolved = {e.details["alert"]: e for e in evaluator.run(shop.model)}
     assert sorted(resolved) == ["busy", "full"]
     assert (
@@ -290,8 +290,8 @@ def metrics_answer(kube: KubeClient) -> bool:
 def test_restarts_reported_in_pod_status_fire_and_then_age_out(shop: Shop) -> None:
     """kwok runs no containers, so nothing can crash for real here: the test reports restarts in
     the pod's status the way a kubelet does, and the evaluator reads them from its pod list."""
-    sink, clock = MemorySink(), Clock(datetime.now(UTC))
-    evaluator = AlertEvaluator(shop.kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(datetime.now(UTC))
+    evaluator = AlertEvaluator(shop.kube, sink, clock.wall)
     pods = shop.kube.list_objects(
         shop.kube.resource_type("v1", "Pod"), namespace=shop.tenant, label_selector="dockyard.dev/app=worker"
     )
@@ -307,15 +307,15 @@ def test_restarts_reported_in_pod_status_fire_and_then_age_out(shop: Shop) -> No
         {"status": {"containerStatuses": statuses}},
         subresource="status",
     )
-    clock.tick(30)
+    clock.advance(30)
     fired = evaluator.run(shop.model)
     assert [(e.name, e.app, e.details["alert"], e.details["value"]) for e in fired] == [
         ("alert.firing", "worker", "restarts", 3)
     ]
     assert fired[0].summary == f"{shop.tenant}/worker: 3 pod restarts in 10m (over 2)"
-    clock.tick(30)
+    clock.advance(30)
     assert evaluator.run(shop.model) == []
-    clock.tick(570)  # the restarts were seen 10m ago: out of the window
+    clock.advance(570)  # the restarts were seen 10m ago: out of the window
     assert [e.name for e in evaluator.run(shop.model)] == ["alert.resolved"]
 
 
@@ -344,7 +344,7 @@ def test_the_daemon_evaluates_alert_rules_on_the_leader_only(kubeconfig: Path, t
 
     try:
         leader = start("leader")
-        wait_for(lambda: leader.reconciler.snapshot().ready, timeout=120, message="the first sync")
+        wait_for(lambda: leader.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
         start("standby")
         schedule_nowhere(kube, prefix, "web", nowhere=True)
         # The job runs every 30 seconds.

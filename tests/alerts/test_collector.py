@@ -16,7 +16,8 @@ from daemon.model.events import MemorySink
 from daemon.model.kinds import Autoscaling
 from daemon.model.refs import Metadata
 from daemon.policy.alerting import PodSample, PodUsage, WorkloadSample, pod_samples, pod_usage, workload_samples
-from tests.alerts.helpers import SRC, Clock, at, model, rule
+from tests.alerts.helpers import SRC, T0, at, model, rule
+from tests.clock import FakeClock
 
 LABELS = {"app.kubernetes.io/managed-by": "dockyard", "dockyard.dev/tenant": "shop", "dockyard.dev/app": "web"}
 
@@ -172,8 +173,8 @@ def test_one_evaluation_lists_pods_and_workloads_once_each_and_gets_nothing_per_
         rule("restarts", "podRestarts", over=5, window=600),
         rule("down", "unavailable", hold=60),
     )
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     assert evaluator.run(m) == []
     assert kube.calls == [("list", "Pod"), ("list", "Deployment"), ("list", "StatefulSet")]
 
@@ -181,22 +182,22 @@ def test_one_evaluation_lists_pods_and_workloads_once_each_and_gets_nothing_per_
 def test_the_evaluator_emits_what_the_engine_decides_with_the_injected_time(kube: FakeKube) -> None:
     kube.objects["Deployment"] = [deployment_json("web", 2, 1)]
     m = model(rule("down", "unavailable", app="web", hold=60, notify=("oncall",)))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     assert evaluator.run(m) == []
-    clock.tick(60)
+    clock.advance(60)
     fired = evaluator.run(m)
     assert [e.name for e in fired] == [e.name for e in sink.events] == ["alert.firing"]
     assert fired[0].time == at(60) and fired[0].details["notify"] == ["oncall"]
     # Only what the rules need is read: no pods, no metrics for an `unavailable` rule.
     assert {call for call, _ in kube.calls} == {"list"} and ("list", "Pod") not in kube.calls
     kube.objects["Deployment"] = [deployment_json("web", 2, 2)]
-    clock.tick()
+    clock.advance(30)
     assert [e.name for e in evaluator.run(m)] == ["alert.resolved"]
 
 
 def test_no_rules_means_no_requests(kube: FakeKube) -> None:
-    assert AlertEvaluator(kube, MemorySink(), Clock()).run(model()) == []
+    assert AlertEvaluator(kube, MemorySink(), FakeClock(T0).wall).run(model()) == []
     assert kube.calls == []
 
 
@@ -204,15 +205,15 @@ def test_missing_metrics_are_told_once_to_the_platform_and_skip_only_the_usage_r
     kube.objects["Pod"] = [pod_json("web-a", resources={"requests": {"cpu": "100m"}})]
     kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
     m = model(rule("hot", "cpuAbove", app="web", percent=50, hold=0), rule("down", "unavailable", app="web", hold=0))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     assert evaluator.monitoring_status()["metricsApi"] == "unknown"
     kube.metrics = ClusterUnavailable("503 ServiceUnavailable: the APIService is not available", status=503)
     evaluator.run(m)
     # One failed look may be metrics-server restarting: nothing said yet.
     assert [e.name for e in sink.events] == ["alert.firing"]
     for _ in range(3):
-        clock.tick()
+        clock.advance(30)
         evaluator.run(m)
     assert [(e.name, e.details["alert"]) for e in sink.events] == [
         ("alert.firing", "down"),
@@ -233,7 +234,7 @@ def test_missing_metrics_are_told_once_to_the_platform_and_skip_only_the_usage_r
     assert METRICS_PATH == "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Ddockyard"
     # The API comes back: said once, and the rule is evaluated again.
     kube.metrics = [pod_metrics("web-a", web=("90m", "1Mi"))]
-    clock.tick()
+    clock.advance(30)
     back = evaluator.run(m)
     assert [(e.name, e.details.get("alert")) for e in back] == [
         ("monitoring.recovered", "metrics.k8s.io/v1beta1"),
@@ -242,7 +243,7 @@ def test_missing_metrics_are_told_once_to_the_platform_and_skip_only_the_usage_r
     assert back[0].group == down.group and back[0].details["firingSeverity"] == "warning"
     assert back[0].summary.startswith("Resolved after 1m30s: it answers again (was: The metrics API")
     assert evaluator.monitoring_status()["metricsApi"] == "available"
-    clock.tick()
+    clock.advance(30)
     evaluator.run(m)
     assert [e.name for e in sink.events].count("monitoring.recovered") == 1
 
@@ -250,21 +251,21 @@ def test_missing_metrics_are_told_once_to_the_platform_and_skip_only_the_usage_r
 def test_one_failed_look_between_good_ones_is_not_an_outage(kube: FakeKube) -> None:
     kube.objects["Pod"] = [pod_json("web-a", resources={"requests": {"cpu": "100m"}})]
     m = model(rule("hot", "cpuAbove", app="web", percent=50, hold=0))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     for answer in ([], ClusterUnavailable("timeout"), [], ClusterUnavailable("timeout"), []):
         kube.metrics = answer
         evaluator.run(m)
-        clock.tick()
+        clock.advance(30)
     assert sink.events == []
 
 
 def test_autoscalers_alone_make_the_evaluator_ask_whether_the_metrics_api_answers(kube: FakeKube) -> None:
     m = replace(model(), autoscalings=(Autoscaling(Metadata("web"), SRC, "shop", "web", 1, 3),))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     evaluator.run(m)
-    clock.tick()
+    clock.advance(30)
     evaluator.run(m)
     assert kube.calls == [("get", "/apis/metrics.k8s.io/v1beta1")] * 2
     assert [e.name for e in sink.events] == ["monitoring.unavailable"]
@@ -274,16 +275,16 @@ def test_autoscalers_alone_make_the_evaluator_ask_whether_the_metrics_api_answer
 def test_a_failed_list_skips_the_evaluation_without_a_verdict(kube: FakeKube, caplog: pytest.LogCaptureFixture) -> None:
     kube.objects["Deployment"] = [deployment_json("web", 2, 1)]
     m = model(rule("down", "unavailable", app="web", hold=0))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     assert [e.name for e in evaluator.run(m)] == ["alert.firing"]
     kube.fail_lists = ClusterUnavailable("GET /apis/apps/v1/deployments: API server unreachable")
-    clock.tick()
+    clock.advance(30)
     assert evaluator.run(m) == []
     assert "not evaluated this time" in caplog.text
     # A missing view resolved nothing: the alert resolves when the cluster is readable and healthy.
     kube.fail_lists = None
     kube.objects["Deployment"] = [deployment_json("web", 2, 2)]
-    clock.tick()
+    clock.advance(30)
     assert [e.name for e in evaluator.run(m)] == ["alert.resolved"]
     assert [e.name for e in sink.events] == ["alert.firing", "alert.resolved"]

@@ -80,14 +80,19 @@ def test_every_alert_has_a_unit_test_and_reads_metrics_the_daemon_exports() -> N
         assert used <= exported, (rule["alert"], used - exported)
 
 
-def test_prometheus_finds_every_replica() -> None:
-    service = load(DEPLOY / "service.yaml")
+def test_prometheus_finds_every_replica_once() -> None:
+    services = [d for d in yaml.safe_load_all((DEPLOY / "service.yaml").read_text()) if d]
     monitor = load(MONITORING / "servicemonitor.yaml")
     pod = load(DEPLOY / "statefulset.yaml")["spec"]["template"]
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    assert [e["port"] for e in monitor["spec"]["endpoints"]] == [p["name"] for p in service["spec"]["ports"]]
+    selector = monitor["spec"]["selector"]["matchLabels"].items()
+    # Both Services select the same pods: the monitor follows one, or every replica counts twice.
+    [followed] = [s for s in services if selector <= s["metadata"]["labels"].items()]
+    assert len(services) == 2 and followed["metadata"]["name"] == "dockyard"
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == [p["name"] for p in followed["spec"]["ports"]]
     container_ports = {p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
-    for annotated in (service["metadata"]["annotations"], pod["metadata"]["annotations"]):
-        assert annotated["prometheus.io/scrape"] == "true" and annotated["prometheus.io/path"] == "/metrics"
-        assert int(annotated["prometheus.io/port"]) in container_ports
+    annotated = pod["metadata"]["annotations"]
+    assert annotated["prometheus.io/scrape"] == "true" and annotated["prometheus.io/path"] == "/metrics"
+    assert int(annotated["prometheus.io/port"]) in container_ports
+    # Annotated pods and an annotated Service would be two scrape jobs of the same replicas.
+    assert not any("prometheus.io/scrape" in (s["metadata"].get("annotations") or {}) for s in services)
     assert load(MONITORING / "kustomization.yaml")["resources"] == ["servicemonitor.yaml", "prometheusrule.yaml"]

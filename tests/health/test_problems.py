@@ -21,7 +21,7 @@ from daemon.policy.clusterhealth import (
 )
 from daemon.policy.problems import Problem, ProblemTracker
 from daemon.views.problems import problem_event
-from tests.alerts.helpers import Clock
+from tests.clock import FakeClock
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 TENANT = {"dockyard.dev/tenant": "shop", "dockyard.dev/app": "web"}
@@ -246,27 +246,27 @@ class FakeKube:
 
 
 def test_a_family_that_cannot_be_read_neither_opens_nor_closes_its_problems() -> None:
-    kube, sink, clock = FakeKube(), MemorySink(), Clock(NOW)
-    watcher = ClusterWatcher(kube, sink, clock)
+    kube, sink, clock = FakeKube(), MemorySink(), FakeClock(NOW)
+    watcher = ClusterWatcher(kube, sink, clock.wall)
     kube.lists["Node"] = [node("a", "False")]
     assert names(watcher.run()) == ["node.notready"]
     kube.failing = {"Node"}
     kube.lists["Node"] = [node("a", "True")]
-    clock.tick(15)
+    clock.advance(15)
     assert watcher.run() == []  # no verdict on a view that could not be had
     kube.failing = set()
-    clock.tick(15)
+    clock.advance(15)
     assert names(watcher.run()) == ["node.ready"]
 
 
 def test_an_api_server_out_of_reach_is_the_one_problem_known() -> None:
-    kube, sink, clock = FakeKube(), MemorySink(), Clock(NOW)
-    watcher = ClusterWatcher(kube, sink, clock)
+    kube, sink, clock = FakeKube(), MemorySink(), FakeClock(NOW)
+    watcher = ClusterWatcher(kube, sink, clock.wall)
     kube.lists["Node"] = [node("a", "False")]
     watcher.run()
     kube.readyz = ClusterUnavailable("GET /readyz?verbose: API server unreachable (MaxRetryError)")
     for _ in range(2):
-        clock.tick(15)
+        clock.advance(15)
         watcher.run()
     assert names(sink.events) == ["node.notready", "controlplane.degraded"]
     assert sink.events[1].details["alert"] == "apiserver" and sink.events[1].severity == "critical"
@@ -274,17 +274,17 @@ def test_an_api_server_out_of_reach_is_the_one_problem_known() -> None:
     assert [p["problem"] for p in watcher.open_problems()] == ["apiserver", "node/a"]
     kube.readyz = (200, "ok")
     kube.lists["Node"] = [node("a", "True")]
-    clock.tick(15)
+    clock.advance(15)
     assert sorted(names(watcher.run())) == ["controlplane.recovered", "node.ready"]
 
 
 def test_an_api_server_that_is_not_ready_is_asked_nothing_else() -> None:
-    kube, sink, clock = FakeKube(), MemorySink(), Clock(NOW)
-    watcher = ClusterWatcher(kube, sink, clock)
+    kube, sink, clock = FakeKube(), MemorySink(), FakeClock(NOW)
+    watcher = ClusterWatcher(kube, sink, clock.wall)
     kube.readyz = (500, READYZ_FAILING)
     for _ in range(2):
         watcher.run()
-        clock.tick(15)
+        clock.advance(15)
     assert kube.listed == []  # lists would hang on an API server without etcd
     assert [e.details["alert"] for e in sink.events] == ["readyz/etcd", "readyz/etcd-readiness"]
     kube.readyz = (200, "ok")
@@ -294,14 +294,14 @@ def test_an_api_server_that_is_not_ready_is_asked_nothing_else() -> None:
 
 def test_dockyards_own_signals_need_two_looks_in_a_row() -> None:
     signals = [DockyardSignals(fetch_error="boom")]
-    kube, sink, clock = FakeKube(), MemorySink(), Clock(NOW)
-    watcher = ClusterWatcher(kube, sink, clock, dockyard=lambda: signals[0])
+    kube, sink, clock = FakeKube(), MemorySink(), FakeClock(NOW)
+    watcher = ClusterWatcher(kube, sink, clock.wall, dockyard=lambda: signals[0])
     assert watcher.run() == []
-    clock.tick(15)
+    clock.advance(15)
     [down] = watcher.run()
     assert (down.name, down.details["alert"]) == ("dockyard.degraded", "dockyard/source")
     signals[0] = DockyardSignals()
-    clock.tick(15)
+    clock.advance(15)
     [up] = watcher.run()
     assert up.name == "dockyard.recovered" and up.summary.startswith("Resolved after 15s: it works again")
 

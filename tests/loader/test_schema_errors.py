@@ -390,7 +390,7 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
           network:
             - allow:
                 from: {}
-                to: {app: api, tenant: payments}
+                to: {}
           alerts:
             - name: a
               when:
@@ -405,7 +405,7 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
         content,
         [
             ("from:", "from needs at least one of: app, tenant"),
-            ("to:", "tenant cannot be set here"),
+            ("to:", "to needs at least one of: app, tenant"),
             (
                 "when:",
                 "when must set only one of podRestarts, cpuAbove, memoryAbove, unavailable; it sets "
@@ -414,7 +414,7 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
             ("severity", "'urgent' is not a valid severity"),
         ],
     )
-    assert hints[1] == "Never set: a Policy only opens traffic into the apps of its own tenant."
+    assert hints[1].startswith("Where the traffic goes: an app of this tenant, or (with tenant)")
 
 
 # --- Autoscaling ----------------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ CASES: list[tuple[str, str | None, dict[str, Any], set[str]]] = [
     ("command.executed", "shop", {}, {"platform-ops"}),
     ("command.executed", "monitoring", {}, {"platform-ops"}),
     ("notification.deadlettered", None, {}, {"platform-ops"}),
+    ("audit.pruned", None, {}, {"platform-ops"}),
     ("node.notready", None, {"alert": "node/kwok-node-1"}, {"platform-ops"}),
     ("node.ready", None, {"alert": "node/kwok-node-1"}, {"platform-ops"}),
     ("controlplane.degraded", None, {"alert": "readyz/etcd"}, {"platform-ops"}),

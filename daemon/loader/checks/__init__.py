@@ -18,6 +18,8 @@ from daemon.errors import Problem
 from daemon.loader.checks import (
     apps,
     autoscaling,
+    crosstenant,
+    guardrails,
     logging,
     names,
     notifications,
@@ -41,12 +43,17 @@ FAMILIES: Final[tuple[Callable[[CheckContext], None], ...]] = (
     notifications.check,
     quotas.check,
     logging.check,
+    guardrails.check,
+    crosstenant.check,
 )
 
 
-def cross_check(entries: Sequence[Entry], tenant_dirs: Iterable[str] = ()) -> list[Problem]:
-    """Every problem found across ``entries``; a folder in ``tenant_dirs`` counts as a tenant for references."""
-    ctx = CheckContext(entries, tenant_dirs)
+def cross_check(
+    entries: Sequence[Entry], tenant_dirs: Iterable[str] = (), reserved_namespaces: Iterable[str] = ()
+) -> list[Problem]:
+    """Every problem found across ``entries``; a folder in ``tenant_dirs`` counts as a tenant for
+    references; no tenant may be named after one of ``reserved_namespaces`` (nor the built-in ones)."""
+    ctx = CheckContext(entries, tenant_dirs, reserved_namespaces)
     for check in FAMILIES:
         check(ctx)
     return ctx.problems

@@ -1,4 +1,4 @@
-"""Policy: the apps and tenants of network rules, the ports they open, and alerts."""
+"""Policy: the apps and tenants of network rules (one side is always its own tenant), their ports, and alerts."""
 
 from __future__ import annotations
 
@@ -14,16 +14,35 @@ def check(ctx: CheckContext) -> None:
         tenant = entry.tenant
         for i, rule in enumerate(items(spec.get("network"))):
             allow = rule["allow"]
-            source = allow["from"]
+            source, target = allow["from"], allow["to"]
             base: DocPath = ("spec", "network", i, "allow")
             source_tenant = source.get("tenant", tenant)
-            tenant_ok = True
+            target_tenant = target.get("tenant", tenant)
+            if tenant not in (source_tenant, target_tenant):
+                ctx.report(
+                    entry,
+                    (*base, "to", "tenant"),
+                    f"this rule is between tenants '{source_tenant}' and '{target_tenant}'; a Policy of tenant "
+                    f"'{tenant}' can only allow traffic into or out of its own apps",
+                    f"each of those tenants declares its own half in its own folder; here, leave out from.tenant "
+                    f"(traffic out to '{target_tenant}') or to.tenant (traffic in from '{source_tenant}')",
+                    code="ref.cross-tenant",
+                    key=True,
+                )
+                continue
+            source_ok = target_ok = True
             if "tenant" in source:
-                tenant_ok = ctx.require(entry, (*base, "from", "tenant"), "Tenant", source["tenant"], noun="tenant")
-            if "app" in source and tenant_ok:
+                source_ok = ctx.require(entry, (*base, "from", "tenant"), "Tenant", source["tenant"], noun="tenant")
+            if "tenant" in target:
+                target_ok = ctx.require(entry, (*base, "to", "tenant"), "Tenant", target["tenant"], noun="tenant")
+            if "app" in source and source_ok:
                 ctx.require(entry, (*base, "from", "app"), "App", source["app"], source_tenant, noun="App")
-            if ctx.require(entry, (*base, "to", "app"), "App", allow["to"]["app"], tenant, noun="App"):
-                _rule_ports(ctx, entry, base, allow)
+            if (
+                "app" in target
+                and target_ok
+                and ctx.require(entry, (*base, "to", "app"), "App", target["app"], target_tenant, noun="App")
+            ):
+                _rule_ports(ctx, entry, base, allow, target_tenant)
         alert_names: set[str] = set()
         for i, alert in enumerate(items(spec.get("alerts"))):
             path: DocPath = ("spec", "alerts", i)
@@ -41,8 +60,8 @@ def check(ctx: CheckContext) -> None:
                 ctx.require(entry, (*path, "notify", j), "NotificationList", name, noun="notification list")
 
 
-def _rule_ports(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any]) -> None:
-    target = ctx.valid_entry("App", allow["to"]["app"], entry.tenant)
+def _rule_ports(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any], tenant: str | None) -> None:
+    target = ctx.valid_entry("App", allow["to"]["app"], tenant)
     if target is None:
         return
     ports = [p["port"] for p in items(target.spec().get("ports"))]
