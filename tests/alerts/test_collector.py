@@ -248,6 +248,22 @@ def test_missing_metrics_are_told_once_to_the_platform_and_skip_only_the_usage_r
     assert [e.name for e in sink.events].count("monitoring.recovered") == 1
 
 
+def test_an_evaluator_that_lost_leadership_never_resolves_what_the_new_leader_told(kube: FakeKube) -> None:
+    kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
+    m = model(rule("down", "unavailable", app="web", hold=0))
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
+    assert [e.name for e in evaluator.run(m)] == ["alert.firing"]
+    evaluator.forget()  # another replica leads now: it tells when the app is back
+    kube.objects["Deployment"] = [deployment_json("web", 2, 2)]
+    clock.advance(30)
+    assert evaluator.run(m) == [], "alert.resolved is the other replica's news"
+    assert evaluator.monitoring_status()["metricsApi"] == "unknown"
+    kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
+    clock.advance(30)
+    assert [e.name for e in evaluator.run(m)] == ["alert.firing"], "what fires later is told again"
+
+
 def test_one_failed_look_between_good_ones_is_not_an_outage(kube: FakeKube) -> None:
     kube.objects["Pod"] = [pod_json("web-a", resources={"requests": {"cpu": "100m"}})]
     m = model(rule("hot", "cpuAbove", app="web", percent=50, hold=0))

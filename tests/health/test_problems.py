@@ -306,5 +306,20 @@ def test_dockyards_own_signals_need_two_looks_in_a_row() -> None:
     assert up.name == "dockyard.recovered" and up.summary.startswith("Resolved after 15s: it works again")
 
 
+def test_a_watcher_that_lost_leadership_never_closes_what_the_new_leader_told() -> None:
+    kube, sink, clock = FakeKube(), MemorySink(), FakeClock(NOW)
+    watcher = ClusterWatcher(kube, sink, clock.wall)
+    kube.lists["Node"] = [node("a", "False")]
+    assert names(watcher.run()) == ["node.notready"]
+    watcher.forget()  # another replica leads now: it tells when the node comes back
+    assert watcher.open_problems() == []
+    kube.lists["Node"] = [node("a", "True")]
+    clock.advance(15)
+    assert watcher.run() == [], "node.ready is the other replica's news"
+    kube.lists["Node"] = [node("a", "False")]
+    clock.advance(15)
+    assert names(watcher.run()) == ["node.notready"], "what breaks later is told again"
+
+
 def names(events: list[Event]) -> list[str]:
     return [e.name for e in events]
