@@ -128,7 +128,11 @@ def wait_message(s: Scaled, event: Event) -> dict[str, Any]:
 
 def test_scale_up_ceiling_and_scale_down_reach_the_tenants_channel(scaled: Scaled) -> None:
     s = scaled
-    wait_for(lambda: s.daemon.reconciler.snapshot().ready, timeout=3 * FIRST_METRICS_TIMEOUT, message="the first sync")
+    wait_for(
+        lambda: s.daemon.reconciler.snapshot().last_sync_time,
+        timeout=3 * FIRST_METRICS_TIMEOUT,
+        message="the first sync",
+    )
     # The HPA is healthy only once it has metrics: the first sync waited for them.
     assert not s.daemon.reconciler.snapshot().degraded
     [first] = s.pods()
