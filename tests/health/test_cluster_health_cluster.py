@@ -233,7 +233,7 @@ def test_dockyard_out_of_reach_of_its_repo_is_degraded_in_its_events_and_status(
 
     daemon.start()
     try:
-        wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+        wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
         moved = tmp_path / "moved"
         shutil.move(repo.root, moved)
         daemon.runner.request("poll")
