@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 
 from daemon.loader import load_or_raise
 from daemon.loader.formats import ENDPOINT_PATTERN, Endpoint, parse_endpoint_url
+from daemon.loader.load import load_repo
 from daemon.model.kinds import LoggingSettings, LogOutput, LogRoute
 from daemon.policy.fluentbit import check_config
 from daemon.render import render
 from daemon.render.fluentbit import agent_config
-from tests.loader.helpers import BASE, errors, line_of, load, text
+from tests.loader.helpers import BASE, errors, line_of, load, repo, text
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "platform-repo-example"
 
@@ -306,3 +307,20 @@ def test_routes_name_existing_tenants_once_and_the_namespace_is_nobody_elses(tmp
         ),
     ]
     assert result.errors[1].hint == "did you mean 'shop'?"
+
+
+@pytest.mark.parametrize(
+    ("namespace", "reserved", "expected"),
+    [
+        ("kube-system", (), "the cluster or Dockyard (kube-*)"),
+        ("default", (), "the cluster or Dockyard (default)"),
+        ("dockyard-system", (), "the cluster or Dockyard (dockyard-system)"),
+        ("platform-ops", ("platform-ops",), "the cluster or Dockyard (platform-ops)"),  # the daemon's namespace
+    ],
+)
+def test_the_agent_never_runs_in_a_namespace_no_tenant_may_take(
+    tmp_path: Path, namespace: str, reserved: tuple[str, ...], expected: str
+) -> None:
+    files = platform_with(f"namespace: {namespace}\noutput:\n  forward: {{host: aggregator.example.com}}\n")
+    result = load_repo(repo(tmp_path, files), reserved_namespaces=reserved)
+    assert [m for _, _, m in errors(result)] == [f"namespace '{namespace}' belongs to {expected}"]

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from daemon.loader.checks.context import CheckContext, items, mapping
-
-#: Namespaces the cluster or Dockyard itself uses.
-SYSTEM_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "dockyard-system"})
+from daemon.model.tenancy import Guardrails
 
 
 def check(ctx: CheckContext) -> None:
@@ -16,8 +12,10 @@ def check(ctx: CheckContext) -> None:
         return
     logging = mapping(platform.spec()["logging"])
     namespace = logging.get("namespace", "dockyard-logging")
-    if namespace in ctx.tenant_names or namespace in SYSTEM_NAMESPACES:
-        owner = f"tenant '{namespace}'" if namespace in ctx.tenant_names else "the cluster or Dockyard"
+    # The namespaces no tenant may take are not the agent's either (kube-*, default, Dockyard's).
+    system = Guardrails().reserving(namespace, ctx.reserved_namespaces)
+    if namespace in ctx.tenant_names or system is not None:
+        owner = f"tenant '{namespace}'" if namespace in ctx.tenant_names else f"the cluster or Dockyard ({system})"
         ctx.report(
             platform,
             ("spec", "logging", "namespace"),
