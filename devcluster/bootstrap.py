@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from daemon.errors import DevClusterError
-from devcluster import procs
+from devcluster import metrics, procs
+from devcluster.kwok_metrics import metrics_path
 from devcluster.layout import COMPONENTS, FIELD_MANAGER, KWOK_NODE_ANNOTATION, PortConflict
 from devcluster.restclient import ApiUnreachable, probe_healthz
 
@@ -38,7 +40,12 @@ def node_manifest(name: str) -> dict[str, Any]:
         "kind": "Node",
         "metadata": {
             "name": name,
-            "annotations": {key: value, "node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": {
+                key: value,
+                "node.alpha.kubernetes.io/ttl": "0",
+                # kwok serves each node's resource metrics on a path of its own.
+                "metrics.k8s.io/resource-metrics-path": metrics_path(name),
+            },
             "labels": {
                 "type": "kwok",
                 "kubernetes.io/hostname": name,
@@ -136,6 +143,22 @@ class Bootstrap:
             return not pending, f"not established: {', '.join(pending)}"
 
         self.wait("the VolumeSnapshot CRDs to be Established", check, "kube-apiserver")
+
+    def register_metrics_api(self) -> None:
+        """metrics-server's permissions, its Service and the APIService that points at it."""
+        client = self.cluster.client()
+        state = self.cluster.state
+        ca_pem = state.layout.pki.cert("ca").read_bytes()
+        for path, obj in metrics.manifests(state.ports.metrics_server, ca_pem):
+            response = client.apply(path, json.dumps(obj).encode(), FIELD_MANAGER)
+            if response.status not in (200, 201):
+                what = f"{obj['kind']} {obj['metadata']['name']}"
+                raise DevClusterError(f"applying {what}: HTTP {response.status}: {response.text()[:300]}")
+
+    def wait_metrics_api(self) -> None:
+        self.wait(
+            f"the metrics API ({metrics.API_SERVICE}) to be Available", self.cluster.metrics_api, "metrics-server"
+        )
 
     def wait_nodes(self) -> None:
         def check() -> tuple[bool, str]:

@@ -28,6 +28,10 @@ APISERVER_DNS_NAMES: tuple[str, ...] = (
     "kubernetes.default.svc.cluster.local",
 )
 FRONT_PROXY_CLIENT_CN = "front-proxy-client"
+#: The aggregator checks an APIService's serving cert against ``<service>.<namespace>.svc``.
+METRICS_SERVER_DNS_NAMES: tuple[str, ...] = ("metrics-server.kube-system.svc", "localhost")
+#: metrics-server's user: no group, so it has only what devcluster.metrics grants it.
+METRICS_SERVER_USER = "dockyard-metrics-server"
 _VALIDITY = dt.timedelta(days=365)
 #: Backdating absorbs clock skew between this host and anything checking the certs.
 _BACKDATE = dt.timedelta(hours=1)
@@ -49,6 +53,7 @@ CLIENTS: dict[str, Identity] = {
     "kube-controller-manager": Identity("system:kube-controller-manager"),
     "kube-scheduler": Identity("system:kube-scheduler"),
     "kwok": Identity("kwok-controller", ("system:masters",)),
+    "metrics-server": Identity(METRICS_SERVER_USER),
 }
 
 
@@ -71,6 +76,7 @@ class ClusterPKI:
     clients: dict[str, CertKey]
     front_proxy_ca: CertKey
     front_proxy_client: CertKey
+    metrics_server: CertKey
     service_account_key_pem: bytes
     service_account_pub_pem: bytes
 
@@ -221,8 +227,16 @@ def generate_pki(first_service_ip: ipaddress.IPv4Address) -> ClusterPKI:
     clients = {stem: issue(ca, identity, now=now) for stem, identity in CLIENTS.items()}
     front_proxy_ca = make_ca("dockyard-dev-cluster-front-proxy-ca", now)
     front_proxy_client = issue(front_proxy_ca, Identity(FRONT_PROXY_CLIENT_CN), now=now)
+    metrics_server = issue(
+        ca,
+        Identity("metrics-server"),
+        server=True,
+        dns_names=METRICS_SERVER_DNS_NAMES,
+        ips=(ipaddress.IPv4Address("127.0.0.1"),),
+        now=now,
+    )
     sa_key, sa_pub = make_service_account_keys()
-    return ClusterPKI(ca, apiserver, clients, front_proxy_ca, front_proxy_client, sa_key, sa_pub)
+    return ClusterPKI(ca, apiserver, clients, front_proxy_ca, front_proxy_client, metrics_server, sa_key, sa_pub)
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -240,6 +254,8 @@ def write_pki(pki: ClusterPKI, directory: Path) -> PKIFiles:
         "apiserver": pki.apiserver,
         "front-proxy-ca": pki.front_proxy_ca,
         "front-proxy-client": pki.front_proxy_client,
+        # "metrics-server" is its client identity; this is the cert it serves the metrics API with.
+        "metrics-server-serving": pki.metrics_server,
         **pki.clients,
     }
     for stem, pair in pairs.items():

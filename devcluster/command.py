@@ -14,8 +14,10 @@ from devcluster.local import LocalCluster
 
 DESCRIPTION = (
     "Run a throwaway Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver, "
-    "kube-controller-manager, kube-scheduler and kwok (fake nodes whose pods become Running and "
-    "Ready). The binaries are built once from the Go module proxy by hack/localcluster/build.sh. "
+    "kube-controller-manager, kube-scheduler, kwok (fake nodes whose pods become Running and "
+    "Ready) and metrics-server (kubectl top and HPAs; annotate a pod with "
+    "kwok.x-k8s.io/usage-cpu=250m or kwok.x-k8s.io/usage-memory=300Mi to set its usage). "
+    "The binaries are built once from the Go module proxy by hack/localcluster/build.sh. "
     "State lives in $DOCKYARD_STATE_DIR/clusters/NAME (default ~/.local/state/dockyard)."
 )
 
@@ -98,7 +100,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"{component:<24} {'running' if running else 'NOT RUNNING'}")
     ready = cluster.readyz()
     print(f"{'api':<24} {cluster.server} ({'ready' if ready else 'NOT READY'})")
-    nodes_ok = False
+    nodes_ok = metrics_ok = False
     if ready:
         try:
             nodes = cluster.nodes()
@@ -108,8 +110,10 @@ def run_status(args: argparse.Namespace) -> int:
             for node, status in sorted(nodes.items()):
                 print(f"{'node ' + node:<24} {'Ready' if status == 'True' else 'NOT READY'}")
             nodes_ok = len(nodes) >= cluster.state.nodes and all(s == "True" for s in nodes.values())
+        metrics_ok, said = cluster.metrics_api()
+        print(f"{'metrics API':<24} {'available' if metrics_ok else 'NOT AVAILABLE: ' + said} (kubectl top)")
     print(f"{'kubeconfig':<24} {cluster.kubeconfig}")
-    return 0 if all(components.values()) and ready and nodes_ok else 1
+    return 0 if all(components.values()) and ready and nodes_ok and metrics_ok else 1
 
 
 def _running(name: str) -> RunningCluster | None:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from devcluster import certs
+from devcluster import certs, metrics
 from devcluster.build import Toolchain
+from devcluster.kwok_metrics import METRICS_YAML
 from devcluster.kwok_stages import STAGES_YAML
 from devcluster.layout import KWOK_NODE_ANNOTATION, POD_CIDR, SERVICE_ACCOUNT_ISSUER, SERVICE_CIDR, ClusterState
 
@@ -50,7 +51,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def write_config(state: ClusterState) -> None:
-    """Generates the PKI and writes every kubeconfig and the kwok stages."""
+    """Generates the PKI and writes every kubeconfig and kwok's configuration."""
     layout = state.layout
     pki = certs.generate_pki(ipaddress.IPv4Address(SERVICE_CIDR.network_address + 1))
     certs.write_pki(pki, layout.pki.directory)
@@ -59,11 +60,12 @@ def write_config(state: ClusterState) -> None:
         layout.kubeconfig,
         kubeconfig_yaml(context, state.server, pki.ca.cert_pem, pki.clients["admin"], "admin"),
     )
-    for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
+    for component in ("kube-controller-manager", "kube-scheduler", "kwok", "metrics-server"):
         text = kubeconfig_yaml(context, state.server, pki.ca.cert_pem, pki.clients[component], component)
         _write_private(layout.component_kubeconfig(component), text)
     layout.kwok_config.parent.mkdir(parents=True, exist_ok=True)
     layout.kwok_config.write_text(STAGES_YAML)
+    layout.kwok_metrics_config.write_text(METRICS_YAML)
 
 
 def _etcd_argv(state: ClusterState) -> list[str]:
@@ -142,6 +144,8 @@ def _controller_manager_argv(state: ClusterState) -> list[str]:
         # Tests create and delete many objects; the default 20 QPS makes controllers lag.
         "--kube-api-qps=100",
         "--kube-api-burst=200",
+        # HPAs react within seconds of a usage change (the default looks every 15s).
+        "--horizontal-pod-autoscaler-sync-period=5s",
         "--profiling=false",
     ]
 
@@ -164,6 +168,7 @@ def _kwok_argv(state: ClusterState) -> list[str]:
     return [
         f"--kubeconfig={state.layout.component_kubeconfig('kwok')}",
         f"--config={state.layout.kwok_config}",
+        f"--config={state.layout.kwok_metrics_config}",
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={key}={value}",
         # The heartbeat stage renews only the node lease; without a lease the node controller
@@ -172,7 +177,21 @@ def _kwok_argv(state: ClusterState) -> list[str]:
         "--node-ip=127.0.0.1",
         f"--cidr={POD_CIDR}",
         f"--server-address=127.0.0.1:{state.ports.kwok}",
+        # The node-initialize stage writes it into each node's daemonEndpoints, where
+        # metrics-server looks for the (fake) kubelet's port.
+        f"--node-port={state.ports.kwok}",
     ]
+
+
+def _metrics_server_argv(state: ClusterState) -> list[str]:
+    pki = state.layout.pki
+    return metrics.server_argv(
+        kubeconfig=str(state.layout.component_kubeconfig("metrics-server")),
+        port=state.ports.metrics_server,
+        kwok_port=state.ports.kwok,
+        cert=str(pki.cert("metrics-server-serving")),
+        key=str(pki.key("metrics-server-serving")),
+    )
 
 
 _ARGV: dict[str, Callable[[ClusterState], list[str]]] = {
@@ -181,6 +200,7 @@ _ARGV: dict[str, Callable[[ClusterState], list[str]]] = {
     "kube-controller-manager": _controller_manager_argv,
     "kube-scheduler": _scheduler_argv,
     "kwok": _kwok_argv,
+    "metrics-server": _metrics_server_argv,
 }
 
 

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 from daemon.errors import DevClusterError
-from devcluster import procs
+from devcluster import metrics, procs
 from devcluster.bootstrap import Bootstrap, condition_status
 from devcluster.components import component_argv, component_env
 from devcluster.layout import COMPONENTS, ClusterState
 from devcluster.restclient import ApiUnreachable, RestClient
 
 _STOP_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("storage", "kwok", "kube-scheduler", "kube-controller-manager"),
+    ("storage", "metrics-server", "kwok", "kube-scheduler", "kube-controller-manager"),
     ("kube-apiserver",),
     ("etcd",),
 )
@@ -139,6 +139,16 @@ class RunningCluster:
         except ApiUnreachable:
             return False
         return response.status == 200
+
+    def metrics_api(self) -> tuple[bool, str]:
+        """Whether the aggregator finds the metrics API available, and what it says about it."""
+        response = self.client().get(f"/apis/apiregistration.k8s.io/v1/apiservices/{metrics.API_SERVICE}")
+        if response.status != 200:
+            return False, f"{metrics.API_SERVICE}: HTTP {response.status}"
+        conditions = response.json().get("status", {}).get("conditions", []) or []
+        available: dict[str, str] = next((c for c in conditions if c.get("type") == "Available"), {})
+        status = str(available.get("status", "Unknown"))
+        return status == "True", f"Available={status} {available.get('message', '')}".strip()
 
     def nodes(self) -> dict[str, str]:
         """Ready condition (``True``/``False``/``Unknown``) of each kwok node, by name."""

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import socket
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ COMPONENTS: tuple[str, ...] = (
     "kube-controller-manager",
     "kube-scheduler",
     "kwok",
+    "metrics-server",
     "storage",
 )
 
@@ -53,7 +54,8 @@ COMPONENTS: tuple[str, ...] = (
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
-_STATE_VERSION = 1
+#: 2: metrics-server joined the cluster (a port and a process of its own).
+_STATE_VERSION = 2
 
 
 def state_root() -> Path:
@@ -70,6 +72,15 @@ class PortConflict(DevClusterError):
     """Another process grabbed one of our ports between picking and binding; worth retrying."""
 
 
+class OutdatedState(DevClusterError):
+    """``state.json`` was written by another version of this module: its processes can still be
+    found and stopped (``processes``), but the cluster cannot be used as it is."""
+
+    def __init__(self, message: str, processes: tuple[procs.ProcessRecord, ...]) -> None:
+        super().__init__(message)
+        self.processes = processes
+
+
 @dataclass(frozen=True)
 class Ports:
     etcd_client: int
@@ -78,6 +89,7 @@ class Ports:
     controller_manager: int
     scheduler: int
     kwok: int
+    metrics_server: int
 
     @classmethod
     def pick(cls) -> Ports:
@@ -85,7 +97,7 @@ class Ports:
         # port twice; the remaining race with other programs is handled by PortConflict.
         with contextlib.ExitStack() as stack:
             ports = []
-            for _ in range(6):
+            for _ in range(len(fields(cls))):
                 sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
                 sock.bind(("127.0.0.1", 0))
                 ports.append(int(sock.getsockname()[1]))
@@ -117,6 +129,10 @@ class Layout:
     @property
     def kwok_config(self) -> Path:
         return self.directory / "kwok" / "stages.yaml"
+
+    @property
+    def kwok_metrics_config(self) -> Path:
+        return self.directory / "kwok" / "metrics.yaml"
 
     @property
     def kwok_home(self) -> Path:
@@ -167,7 +183,10 @@ class ClusterState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterState:
         if data.get("version") != _STATE_VERSION:
-            raise DevClusterError(f"unknown state.json version {data.get('version')!r}")
+            raise OutdatedState(
+                f"state.json version {data.get('version')!r} is not this version's ({_STATE_VERSION})",
+                _recorded_processes(data),
+            )
         return cls(
             name=str(data["name"]),
             nodes=int(data["nodes"]),
@@ -191,6 +210,19 @@ class ClusterState:
         except (OSError, ValueError) as e:
             raise DevClusterError(f"cannot read {Layout(directory).state}: {e}") from e
         return cls.from_json(data)
+
+
+def _recorded_processes(data: dict[str, Any]) -> tuple[procs.ProcessRecord, ...]:
+    """The processes any version of ``state.json`` names, so a cluster of another version can
+    still be stopped; whatever cannot be read is skipped."""
+    records = []
+    raw = data.get("processes")
+    for value in raw.values() if isinstance(raw, dict) else ():
+        try:
+            records.append(procs.ProcessRecord.from_json(value))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(records)
 
 
 def validate_name(name: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.errors import DevClusterError
+from devcluster import procs
 from devcluster.bootstrap import Bootstrap
 from devcluster.build import Toolchain, ensure_built
 from devcluster.components import write_config
@@ -26,6 +27,7 @@ from devcluster.layout import (
     DEFAULT_NODES,
     DEFAULT_TIMEOUT,
     ClusterState,
+    OutdatedState,
     PortConflict,
     Ports,
     cluster_root,
@@ -86,7 +88,7 @@ class LocalCluster:
         if nodes < 1:
             raise DevClusterError("a cluster needs at least one node")
         with _locked(self.base_dir, self.name):
-            existing = self.attach()
+            existing = self._attach_current()
             if existing is not None and all(existing.components().values()) and existing.readyz():
                 log.info("cluster %r already runs at %s", self.name, existing.server)
                 return existing
@@ -99,10 +101,21 @@ class LocalCluster:
     def down(self) -> bool:
         """Stops the cluster and removes its directory; returns whether there was anything."""
         with _locked(self.base_dir, self.name):
-            existing = self.attach()
-            found = existing is not None or self.directory.exists()
+            found = self.directory.exists()
+            existing = self._attach_current()
             self._remove(existing)
             return found
+
+    def _attach_current(self) -> RunningCluster | None:
+        """Like :meth:`attach`, but a cluster recorded by another version of Dockyard is stopped
+        (by the pids it recorded) and its directory removed: it cannot be used as it is."""
+        try:
+            return self.attach()
+        except OutdatedState as e:
+            log.info("stopping the cluster %r of another Dockyard version (%s)", self.name, e)
+            procs.terminate(e.processes)
+            shutil.rmtree(self.directory, ignore_errors=True)
+            return None
 
     def _remove(self, existing: RunningCluster | None) -> None:
         if existing is not None:
@@ -156,6 +169,8 @@ class LocalCluster:
         for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
             cluster.start_component(component)
         boot.create_nodes()
+        boot.register_metrics_api()
+        cluster.start_component("metrics-server")
         cluster.start_component("storage")
         crds = boot.apply_crds(toolchain.crds)
         boot.wait_crds(crds)
@@ -163,3 +178,4 @@ class LocalCluster:
         boot.wait_healthz("kube-scheduler", ports.scheduler)
         boot.wait_nodes()
         boot.wait_default_service_account()
+        boot.wait_metrics_api()

@@ -37,7 +37,7 @@ MAX_LIST_ITEMS = 25
 
 Block = dict[str, Any]
 
-_GOOD_SUFFIXES = (".succeeded", ".recovered", ".resolved", ".ready", ".created", ".restored", ".corrected")
+_GOOD_SUFFIXES = (".succeeded", ".recovered", ".resolved", ".ready", ".created", ".restored", ".corrected", ".bound")
 _ACTION_RANK = {"failed": 0, "pruned": 1, "deleted": 1, "blocked": 2, "created": 3, "updated": 4, "configured": 4}
 _COUNT_ORDER = ("failed", "pruned", "deleted", "created", "updated", "unchanged")
 _HIDDEN_DETAILS = {"changes", "objects", "health", "links", "notify", "firingSeverity", "alert"}

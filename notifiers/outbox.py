@@ -417,6 +417,14 @@ class Outbox:
             held = self._db.execute("SELECT COUNT(*) FROM unrouted").fetchone()[0]
         return int(pending) + int(held)
 
+    def undelivered(self) -> tuple[int, float | None]:
+        """How many deliveries are still pending, and when the oldest of them was queued."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status = 'pending'"
+            ).fetchone()
+        return int(row[0]), None if row[1] is None else float(row[1])
+
     def rows(self, status: str | None = None) -> list[dict[str, Any]]:
         """Every row (for tests, the CLI and debugging); secrets are never stored, so this is safe."""
         with self._lock:

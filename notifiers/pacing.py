@@ -5,8 +5,8 @@ state per (target, alert identity) in the same transaction as the delivery it de
 they survive restarts.
 
 * An alert's identity is ``(kind, details["alert"], tenant, app)``; its fingerprint adds the
-  summary. ``alert.firing``/``alert.resolved`` and ``health.degraded``/``health.recovered`` are
-  such pairs.
+  summary. The pairs are ``daemon.model.events.PAIRED_EVENTS`` (``alert.firing``/``alert.resolved``,
+  ``health.degraded``/``health.recovered``, the cluster's and Dockyard's own problems).
 * A firing alert identical to the last one sent to a target is not sent again before
   ``repeat_interval`` has passed (then once more, marked as a reminder).
 * After it was resolved, an identical alert firing again within ``dedup_window`` of the last
@@ -26,11 +26,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from daemon.model.events import SEVERITY_RANK, Event
+from daemon.model.events import PAIRED_EVENTS, SEVERITY_RANK, Event
 
-#: firing event name -> resolving event name
-PAIRS: dict[str, str] = {"alert.firing": "alert.resolved", "health.degraded": "health.recovered"}
-_RESOLVING = {resolved: firing for firing, resolved in PAIRS.items()}
+_RESOLVING = {resolved: firing for firing, resolved in PAIRED_EVENTS.items()}
 
 
 @dataclass(frozen=True)
@@ -71,11 +69,11 @@ def _digest(*parts: str | None) -> str:
 
 def signal_for(event: Event) -> Signal | None:
     """What pacing knows about an event; ``None`` when it is never deduplicated."""
-    if event.name in PAIRS or event.name in _RESOLVING:
-        firing = event.name if event.name in PAIRS else _RESOLVING[event.name]
+    if event.name in PAIRED_EVENTS or event.name in _RESOLVING:
+        firing = event.name if event.name in PAIRED_EVENTS else _RESOLVING[event.name]
         alert = str(event.details.get("alert", "") or "")
         ident = "pair:" + _digest(firing, alert, event.tenant, event.app)
-        kind: Literal["firing", "resolved"] = "firing" if event.name in PAIRS else "resolved"
+        kind: Literal["firing", "resolved"] = "firing" if event.name in PAIRED_EVENTS else "resolved"
         return Signal(kind, ident, _digest(ident, event.summary))
     if SEVERITY_RANK.get(event.severity, 0) < SEVERITY_RANK["warning"]:
         return None

@@ -1,10 +1,10 @@
 """Who hears about an event: NotificationLists, tenants and the Platform's default list (pure).
 
-* A tenant event goes to the lists its Tenant names in ``spec.notifications``; an event of a tenant
-  the current model does not know (it was just deleted, say) goes to the Platform's default list,
-  so it is not lost.
-* A platform event (``tenant is None``) goes to the Platform's default list
-  (``spec.notifications.default``).
+* A tenant event goes to the lists its Tenant names in ``spec.notifications`` and to the
+  Platform's default list (``spec.notifications.default``): the platform team runs every tenant,
+  and its list's ``events`` patterns say which of the tenants' events it wants.
+* A platform event (``tenant is None``), or an event of a tenant the current model does not know
+  (it was just deleted, say), goes to the Platform's default list only.
 * An alert event (``alert.*``) may also name lists in ``event.details["notify"]`` (the alert
   rule's ``notify``). Being named is the subscription, so the list's ``events`` patterns are not
   applied to it; its ``minSeverity`` still is.
@@ -110,10 +110,11 @@ def _named_lists(event: Event) -> tuple[str, ...]:
 
 def route(table: RoutingTable, event: Event) -> tuple[Route, ...]:
     """Every (list, target) that gets ``event``, each target once, in a stable order."""
+    platform = (table.default_list,) if table.default_list else ()
     if event.tenant is not None and event.tenant in table.tenant_lists:
-        subscribed = table.tenant_lists[event.tenant]
+        subscribed = table.tenant_lists[event.tenant] + platform
     else:
-        subscribed = (table.default_list,) if table.default_list else ()
+        subscribed = platform
     candidates = [(name, False) for name in subscribed] + [(name, True) for name in _named_lists(event)]
     routes: list[Route] = []
     seen: set[str] = set()

@@ -243,6 +243,11 @@ class NotificationService:
     def backlog(self) -> int:
         return self.outbox.backlog()
 
+    def undelivered(self) -> tuple[int, float]:
+        """Deliveries still pending, and how long the oldest has waited, in seconds."""
+        count, oldest = self.outbox.undelivered()
+        return count, 0.0 if oldest is None else max(self._clock() - oldest, 0.0)
+
     def drain(self, timeout: float) -> bool:
         """Wait until the outbox holds nothing pending; ``False`` on timeout. Without a running
         thread it delivers itself."""

@@ -68,6 +68,7 @@ KNOWN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Node", "nodes", False),
     ResourceType("apps", "v1", "Deployment", "deployments", True),
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", True),
+    ResourceType("apps", "v1", "DaemonSet", "daemonsets", True),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", True),
     ResourceType("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True),
     ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True),
@@ -350,6 +351,22 @@ class KubeClient:
 
     def raw_get(self, path: str) -> dict[str, Any]:
         return self._request("GET", path, verb="get")
+
+    def probe(self, path: str, *, limit: int = 65536) -> tuple[int, str]:
+        """GETs a plain-text endpoint (``/readyz?verbose``): its status and (the start of) its
+        body, whatever the status; only a server that cannot be reached raises."""
+        self._count("get")
+        try:
+            response = self._pool.request(
+                "GET", f"{self.server}{path}", headers=self._headers(), timeout=self._timeout, preload_content=False
+            )
+            try:
+                body = response.read(limit)
+            finally:
+                response.release_conn()
+        except urllib3.exceptions.HTTPError as e:
+            raise ClusterUnavailable(f"GET {path}: API server unreachable ({type(e).__name__})") from e
+        return int(response.status), body.decode(errors="replace")
 
     # --- transport --------------------------------------------------------------------------
 

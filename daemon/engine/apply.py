@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
@@ -64,6 +65,7 @@ class ResourceManager:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         live_cache: LiveCache | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._kube = kube
         #: watches that keep live state; without them every plan lists each kind
@@ -73,6 +75,8 @@ class ResourceManager:
         self.inventory_store = inventory or InventoryStore(kube)
         self._clock = clock
         self._sleep = sleep
+        #: dates conditions that health accepts for a while (an HPA waiting for metrics)
+        self._wall_clock = wall_clock
         #: objects that compared clean at the last plan: ref -> (desired fingerprint, resourceVersion)
         self._clean: dict[ObjRef, tuple[str, str]] = {}
         self._clean_for: tuple[str, ...] = ()  # the imperative managers those comparisons took back
@@ -449,7 +453,7 @@ class ResourceManager:
             if ref in applied:
                 pending[ref] = applied[ref]
             elif ref in plan.live:
-                states[ref] = assess(ref, plan.live[ref])
+                states[ref] = assess(ref, plan.live[ref], self._wall_clock())
         deadline = self._clock() + timeout
         while pending:
             for ref in list(pending):
@@ -463,7 +467,7 @@ class ResourceManager:
                     states[ref] = Health(ref, "degraded", "deleted by someone else after apply")
                     del pending[ref]
                     continue
-                health = assess(ref, current)
+                health = assess(ref, current, self._wall_clock())
                 states[ref] = health
                 if health.state != "progressing":
                     del pending[ref]

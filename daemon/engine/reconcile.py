@@ -40,9 +40,11 @@ from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
 from daemon.model.cycle import CycleOutcome, StopReason, Trigger
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, ScaleSchedule
+from daemon.model.labels import APP_LABEL
 from daemon.model.refs import Revision
-from daemon.policy.health import WATCHED_KINDS, Health, assess
+from daemon.policy.health import WATCHED_KINDS, Health, Unhealthy, assess
 from daemon.policy.plan import ApplyResult, Plan, changed_tenants, plan_tenants, tenant_of
+from daemon.policy.scaling import ScheduledScaling
 from daemon.policy.verify import VerifyPolicy, signature_refusal
 from daemon.policy.windows import WindowDecision, active_scale_schedules, held_tenants
 from daemon.render import objref, render
@@ -117,16 +119,6 @@ class NoPauses:
 
 
 @dataclass(frozen=True)
-class ScalingChange:
-    """A scheduled scaling change rendered but not announced yet."""
-
-    tenant: str
-    app: str
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
 class DaemonState:
     """What the daemon knows; read by the HTTP server and chat commands through ``snapshot``."""
 
@@ -145,15 +137,19 @@ class DaemonState:
     pending_changes: tuple[str, ...] = ()  # descriptions of changes not applied yet
     deferred: Mapping[str, str] = field(default_factory=dict)  # tenant -> why its changes wait
     degraded: Mapping[str, str] = field(default_factory=dict)  # object -> health message
+    #: the degraded objects with their tenant and app, as last told
+    unhealthy: tuple[Unhealthy, ...] = ()
     health: tuple[Health, ...] = ()
     fetch_error: str = ""
     failures: int = 0
+    #: why the last failed cycle failed
+    last_error: str = ""
     next_retry: float = 0.0
     skipped_fingerprint: str = ""
     #: scheduled scaling in force, by (tenant, Autoscaling name)
     schedules: Mapping[tuple[str, str], ScaleSchedule] = field(default_factory=dict)
-    #: scheduled scaling changes rendered but not announced yet
-    scaling_changes: tuple[ScalingChange, ...] = ()
+    #: scheduled scaling changes rendered but not applied yet
+    scaling_changes: tuple[ScheduledScaling, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,6 +189,7 @@ class Reconciler:
         monotonic: Callable[[], float] = time.monotonic,
         is_leader: Callable[[], bool] = lambda: True,
         on_model: Callable[[PlatformModel], None] = lambda _: None,
+        on_scheduled_scaling: Callable[[ScheduledScaling], None] = lambda _: None,
     ) -> None:
         self._source = source
         self._cluster = cluster
@@ -205,6 +202,7 @@ class Reconciler:
         self._monotonic = monotonic
         self._is_leader = is_leader
         self._on_model = on_model
+        self._on_scheduled_scaling = on_scheduled_scaling
         self._lock = threading.Lock()
         self._state = DaemonState()
         self.stopping = threading.Event()
@@ -259,6 +257,8 @@ class Reconciler:
             return CycleOutcome("invalid", revision.sha, "validation failed", "validation")
         if not self._is_leader():
             self._mark_ready(c)
+            # What degrades and recovers while another replica leads is that replica's news.
+            c.state = replace(c.state, unhealthy=())
             return CycleOutcome("standby", revision.sha, "not the leader", "standby")
         rescheduled = not is_new and self._refresh_schedules(c, revision)
         if not is_new and not rescheduled and self._up_to_date(c, revision):
@@ -349,15 +349,16 @@ class Reconciler:
         changes = []
         for scaling in model.autoscalings:
             key = (scaling.tenant, scaling.name)
-            before = scheduled(scaling, c.state.schedules.get(key))
-            after = scheduled(scaling, schedules.get(key))
+            old, new = c.state.schedules.get(key), schedules.get(key)
+            before, after = scheduled(scaling, old), scheduled(scaling, new)
             if (before.min_replicas, before.max_replicas) != (after.min_replicas, after.max_replicas):
                 changes.append(
-                    ScalingChange(
+                    ScheduledScaling(
                         scaling.tenant,
                         scaling.target,
                         f"{before.min_replicas}-{before.max_replicas}",
                         f"{after.min_replicas}-{after.max_replicas}",
+                        say.schedule_change(old, new),
                     )
                 )
         c.state = replace(
@@ -429,15 +430,17 @@ class Reconciler:
         if fingerprint == c.state.skipped_fingerprint:
             return  # already announced; say it again only when what waits changes
         c.state = replace(c.state, skipped_fingerprint=fingerprint)
-        tenants = sorted({tenant_of(ch.desired or {}, ch.ref) for ch in deferred})
-        reasons = {t: held[t].reason for t in tenants if t in held}
-        next_open = min((d.next_open for d in held.values() if d.next_open is not None), default=None)
-        self._emit(say.changes_wait(revision, deferred, tenants, reasons, next_open))
+        reasons = {t: d.reason for t, d in held.items()}
+        next_opens = {t: d.next_open for t, d in held.items()}
+        for event in say.changes_wait(
+            revision, deferred, lambda ch: tenant_of(ch.desired or {}, ch.ref), reasons, next_opens
+        ):
+            self._emit(event)
 
     def _settle(self, c: _Cycle, revision: Revision, plan: Plan, held: Mapping[str, WindowDecision]) -> CycleOutcome:
         """Nothing to send: the cluster matches the revision, except what waits for a window."""
         self._mark_ready(c)
-        self._update_health(c, revision, _live_health(plan))
+        self._update_health(c, revision, _live_health(plan, self._clock()), plan)
         first_sync = not held and c.state.applied_sha != revision.sha
         c.state = replace(
             c.state,
@@ -473,13 +476,13 @@ class Reconciler:
     ) -> CycleOutcome:
         """Health, events and the audit record of an apply, and the state it leaves."""
         self._mark_ready(c)
-        self._update_health(c, revision, result.health)
+        self._update_health(c, revision, result.health, result.plan)
         if result.plan.prune.blocked:
             self._emit(say.prune_held(revision, result.plan.prune.reason, [str(r) for r in result.plan.prune.delete]))
         applied_ok = not result.failed
         scheduled_only = bool(c.state.scaling_changes) and c.state.applied_sha == revision.sha
         if applied_ok:
-            self._announce_scaling(c, revision)
+            self._announce_scaling(c)
         drift = not scheduled_only and (
             c.trigger == "drift" or (c.state.applied_sha == revision.sha and c.trigger != "manual")
         )
@@ -490,14 +493,11 @@ class Reconciler:
         c.state = replace(c.state, last_result="succeeded" if result.ok else "failed")
         outcome: HistoryResult
         if drift and applied_ok:
-            self._emit(say.drift_corrected(revision, result))
-            outcome = "succeeded"
-        elif result.ok:
-            self._emit(say.synced(revision, result))
-            outcome = "succeeded"
+            told, outcome = say.drift_corrected(revision, result), "succeeded"
         else:
-            self._emit(say.sync_failed(revision, result))
-            outcome = "failed"
+            told, outcome = say.sync_results(revision, result), "succeeded" if result.ok else "failed"
+        for event in told:
+            self._emit(event)
         if result.ok or (applied_ok and not result.plan.prune.blocked):
             self._mark_synced(c, revision)
         changes, errors = say.applied_changes(result), say.apply_errors(result)
@@ -515,7 +515,7 @@ class Reconciler:
 
     def _failed(self, c: _Cycle, step: StopReason, message: str) -> CycleOutcome:
         delay = self._back_off(c)
-        c.state = replace(c.state, last_result="failed")
+        c.state = replace(c.state, last_result="failed", last_error=message)
         log.warning("cycle failed at %s (attempt %d, retry in %.0fs): %s", step, c.state.failures, delay, message)
         revision = c.state.revision
         if c.state.failures == 1 and self._is_leader():
@@ -527,11 +527,15 @@ class Reconciler:
 
     # --- steps' helpers -----------------------------------------------------------------------
 
-    def _announce_scaling(self, c: _Cycle, revision: Revision) -> None:
-        """``scaling.succeeded`` for every scheduled change the apply carried; when the apply
-        failed they stay pending and are announced once a retry lands them."""
+    def _announce_scaling(self, c: _Cycle) -> None:
+        """Hands every scheduled change the apply carried to whoever announces what the HPA does
+        with it (``engine.scaling``); when the apply failed they stay pending until a retry lands
+        them."""
         for change in c.state.scaling_changes:
-            self._emit(say.scheduled_scaling(revision, change.tenant, change.app, change.before, change.after))
+            try:
+                self._on_scheduled_scaling(change)
+            except Exception:  # announcing never stops reconciliation
+                log.exception("could not hand over the scheduled scaling of %s/%s", change.tenant, change.app)
         c.state = replace(c.state, scaling_changes=())
 
     def _mark_ready(self, c: _Cycle) -> None:
@@ -544,16 +548,29 @@ class Reconciler:
         c.state = replace(c.state, ready=True, last_sync_time=now)
         self._metrics.observe_synced(revision, now)
 
-    def _update_health(self, c: _Cycle, revision: Revision, health: Sequence[Health]) -> None:
-        now_bad = {str(h.ref): h.message for h in health if h.state == "degraded"}
-        before = c.state.degraded
-        recovered = [ref for ref in before if ref not in now_bad]
-        newly_bad = {ref: msg for ref, msg in now_bad.items() if ref not in before}
-        c.state = replace(c.state, degraded=now_bad, health=tuple(health))
-        if newly_bad:
-            self._emit(say.degraded(revision, newly_bad))
-        if recovered:
-            self._emit(say.recovered(revision, recovered))
+    def _update_health(self, c: _Cycle, revision: Revision, health: Sequence[Health], plan: Plan) -> None:
+        """Tells, per app of each tenant, when it becomes degraded (and again when more of its
+        objects do) and when all of its objects are healthy again."""
+        apps = {objref(o): str((o.get("metadata", {}).get("labels") or {}).get(APP_LABEL, "")) for o in plan.desired}
+        now_bad = {
+            str(h.ref): Unhealthy(str(h.ref), h.message, plan.owner(h.ref), apps.get(h.ref, ""))
+            for h in health
+            if h.state == "degraded"
+        }
+        before = {o.ref: o for o in c.state.unhealthy}
+        c.state = replace(
+            c.state,
+            degraded={ref: o.message for ref, o in now_bad.items()},
+            unhealthy=tuple(now_bad.values()),
+            health=tuple(health),
+        )
+        for unit in sorted({o.unit for o in now_bad.values()}):
+            newly = [o for ref, o in now_bad.items() if o.unit == unit and ref not in before]
+            if newly:
+                self._emit(say.degraded(revision, unit, newly))
+        still_bad = {o.unit for o in now_bad.values()}
+        for unit in sorted({o.unit for o in before.values()} - still_bad):
+            self._emit(say.recovered(revision, unit, [o for o in before.values() if o.unit == unit]))
 
     def _back_off(self, c: _Cycle) -> float:
         """Counts a failure and schedules the next retry (exponential, capped); the delay."""
@@ -600,9 +617,9 @@ class Reconciler:
             log.warning("could not record history: %s", e)
 
 
-def _live_health(plan: Plan) -> list[Health]:
+def _live_health(plan: Plan, now: datetime) -> list[Health]:
     return [
-        assess(objref(o), plan.live[objref(o)])
+        assess(objref(o), plan.live[objref(o)], now)
         for o in plan.desired
         if objref(o).kind in WATCHED_KINDS and objref(o) in plan.live
     ]

@@ -27,6 +27,10 @@ from daemon.model.kinds import (
     IngressSettings,
     KeyRef,
     Limits,
+    LoggingSettings,
+    LogOutput,
+    LogOutputKind,
+    LogRoute,
     Member,
     NetworkRule,
     NotificationList,
@@ -160,6 +164,7 @@ def platform(data: Data, source: SourceRef) -> Platform:
         verify=VerifySettings(required=bool(verify.get("required", False)), signers=_strings(verify, "signers")),
         tenancy=guardrails(spec),
         prices=_prices(spec.get("prices")),
+        logging=_logging(_map(spec, "logging")) if "logging" in spec else None,
     )
 
 
@@ -176,6 +181,37 @@ def _prices(data: Any) -> Prices | None:
         memory_gib_month=float(data.get("memoryGiBMonth", 0)),
         storage_gib_month=by_class,
         load_balancer_month=float(data.get("loadBalancerMonth", 0)),
+    )
+
+
+def _logging(data: Data) -> LoggingSettings:
+    defaults = LoggingSettings(output=LogOutput("forward", "", 0))
+    return LoggingSettings(
+        output=_log_output(_map(data, "output")),
+        namespace=data.get("namespace", defaults.namespace),
+        image=data.get("image", defaults.image),
+        routes=tuple(LogRoute(r["tenant"], _log_output(_map(r, "output"))) for r in _list(data, "tenants")),
+    )
+
+
+def _log_output(data: Data) -> LogOutput:
+    """The one endpoint the schema allows in ``data``, its URL taken apart."""
+    kind, body = next(iter(data.items()))
+    secret = _map(body, "secretRef").get("name")
+    if kind == "forward":
+        return LogOutput(
+            "forward", body["host"], int(body.get("port", 24224)), bool(body.get("tls", False)), secret=secret
+        )
+    url = formats.parse_endpoint_url(body["url"])
+    return LogOutput(
+        cast(LogOutputKind, kind),
+        url.host,
+        url.port,
+        url.tls,
+        url.path,
+        format=body.get("format", "json_lines"),
+        index=body.get("index", "logs"),
+        secret=secret,
     )
 
 

@@ -12,6 +12,7 @@ import functools
 import re
 import zoneinfo
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
@@ -256,6 +257,36 @@ def suggest_dns_label(text: str) -> str | None:
 
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL_RE: Final = re.compile(r"^https?://[^\s/?#]+([/?#]\S*)?$")
+
+
+#: An endpoint a log agent ships to: no credentials (they belong in a Secret), no query, nothing
+#: a configuration file would read as more than a value (``${...}``, quotes, spaces). The schema
+#: carries the same pattern (editors check it as the user types); the loader relies on it.
+_PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+ENDPOINT_PATTERN: Final = "^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:" + _PORT + ")?(/[A-Za-z0-9._~/%-]*)?$"
+_ENDPOINT_RE: Final = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::(?P<port>" + _PORT + r"))?"
+    r"(?P<path>/[A-Za-z0-9._~/%-]*)?$"
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: bool
+    path: str
+
+
+def parse_endpoint_url(text: str) -> Endpoint:
+    """``https://loki.example.com/loki/api/v1/push`` taken apart; ValueError when it is not one
+    (never for a value that matches :data:`ENDPOINT_PATTERN`)."""
+    match = _ENDPOINT_RE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an http(s) URL without credentials, query or spaces")
+    tls = match["scheme"] == "https"
+    port = int(match["port"]) if match["port"] else 443 if tls else 80
+    return Endpoint(match["host"], port, tls, match["path"] or "")
 
 
 def _check_duration_format(value: object) -> bool:

@@ -116,7 +116,9 @@ def _numeric_bounds(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     bounded = {key: _numeric_bounds(value) for key, value in node.items()}
-    limit = NUMERIC_FORMAT_MAXIMUM.get(node.get("format", ""))
+    fmt = node.get("format")
+    # A mapping named "format" is a property of that name (spec.logging's), not a format.
+    limit = NUMERIC_FORMAT_MAXIMUM.get(fmt) if isinstance(fmt, str) else None
     if limit is not None:
         bounded["maximum"] = min(limit, bounded.get("maximum", limit))
     return bounded

@@ -41,7 +41,41 @@ EVENT_NAMES: tuple[str, ...] = (
     "command.executed",
     "audit.pruned",
     "notification.deadlettered",
+    "node.notready",
+    "node.ready",
+    "controlplane.degraded",
+    "controlplane.recovered",
+    "rollout.stuck",
+    "rollout.recovered",
+    "volume.pending",
+    "volume.bound",
+    "dockyard.degraded",
+    "dockyard.recovered",
+    "monitoring.unavailable",
+    "monitoring.recovered",
 )
+
+
+#: Problems of the cluster and of Dockyard itself, by family: (the event that opens one, the
+#: event that closes it).
+PROBLEM_EVENTS: Mapping[str, tuple[str, str]] = {
+    "node": ("node.notready", "node.ready"),
+    "controlplane": ("controlplane.degraded", "controlplane.recovered"),
+    "rollout": ("rollout.stuck", "rollout.recovered"),
+    "volume": ("volume.pending", "volume.bound"),
+    "dockyard": ("dockyard.degraded", "dockyard.recovered"),
+    "monitoring": ("monitoring.unavailable", "monitoring.recovered"),
+}
+
+
+#: Events that open a problem -> the event that closes it. Each pair shares an identity
+#: (``details["alert"]``, tenant, app): the closing event reaches whoever heard the opening one,
+#: measured with its severity (``details["firingSeverity"]``), and only if they did.
+PAIRED_EVENTS: Mapping[str, str] = {
+    "alert.firing": "alert.resolved",
+    "health.degraded": "health.recovered",
+    **dict(PROBLEM_EVENTS.values()),
+}
 
 
 DEFAULT_SEVERITY: Mapping[str, Severity] = {
@@ -53,6 +87,7 @@ DEFAULT_SEVERITY: Mapping[str, Severity] = {
     "scaling.limited": "warning",
     "backup.failed": "critical",
     "notification.deadlettered": "critical",
+    **{opening: "warning" for opening, _ in PROBLEM_EVENTS.values()},
 }
 
 

@@ -107,6 +107,41 @@ class PruneSettings:
     max_fraction: float = 0.3
 
 
+LogOutputKind = Literal["http", "elasticsearch", "loki", "forward"]
+
+
+@dataclass(frozen=True)
+class LogOutput:
+    """One log endpoint (``spec.logging.output``), its URL already taken apart."""
+
+    kind: LogOutputKind
+    host: str
+    port: int
+    tls: bool = False
+    path: str = ""  # the URL's path ("" for none); forward has none
+    #: http: the body format; elasticsearch: the index prefix
+    format: str = "json_lines"
+    index: str = "logs"
+    #: a Secret in the logging namespace with the credentials (username/password, or sharedKey)
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
+class LogRoute:
+    """A tenant whose logs go to an endpoint of their own instead of the platform's."""
+
+    tenant: str
+    output: LogOutput
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    output: LogOutput
+    namespace: str = "dockyard-logging"
+    image: str = "cr.fluentbit.io/fluent/fluent-bit:5.1.1"
+    routes: tuple[LogRoute, ...] = ()
+
+
 @dataclass(frozen=True)
 class AuditSettings:
     retention_days: int = 90
@@ -146,6 +181,8 @@ class Platform:
     default_notifications: str | None = None
     chat: ChatSettings = field(default_factory=ChatSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
+    #: log collection; None: no log agent
+    logging: LoggingSettings | None = None
     audit: AuditSettings = field(default_factory=AuditSettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
     tenancy: Guardrails = field(default_factory=Guardrails)

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from daemon.model.refs import ObjRef
 
 State = Literal["healthy", "progressing", "degraded"]
 
+#: ``ScalingActive`` reasons that mean "no metrics for the target's pods (yet)": a new pod has
+#: none until the metrics pipeline has scraped it twice, which takes one to three resolutions.
+MISSING_METRICS_REASONS = frozenset(
+    {
+        "FailedGetResourceMetric",
+        "FailedGetContainerResourceMetric",
+        "FailedGetPodsMetric",
+        "FailedGetObjectMetric",
+        "FailedGetExternalMetric",
+    }
+)
+#: How long an HPA may wait for its first metrics before it counts as degraded (the HPA
+#: controller's own CPU initialisation period).
+METRICS_GRACE = timedelta(minutes=5)
+
 #: Kinds whose health is worth waiting for; everything else is healthy once it exists.
-WATCHED_KINDS = frozenset({"Deployment", "StatefulSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler"})
+WATCHED_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler"}
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +39,20 @@ class Health:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Unhealthy:
+    """A degraded object and whose it is: health is told per app of a tenant."""
+
+    ref: str
+    message: str
+    tenant: str  # "": the platform's own objects
+    app: str = ""  # "": not part of an app (the namespace, its quota)
+
+    @property
+    def unit(self) -> tuple[str, str]:
+        return self.tenant, self.app
+
+
 def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     for cond in obj.get("status", {}).get("conditions") or ():
         if cond.get("type") == kind:
@@ -28,12 +60,25 @@ def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     return None
 
 
-def assess(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def assess(ref: ObjRef, obj: Mapping[str, Any], now: datetime | None = None) -> Health:
+    """The health of a live object; ``now`` dates conditions that are acceptable for a while
+    (without it, such a condition counts as still within its grace period)."""
     kind = obj.get("kind", ref.kind)
     if kind == "Deployment":
         return _deployment(ref, obj)
     if kind == "StatefulSet":
         return _stateful_set(ref, obj)
+    if kind == "DaemonSet":
+        return _daemon_set(ref, obj)
     if kind == "PersistentVolumeClaim":
         phase = obj.get("status", {}).get("phase", "Pending")
         if phase == "Bound":
@@ -42,18 +87,36 @@ def assess(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
             return Health(ref, "degraded", "Lost: its volume is gone")
         return Health(ref, "progressing", f"{phase}: waiting for the storage class to provision a volume")
     if kind == "HorizontalPodAutoscaler":
-        able = _condition(obj, "AbleToScale")
-        if able is None:
-            return Health(ref, "progressing", "waiting for the HPA controller")
-        if able.get("status") == "True":
-            active = _condition(obj, "ScalingActive")
-            note = "" if active is None or active.get("status") == "True" else f" ({active.get('reason', '')})"
-            return Health(ref, "healthy", f"able to scale{note}")
-        return Health(ref, "degraded", f"cannot scale: {able.get('reason', '')}: {able.get('message', '')}")
+        return _autoscaler(ref, obj, now)
     if kind == "Namespace":
         phase = obj.get("status", {}).get("phase", "Active")
         return Health(ref, "healthy" if phase == "Active" else "progressing", phase)
     return Health(ref, "healthy", "exists")
+
+
+def _autoscaler(ref: ObjRef, obj: Mapping[str, Any], now: datetime | None) -> Health:
+    able = _condition(obj, "AbleToScale")
+    if able is None:
+        return Health(ref, "progressing", "waiting for the HPA controller")
+    if able.get("status") != "True":
+        return Health(ref, "degraded", f"cannot scale: {able.get('reason', '')}: {able.get('message', '')}")
+    active = _condition(obj, "ScalingActive")
+    if active is None or active.get("status") == "True":
+        return Health(ref, "healthy", "able to scale")
+    reason, message = str(active.get("reason", "")), str(active.get("message", ""))
+    if reason == "ScalingDisabled":
+        return Health(ref, "healthy", "scaling disabled: its target has 0 replicas")
+    if reason in MISSING_METRICS_REASONS:
+        since = _timestamp(active.get("lastTransitionTime"))
+        if now is None or since is None or now - since < METRICS_GRACE:
+            return Health(ref, "progressing", f"waiting for metrics: {message}")
+        return Health(ref, "degraded", f"no metrics for {_age(now - since)}, so it cannot scale: {message}")
+    return Health(ref, "degraded", f"not scaling: {reason}: {message}")
+
+
+def _age(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60}m" if minutes >= 60 else f"{minutes}m"
 
 
 def _deployment(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
@@ -87,3 +150,20 @@ def _stateful_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
     if ready < want:
         return Health(ref, "progressing", f"{ready} of {want} replicas ready")
     return Health(ref, "healthy", f"{ready}/{want} ready")
+
+
+def _daemon_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """Healthy once a current pod runs and is available on every node that should have one."""
+    status = obj.get("status", {})
+    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+        return Health(ref, "progressing", "waiting for the controller to see the new spec")
+    want = status.get("desiredNumberScheduled", 0)
+    updated = status.get("updatedNumberScheduled", 0)
+    available = status.get("numberAvailable", 0)
+    if status.get("numberMisscheduled", 0):
+        return Health(ref, "progressing", f"{status['numberMisscheduled']} pod(s) on nodes that should not have one")
+    if updated < want:
+        return Health(ref, "progressing", f"{updated} of {want} nodes run the current pod")
+    if available < want:
+        return Health(ref, "progressing", f"{available} of {want} nodes have an available pod")
+    return Health(ref, "healthy", f"{available}/{want} nodes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from daemon.model.labels import TENANT_LABEL
@@ -28,6 +29,16 @@ class Plan:
     deferred: frozenset[ObjRef] = frozenset()
     #: objects changed by hand, with the imperative managers whose fields the apply takes back
     takeover: Mapping[ObjRef, tuple[str, ...]] = field(default_factory=dict)
+
+    @cached_property
+    def _owners(self) -> dict[ObjRef, str]:
+        return {objref(o): tenant_of(o) for o in self.desired}
+
+    def owner(self, ref: ObjRef) -> str:
+        """The tenant ``ref`` belongs to (``""``: the platform), from the desired object, else the
+        live one, else where it lives."""
+        found = self._owners.get(ref)
+        return found if found is not None else tenant_of(self.live.get(ref) or {}, fallback=ref)
 
     def defer(self, tenants: Iterable[str]) -> Plan:
         """This plan with every change to ``tenants`` held back (nothing sent, nothing pruned)."""

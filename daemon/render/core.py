@@ -11,6 +11,7 @@ from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule, Volume
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.boundary import boundary_problems, confine
+from daemon.render.logging import render_logging
 from daemon.render.network import render_network
 from daemon.render.provenance import documents
 from daemon.render.storage import render_storage_classes, render_volume
@@ -81,6 +82,7 @@ def _render(
 ) -> list[KubeObject]:
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
+    objects.extend(render_logging(platform, revision))
     tenants = {t.name: t for t in model.tenants}
     # Looked up per app: indexed once, or a platform of thousands of apps renders in quadratic time.
     volumes_by_tenant: dict[str, dict[str, Volume]] = {}

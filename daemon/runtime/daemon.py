@@ -29,14 +29,19 @@ from daemon.engine.alerts import INTERVAL_SECONDS as ALERT_INTERVAL_SECONDS
 from daemon.engine.alerts import AlertEvaluator
 from daemon.engine.apply import ResourceManager, slim_live
 from daemon.engine.backups import BackupManager
+from daemon.engine.clusterhealth import INTERVAL_SECONDS as HEALTH_INTERVAL_SECONDS
+from daemon.engine.clusterhealth import ClusterWatcher
 from daemon.engine.mr_review import MergeRequestReviewer
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
+from daemon.engine.scaling import INTERVAL_SECONDS as SCALING_INTERVAL_SECONDS
+from daemon.engine.scaling import ScalingWatcher
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler, Debounced
 from daemon.errors import DockyardError
 from daemon.model.events import EventSink
 from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
 from daemon.model.refs import ObjRef, Revision
+from daemon.policy.clusterhealth import DockyardSignals
 from daemon.policy.review import Comparison
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
@@ -131,6 +136,9 @@ class Daemon:
                 renew_every=leader.renew_seconds,
             )
         cluster = settings.cluster
+        self.scaling = ScalingWatcher(self.kube, self.events, clock)
+        self.alerts = AlertEvaluator(self.kube, self.events, clock)
+        self.cluster_health = ClusterWatcher(self.kube, self.events, clock, dockyard=self._dockyard_signals)
         # Live state from watches: a cycle with nothing new costs no list requests, and a change
         # to a managed object (drift) asks for a cycle within seconds.
         self.live = LiveCache(self.kube, slim=slim_live, on_change=self._changed_live)
@@ -139,7 +147,13 @@ class Daemon:
         )
         self.reconciler = Reconciler(
             self.source,
-            ResourceManager(self.kube, concurrency=cluster.concurrency, inventory=inventory, live_cache=self.live),
+            ResourceManager(
+                self.kube,
+                concurrency=cluster.concurrency,
+                inventory=inventory,
+                live_cache=self.live,
+                wall_clock=clock,
+            ),
             self.events,
             metrics=metrics,
             history=self.history,
@@ -154,6 +168,7 @@ class Daemon:
             ),
             is_leader=self.is_leader,
             on_model=self._on_model,
+            on_scheduled_scaling=self.scaling.expect,
             clock=clock,
         )
         self.runner = CycleRunner(self.reconciler)
@@ -173,6 +188,8 @@ class Daemon:
             paused=self.pauses.paused,
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
+            monitoring=self.alerts.monitoring_status,
+            problems=self.cluster_health.open_problems,
             hand_to_leader=self.inbox.put,
             reviews=self.reviews,
         )
@@ -183,9 +200,8 @@ class Daemon:
         self._watcher: ChangeWatcher | None = None
         self._stopped = threading.Event()
         self.model_listeners: list[Callable[[PlatformModel], None]] = []
-        # The reconciler holds the clock the daemon was given: an injected clock moves all three.
+        # The reconciler holds the clock the daemon was given: an injected clock moves them all.
         self.backups = BackupManager(self.kube, self.events, clock)
-        self.alerts = AlertEvaluator(self.kube, self.events, clock)
         self.chat = self._wire_chat()
 
     @classmethod
@@ -300,6 +316,8 @@ class Daemon:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
+        self.scheduler.add_job(self._follow_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="scaling")
+        self.scheduler.add_job(self._watch_health, seconds=HEALTH_INTERVAL_SECONDS, job_id="cluster-health")
         self.scheduler.add_job(self._take_inbox, seconds=INBOX_INTERVAL_SECONDS, job_id="inbox")
         self.scheduler.add_job(self._prune_audit, seconds=AUDIT_PRUNE_INTERVAL_SECONDS, job_id="audit")
         self.scheduler.start()
@@ -350,6 +368,27 @@ class Daemon:
         # and none once stopping (the client is about to close).
         if model is not None and self.is_leader() and not self._stopped.is_set():
             self.alerts.run(model)
+
+    def _follow_scaling(self) -> None:
+        # Only the leader announces what the autoscalers did.
+        if self.is_leader() and not self._stopped.is_set():
+            self.scaling.run()
+
+    def _watch_health(self) -> None:
+        # Only the leader tells what is wrong with the cluster and with Dockyard.
+        if self.is_leader() and not self._stopped.is_set():
+            self.cluster_health.run()
+
+    def _dockyard_signals(self) -> DockyardSignals:
+        state = self.reconciler.snapshot()
+        undelivered, oldest = self.notifications.undelivered()
+        return DockyardSignals(
+            failures=state.failures,
+            last_error=state.last_error,
+            fetch_error=state.fetch_error,
+            undelivered=undelivered,
+            oldest_undelivered_seconds=oldest,
+        )
 
     def _take_inbox(self) -> None:
         """The leader carries out what standbys received: syncs and Slack commands, once each."""
@@ -423,6 +462,10 @@ class Daemon:
     def _lost_leadership(self) -> None:
         log.warning("%s lost leadership; standing by", self.settings.leader.identity)
         self.metrics.leader.set(0)
+        # What happens while another replica leads is that replica's news: start over.
+        self.scaling.forget()
+        self.cluster_health.forget()
+        self.alerts.forget()
 
     def _on_model(self, model: PlatformModel) -> None:
         sync, schedule = model.platform.sync, self.settings.schedule

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from daemon.edges.http import HttpServer, Request, Response
@@ -39,6 +39,8 @@ class Endpoints:
         webhook_secret: str | None,
         hand_to_leader: Callable[[InboxRequest], None],
         reviews: ReviewIntake | None = None,
+        monitoring: Callable[[], Mapping[str, Any]] = dict,
+        problems: Callable[[], list[dict[str, Any]]] = list,
     ) -> None:
         self._identity = identity
         self._source = source
@@ -49,6 +51,8 @@ class Endpoints:
         self._webhook_secret = webhook_secret
         self._hand_to_leader = hand_to_leader
         self._reviews = reviews
+        self._monitoring = monitoring
+        self._problems = problems
         self._deduper = DeliveryDeduper()
 
     def add_to(self, server: HttpServer) -> None:
@@ -85,6 +89,10 @@ class Endpoints:
             "degraded": dict(state.degraded),
             "fetchError": state.fetch_error or None,
             "paused": sorted(self._paused()) if leader else [],
+            # What the leader found when it last looked (a standby does not look).
+            "monitoring": dict(self._monitoring()) if leader else {},
+            # The cluster's open problems (nodes, control plane, rollouts, volumes) and Dockyard's.
+            "problems": self._problems() if leader else [],
             "pid": os.getpid(),
         }
 

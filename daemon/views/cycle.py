@@ -7,14 +7,16 @@ read (and changed) in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
 from daemon.model.events import CommitInfo, Event
-from daemon.model.refs import Revision
+from daemon.model.kinds import ScaleSchedule
+from daemon.model.refs import ObjRef, Revision
 from daemon.policy.diff import Change
+from daemon.policy.health import Unhealthy
 from daemon.policy.plan import ApplyResult
 
 #: Lists inside one event stop here; the counts stay exact.
@@ -54,37 +56,56 @@ def invalid_commit(revision: Revision, errors: Sequence[str], applied: Revision 
     )
 
 
+def _tenant(tenant: str) -> str | None:
+    """An event's tenant: ``""`` (the platform's own objects) becomes a platform event."""
+    return tenant or None
+
+
+def _scope(tenant: str) -> str:
+    return f"tenant {tenant}" if tenant else "the platform's objects"
+
+
 def changes_wait(
     revision: Revision,
     deferred: Sequence[Change],
-    tenants: Sequence[str],
+    owner: Callable[[Change], str],
     reasons: Mapping[str, str],
-    next_open: datetime | None,
-) -> Event:
-    when = f"; the next window opens {next_open.isoformat()}" if next_open else ""
-    return Event.make(
-        "sync.skipped",
-        f"{len(deferred)} change(s) of {revision.sha[:8]} wait for their sync window "
-        f"({', '.join(t or 'platform' for t in tenants)}){when}.",
-        commit=commit_of(revision),
-        group=f"sync-{revision.sha}",
-        details={
-            "tenants": dict(reasons),
-            "changes": [describe_change(c) for c in deferred[:MAX_CHANGES_IN_EVENT]],
-            "nextOpen": next_open.isoformat() if next_open else None,
-        },
-    )
+    next_opens: Mapping[str, datetime | None],
+) -> list[Event]:
+    """One ``sync.skipped`` per tenant whose changes wait (``owner`` names a change's tenant)."""
+    by_tenant: dict[str, list[Change]] = {}
+    for change in deferred:
+        by_tenant.setdefault(owner(change), []).append(change)
+    events = []
+    for tenant, changes in sorted(by_tenant.items()):
+        next_open = next_opens.get(tenant)
+        when = f"; the next window opens {next_open.isoformat()}" if next_open else ""
+        why = reasons.get(tenant, "")
+        events.append(
+            Event.make(
+                "sync.skipped",
+                f"{len(changes)} change(s) of {revision.sha[:8]} to {_scope(tenant)} wait"
+                + (f" ({why})" if why else "")
+                + f"{when}.",
+                tenant=_tenant(tenant),
+                commit=commit_of(revision),
+                group=f"sync-{revision.sha}",
+                details={
+                    "reason": why or None,
+                    "changes": [describe_change(c) for c in changes[:MAX_CHANGES_IN_EVENT]],
+                    "nextOpen": next_open.isoformat() if next_open else None,
+                },
+            )
+        )
+    return events
 
 
-def scheduled_scaling(revision: Revision, tenant: str, app: str, before: str, after: str) -> Event:
-    return Event.make(
-        "scaling.succeeded",
-        f"Scheduled scaling of {tenant}/{app}: replicas {before} → {after}.",
-        tenant=tenant,
-        app=app,
-        commit=commit_of(revision),
-        details={"before": before, "after": after, "reason": "schedule"},
-    )
+def schedule_change(before: ScaleSchedule | None, after: ScaleSchedule | None) -> str:
+    """Why an HPA's bounds changed on schedule: the window that began or ended."""
+    if after is not None:
+        return f"the schedule '{after.cron}' ({after.timezone}) began"
+    assert before is not None
+    return f"the schedule '{before.cron}' ({before.timezone}) ended"
 
 
 def prune_held(revision: Revision, reason: str, held: Sequence[str]) -> Event:
@@ -97,75 +118,113 @@ def prune_held(revision: Revision, reason: str, held: Sequence[str]) -> Event:
     )
 
 
-def apply_counts(result: ApplyResult) -> dict[str, int]:
-    ok = [r for r in result.results if r.ok]
+def _mine(result: ApplyResult, tenant: str | None, ref: ObjRef) -> bool:
+    return tenant is None or result.plan.owner(ref) == tenant
+
+
+def apply_counts(result: ApplyResult, tenant: str | None = None) -> dict[str, int]:
+    """What the apply did, for one tenant (``""``: the platform's objects) or, by default, all."""
+    ok = [r for r in result.results if r.ok and _mine(result, tenant, r.ref)]
+    waited = [c for c in result.plan.changeset.changes if _mine(result, tenant, c.ref)]
     return {
         "applied": sum(1 for r in ok if r.action in ("create", "update")),
         "created": sum(1 for r in ok if r.action == "create"),
         "updated": sum(1 for r in ok if r.action == "update"),
-        "pruned": len(result.pruned),
-        "failed": len(result.failed),
-        "unchanged": result.plan.changeset.counts.get("unchanged", 0),
-        "deferred": result.plan.changeset.counts.get("deferred", 0),
+        "pruned": sum(1 for r in result.pruned if _mine(result, tenant, r)),
+        "failed": sum(1 for r in result.failed if _mine(result, tenant, r.ref)),
+        "unchanged": sum(1 for c in waited if c.action == "unchanged"),
+        "deferred": sum(1 for c in waited if c.action == "deferred"),
     }
 
 
-def applied_changes(result: ApplyResult) -> list[str]:
-    return [f"{r.action} {r.ref}" for r in result.results if r.ok and r.action in ("create", "update", "prune")]
+def applied_changes(result: ApplyResult, tenant: str | None = None) -> list[str]:
+    return [
+        f"{r.action} {r.ref}"
+        for r in result.results
+        if r.ok and r.action in ("create", "update", "prune") and _mine(result, tenant, r.ref)
+    ]
 
 
-def apply_errors(result: ApplyResult) -> list[str]:
-    return [f"{r.action} {r.ref}: {r.error}" for r in result.failed]
+def apply_errors(result: ApplyResult, tenant: str | None = None) -> list[str]:
+    return [f"{r.action} {r.ref}: {r.error}" for r in result.failed if _mine(result, tenant, r.ref)]
 
 
-def unhealthy(result: ApplyResult) -> list[str]:
-    return [f"{h.ref}: {h.state}: {h.message}" for h in result.unhealthy]
+def unhealthy(result: ApplyResult, tenant: str | None = None) -> list[str]:
+    return [f"{h.ref}: {h.state}: {h.message}" for h in result.unhealthy if _mine(result, tenant, h.ref)]
 
 
-def apply_details(result: ApplyResult) -> dict[str, Any]:
+def apply_details(result: ApplyResult, tenant: str | None = None) -> dict[str, Any]:
     return {
-        "changes": apply_counts(result),
-        "objects": applied_changes(result)[:MAX_CHANGES_IN_EVENT],
-        "health": unhealthy(result)[:MAX_CHANGES_IN_EVENT],
+        "changes": apply_counts(result, tenant),
+        "objects": applied_changes(result, tenant)[:MAX_CHANGES_IN_EVENT],
+        "health": unhealthy(result, tenant)[:MAX_CHANGES_IN_EVENT],
         "writes": result.writes,
         "apiRequests": result.requests,
         "durationSeconds": round(result.duration_seconds, 2),
     }
 
 
-def drift_corrected(revision: Revision, result: ApplyResult) -> Event:
-    return Event.make(
-        "drift.corrected",
-        f"Corrected drift on {len(applied_changes(result))} object(s) back to {revision.sha[:8]}.",
-        commit=commit_of(revision),
-        group=f"drift-{revision.sha}",
-        details=apply_details(result),
-    )
+def _tenants(result: ApplyResult, refs: Iterable[ObjRef]) -> list[str]:
+    """The tenants ``refs`` belong to; the platform alone when there are none."""
+    return sorted({result.plan.owner(ref) for ref in refs}) or [""]
 
 
-def synced(revision: Revision, result: ApplyResult) -> Event:
-    counts = apply_counts(result)
-    return Event.make(
-        "sync.succeeded",
-        f"Applied {revision.sha[:8]}: {counts['created']} created, {counts['updated']} updated, "
-        f"{counts['pruned']} pruned; all healthy.",
-        commit=commit_of(revision),
-        group=f"sync-{revision.sha}",
-        details=apply_details(result),
-    )
+def drift_corrected(revision: Revision, result: ApplyResult) -> list[Event]:
+    """One ``drift.corrected`` per tenant whose objects were put back."""
+    fixed = [r.ref for r in result.results if r.ok and r.action in ("create", "update", "prune")]
+    return [
+        Event.make(
+            "drift.corrected",
+            f"Corrected drift on {len(applied_changes(result, t))} object(s) of {_scope(t)} "
+            f"back to {revision.sha[:8]}.",
+            tenant=_tenant(t),
+            commit=commit_of(revision),
+            group=f"drift-{revision.sha}",
+            details=apply_details(result, t),
+        )
+        for t in _tenants(result, fixed)
+    ]
 
 
-def sync_failed(revision: Revision, result: ApplyResult) -> Event:
-    errors = apply_errors(result)
-    why = errors[:1] or unhealthy(result)[:1] or [result.plan.prune.reason]
-    return Event.make(
-        "sync.failed",
-        f"Sync of {revision.sha[:8]} failed: {why[0]}",
-        commit=commit_of(revision),
-        group=f"sync-{revision.sha}",
-        errors=tuple(errors[:MAX_CHANGES_IN_EVENT]),
-        details=apply_details(result),
-    )
+def sync_results(revision: Revision, result: ApplyResult) -> list[Event]:
+    """One event per tenant the apply concerned (the platform's own objects count as one more):
+    ``sync.failed`` for a tenant with objects that failed to apply or to become healthy (and for
+    the platform when the prune guard held deletions), ``sync.succeeded`` for the others; one
+    platform event when the apply concerned nobody."""
+    touched = [r.ref for r in result.results if r.ok and r.action in ("create", "update", "prune")]
+    bad = [r.ref for r in result.failed] + [h.ref for h in result.unhealthy]
+    tenants = {result.plan.owner(ref) for ref in touched + bad} | ({""} if result.plan.prune.blocked else set())
+    events = []
+    for t in sorted(tenants) or [""]:
+        errors, sick = apply_errors(result, t), unhealthy(result, t)
+        held = not t and result.plan.prune.blocked
+        if errors or sick or held:
+            why = (errors or sick or [result.plan.prune.reason])[0]
+            events.append(
+                Event.make(
+                    "sync.failed",
+                    f"Sync of {revision.sha[:8]} to {_scope(t)} failed: {why}",
+                    tenant=_tenant(t),
+                    commit=commit_of(revision),
+                    group=f"sync-{revision.sha}",
+                    errors=tuple(errors[:MAX_CHANGES_IN_EVENT]),
+                    details=apply_details(result, t),
+                )
+            )
+            continue
+        counts = apply_counts(result, t)
+        events.append(
+            Event.make(
+                "sync.succeeded",
+                f"Applied {revision.sha[:8]} to {_scope(t)}: {counts['created']} created, "
+                f"{counts['updated']} updated, {counts['pruned']} pruned; all healthy.",
+                tenant=_tenant(t),
+                commit=commit_of(revision),
+                group=f"sync-{revision.sha}",
+                details=apply_details(result, t),
+            )
+        )
+    return events
 
 
 def cycle_failed(revision: Revision | None, message: str) -> Event:
@@ -178,22 +237,40 @@ def cycle_failed(revision: Revision | None, message: str) -> Event:
     )
 
 
-def degraded(revision: Revision, objects: Mapping[str, str]) -> Event:
+def _unit_name(tenant: str, app: str) -> str:
+    if not tenant:
+        return "platform"
+    return f"{tenant}/{app}" if app else tenant
+
+
+def degraded(revision: Revision, unit: tuple[str, str], objects: Sequence[Unhealthy]) -> Event:
+    """``health.degraded`` for one app of a tenant (``app`` ""): its objects that are not part of
+    an app, ``tenant`` "": the platform's own objects)."""
+    tenant, app = unit
     return Event.make(
         "health.degraded",
-        f"{len(objects)} object(s) degraded: " + "; ".join(f"{r}: {m}" for r, m in list(objects.items())[:5]),
+        f"{_unit_name(tenant, app)}: {len(objects)} object(s) degraded: "
+        + "; ".join(f"{o.ref}: {o.message}" for o in objects[:5]),
+        tenant=_tenant(tenant),
+        app=app or None,
         commit=commit_of(revision),
         group=f"sync-{revision.sha}",
-        details={"objects": dict(objects)},
+        details={"objects": {o.ref: o.message for o in objects}},
     )
 
 
-def recovered(revision: Revision, objects: Sequence[str]) -> Event:
+def recovered(revision: Revision, unit: tuple[str, str], objects: Sequence[Unhealthy]) -> Event:
+    """``health.recovered`` once every degraded object of the unit is healthy again; it carries
+    the degraded event's severity so every list that heard that hears this."""
+    tenant, app = unit
     return Event.make(
         "health.recovered",
-        f"{len(objects)} object(s) healthy again: {', '.join(objects[:5])}",
+        f"{_unit_name(tenant, app)}: {len(objects)} object(s) healthy again: " + ", ".join(o.ref for o in objects[:5]),
+        tenant=_tenant(tenant),
+        app=app or None,
         commit=commit_of(revision),
-        details={"objects": list(objects)},
+        group=f"sync-{revision.sha}",
+        details={"objects": [o.ref for o in objects], "firingSeverity": "warning"},
     )
 
 

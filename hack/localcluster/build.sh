@@ -34,6 +34,7 @@ key="$(cat "$here/versions.env" "$here"/*/go.sum | sha256sum | cut -c1-12)"
 out="$cache_root/localcluster/${KUBE_VERSION}-${key}"
 stamp="$out/.complete-$profile"
 if [[ -f "$stamp" ]]; then
+  touch "$out"  # in use: see the removal of unused ones at the end
   echo "$out"
   exit 0
 fi
@@ -126,9 +127,11 @@ if [[ "$profile" == tests ]]; then
   touch "$out/.complete-tests"
 fi
 
-# Assembled directories of other versions only hold links to the per-binary cache; drop them.
-for stale in "$cache_root"/localcluster/v*; do
-  if [[ "$stale" != "$out" && -d "$stale" ]]; then rm -rf "$stale"; fi
-done
+# Assembled directories of other versions only hold links to the per-binary cache; drop those no
+# build has asked for in a week. Not all of them: another checkout with other pinned versions may
+# be running a cluster from one right now, and its components restart from it.
+touch "$out"
+find "$cache_root/localcluster" -mindepth 1 -maxdepth 1 -type d -name 'v*' ! -path "$out" -mtime +7 \
+  -exec rm -rf {} +
 step "done in $(( $(date +%s) - start ))s"
 echo "$out"

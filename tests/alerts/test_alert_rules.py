@@ -353,9 +353,10 @@ def test_firing_and_resolved_reach_the_named_lists_and_pair_up_for_pacing() -> N
     (firing,) = events(engine, m, 120, workloads=(workload("web", 2, 1),))
     (resolved,) = events(engine, m, 150, workloads=(workload("web", 2, 2),))
     table = RoutingTable.from_model(m)
-    # The tenant's own list plus the rule's `notify`, for the firing and its resolution alike.
-    assert [r.list_name for r in route(table, firing)] == ["team", "oncall"]
-    assert [r.list_name for r in route(table, resolved)] == ["team", "oncall"]
+    # The tenant's own list, the platform's default list (it takes every event here) and the rule's
+    # `notify`, for the firing and its resolution alike.
+    assert [r.list_name for r in route(table, firing)] == ["team", "ops", "oncall"]
+    assert [r.list_name for r in route(table, resolved)] == ["team", "ops", "oncall"]
     fire_signal, resolve_signal = signal_for(firing), signal_for(resolved)
     assert fire_signal is not None and resolve_signal is not None
     assert (fire_signal.kind, resolve_signal.kind) == ("firing", "resolved")

@@ -1,11 +1,13 @@
 """Alert rules against the session's cluster: real Deployments on kwok nodes lose availability
-for real (their pods cannot be scheduled), and the evaluator, on an injected clock, says so once
-and says once that it is over."""
+for real (their pods cannot be scheduled) and use CPU and memory as kwok reports it through
+metrics-server (tests set a pod's usage), and the evaluator, on an injected clock, says so once
+and says once that it is over. Without the metrics API, the platform hears it once."""
 
 from __future__ import annotations
 
-import logging
+import json
 import secrets
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,10 +28,12 @@ from daemon.policy.alerting import AlertKey
 from daemon.render import render
 from daemon.runtime.daemon import Daemon
 from daemon.state.inventory import InventoryStore
+from devcluster import RunningCluster
 from tests.clock import FakeClock
 from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, app_spec, doc
+from tests.usage import set_usage, wait_usage
 
 pytestmark = pytest.mark.cluster
 
@@ -75,8 +79,10 @@ def shop(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "notify": ["oncall"],
         },
         {"name": "restarts", "app": "worker", "when": {"podRestarts": {"over": 2, "window": "10m"}}},
-        # The session cluster serves no metrics API: this rule must stay silent, without errors.
-        {"name": "hot", "when": {"cpuAbove": {"percent": 1, "for": "30s"}}},
+        # An idle pod on a kwok node uses 1m of its 50m CPU request (2%) and 1Mi of its 64Mi memory
+        # limit (the tenant's default limit, set by its LimitRange).
+        {"name": "busy", "app": "web", "when": {"cpuAbove": {"percent": 80, "for": "30s"}}},
+        {"name": "full", "app": "worker", "when": {"memoryAbove": {"percent": 90, "for": "30s"}}},
     ]
     repo = alert_platform(tmp_path_factory.mktemp("alerts") / "platform", prefix, alerts)
     model = load_or_raise(repo.root)
@@ -129,18 +135,14 @@ def wait_available(kube: KubeClient, tenant: str, app: str, available: int) -> N
     )
 
 
-def metrics_api_served(kube: KubeClient) -> bool:
-    try:
-        kube.raw_get("/apis/metrics.k8s.io/v1beta1")
-    except ClusterError:
-        return False
-    return True
+def pods_of(shop: Shop, app: str) -> list[str]:
+    pods = shop.kube.list_objects(
+        shop.kube.resource_type("v1", "Pod"), namespace=shop.tenant, label_selector=f"dockyard.dev/app={app}"
+    )
+    return sorted(p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp"))
 
 
-def test_an_app_that_loses_availability_fires_once_and_resolves_once(
-    shop: Shop, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.engine.alerts")
+def test_an_app_that_loses_availability_fires_once_and_resolves_once(shop: Shop) -> None:
     sink, clock = MemorySink(), FakeClock(datetime.now(UTC))
     evaluator = AlertEvaluator(shop.kube, sink, clock.wall)
     down = AlertKey(shop.tenant, "alerts", "web-down", "web")
@@ -185,10 +187,104 @@ def test_an_app_that_loses_availability_fires_once_and_resolves_once(
     assert resolved[0].summary == f"{shop.tenant}/web: web-down resolved after 1m: now 2 of 2 replicas available"
     web_events: list[Event] = [e for e in sink.events if e.app == "web"]
     assert [e.name for e in web_events] == ["alert.firing", "alert.resolved"]
-    # No metrics API on this cluster: the cpuAbove rule said nothing, and that was logged once.
-    assert not [e for e in sink.events if e.details.get("alert") == "hot"]
-    if not metrics_api_served(shop.kube):
-        assert len([r for r in caplog.records if "metrics API" in r.getMessage()]) == 1
+
+
+def test_cpu_and_memory_rules_fire_and_resolve_from_simulated_usage(shop: Shop) -> None:
+    sink, clock = MemorySink(), FakeClock(datetime.now(UTC))
+    evaluator = AlertEvaluator(shop.kube, sink, clock.wall)
+    web, worker = pods_of(shop, "web")[0], pods_of(shop, "worker")[0]
+    wait_usage(shop.kube, shop.tenant, web, cpu="1m", memory="1Mi")
+    wait_usage(shop.kube, shop.tenant, worker, cpu="1m", memory="1Mi")
+    assert evaluator.run(shop.model) == []  # 2% CPU, 3% memory: below both rules
+
+    set_usage(shop.kube, shop.tenant, web, cpu="45m", memory=None)  # 90% of its 50m request
+    set_usage(shop.kube, shop.tenant, worker, cpu=None, memory="60Mi")  # 94% of its 64Mi limit
+    try:
+        wait_usage(shop.kube, shop.tenant, web, cpu="45m", memory="1Mi", timeout=40)
+        wait_usage(shop.kube, shop.tenant, worker, cpu="1m", memory="60Mi", timeout=40)
+        clock.advance(30)
+        assert evaluator.run(shop.model) == []  # pending: the rules want 30s
+        assert evaluator.engine.state(AlertKey(shop.tenant, "alerts", "busy", "web")) == "pending"
+        clock.advance(30)
+        fired = {e.details["alert"]: e for e in evaluator.run(shop.model)}
+        assert sorted(fired) == ["busy", "full"]
+        assert fired["busy"].summary == f"{shop.tenant}/web: CPU at 90% of request in pod {web} (above 80%) for 30s"
+        assert fired["full"].summary == (
+            f"{shop.tenant}/worker: memory at 94% of limit in pod {worker} (above 90%) for 30s"
+        )
+        assert all(e.name == "alert.firing" and e.tenant == shop.tenant for e in fired.values())
+        clock.advance(30)
+        assert evaluator.run(shop.model) == []  # still firing: said once
+    finally:
+        set_usage(shop.kube, shop.tenant, web, cpu=None, memory=None)
+        set_usage(shop.kube, shop.tenant, worker, cpu=None, memory=None)
+    wait_usage(shop.kube, shop.tenant, web, cpu="1m", memory="1Mi", timeout=40)
+    wait_usage(shop.kube, shop.tenant, worker, cpu="1m", memory="1Mi", timeout=40)
+    clock.advance(30)
+    resolved = {e.details["alert"]: e for e in evaluator.run(shop.model)}
+    assert sorted(resolved) == ["busy", "full"]
+    assert (
+        resolved["busy"].summary
+        == f"{shop.tenant}/web: busy resolved after 1m: now CPU at 2% of request in pod {web} (above 80%)"
+    )
+    assert [e.name for e in sink.events] == ["alert.firing"] * 2 + ["alert.resolved"] * 2
+
+
+def test_a_missing_metrics_api_is_told_once_shows_in_status_and_so_does_its_return(
+    shop: Shop, cluster: RunningCluster, kubeconfig: Path, tmp_path: Path
+) -> None:
+    settings = daemon_settings(
+        repo=str(tmp_path),
+        kubeconfig=kubeconfig,
+        workdir=tmp_path / "work",
+        namespace=f"dockyard-{shop.tenant}",
+        identity="monitoring",
+        listen=("127.0.0.1", 0),
+    )
+    sink = MemorySink()
+    daemon = Daemon.from_settings(settings, extra_sinks=(sink,))
+    daemon.start()
+
+    def status() -> dict[str, Any]:
+        assert daemon.server is not None
+        host, port = daemon.server.address
+        with urllib.request.urlopen(f"http://{host}:{port}/status", timeout=10) as response:
+            return dict(json.load(response)["monitoring"])
+
+    try:
+        wait_for(daemon.is_leader, timeout=30, message="leadership")
+        daemon.alerts.run(shop.model)
+        assert status()["metricsApi"] == "available"
+        cluster.stop_component("metrics-server")
+        try:
+            wait_for(lambda: not metrics_answer(shop.kube), timeout=30, message="the metrics API to fail")
+            for _ in range(3):
+                daemon.alerts.run(shop.model)
+            outage = status()
+            assert outage["metricsApi"] == "unavailable" and "503" in str(outage["error"])
+        finally:
+            cluster.start_component("metrics-server")
+        wait_for(lambda: metrics_answer(shop.kube), timeout=60, message="the metrics API back")
+        daemon.alerts.run(shop.model)
+        assert status()["metricsApi"] == "available"
+        daemon.alerts.run(shop.model)
+    finally:
+        daemon.stop()
+        shop.kube.delete(shop.kube.resource_type("v1", "Namespace"), None, f"dockyard-{shop.tenant}")
+    told = [e for e in sink.events if e.name.startswith("monitoring.")]
+    assert [(e.name, e.tenant, e.details["alert"]) for e in told] == [
+        ("monitoring.unavailable", None, "metrics.k8s.io/v1beta1"),
+        ("monitoring.recovered", None, "metrics.k8s.io/v1beta1"),
+    ]
+    assert told[0].summary.startswith("The metrics API (metrics.k8s.io/v1beta1) does not answer, so 2 ")
+
+
+def metrics_answer(kube: KubeClient) -> bool:
+    try:
+        kube.raw_get("/apis/metrics.k8s.io/v1beta1/pods")
+    except ClusterError:
+        return False
+    return True
 
 
 def test_restarts_reported_in_pod_status_fire_and_then_age_out(shop: Shop) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +13,10 @@ from daemon.edges.kube import ResourceType
 from daemon.engine.alerts import METRICS_PATH, AlertEvaluator
 from daemon.errors import ClusterError, ClusterUnavailable
 from daemon.model.events import MemorySink
+from daemon.model.kinds import Autoscaling
+from daemon.model.refs import Metadata
 from daemon.policy.alerting import PodSample, PodUsage, WorkloadSample, pod_samples, pod_usage, workload_samples
-from tests.alerts.helpers import T0, at, model, rule
+from tests.alerts.helpers import SRC, T0, at, model, rule
 from tests.clock import FakeClock
 
 LABELS = {"app.kubernetes.io/managed-by": "dockyard", "dockyard.dev/tenant": "shop", "dockyard.dev/app": "web"}
@@ -199,29 +201,91 @@ def test_no_rules_means_no_requests(kube: FakeKube) -> None:
     assert kube.calls == []
 
 
-def test_missing_metrics_are_logged_once_and_skip_only_the_usage_rules(
-    kube: FakeKube, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.engine.alerts")
+def test_missing_metrics_are_told_once_to_the_platform_and_skip_only_the_usage_rules(kube: FakeKube) -> None:
     kube.objects["Pod"] = [pod_json("web-a", resources={"requests": {"cpu": "100m"}})]
     kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
     m = model(rule("hot", "cpuAbove", app="web", percent=50, hold=0), rule("down", "unavailable", app="web", hold=0))
     sink, clock = MemorySink(), FakeClock(T0)
     evaluator = AlertEvaluator(kube, sink, clock.wall)
+    assert evaluator.monitoring_status()["metricsApi"] == "unknown"
     kube.metrics = ClusterUnavailable("503 ServiceUnavailable: the APIService is not available", status=503)
+    evaluator.run(m)
+    # One failed look may be metrics-server restarting: nothing said yet.
+    assert [e.name for e in sink.events] == ["alert.firing"]
     for _ in range(3):
-        evaluator.run(m)
         clock.advance(30)
-    assert [(e.name, e.details["alert"]) for e in sink.events] == [("alert.firing", "down")]
-    warnings = [r for r in caplog.records if "metrics API" in r.getMessage()]
-    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+        evaluator.run(m)
+    assert [(e.name, e.details["alert"]) for e in sink.events] == [
+        ("alert.firing", "down"),
+        ("monitoring.unavailable", "metrics.k8s.io/v1beta1"),
+    ]
+    down = sink.events[1]
+    assert down.tenant is None and down.severity == "warning" and down.time == at(30)
+    assert down.summary == (
+        "The metrics API (metrics.k8s.io/v1beta1) does not answer, so 1 cpuAbove/memoryAbove alert rule is not "
+        "evaluated: 503 ServiceUnavailable: the APIService is not available"
+    )
+    assert evaluator.monitoring_status() == {
+        "metricsApi": "unavailable",
+        "since": at(0).isoformat(),
+        "error": "503 ServiceUnavailable: the APIService is not available",
+    }
     assert ("get", METRICS_PATH) in kube.calls
     assert METRICS_PATH == "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Ddockyard"
     # The API comes back: said once, and the rule is evaluated again.
     kube.metrics = [pod_metrics("web-a", web=("90m", "1Mi"))]
-    fired = evaluator.run(m)
-    assert [(e.name, e.details["alert"], e.details["value"]) for e in fired] == [("alert.firing", "hot", 90.0)]
-    assert len([r for r in caplog.records if "answers again" in r.getMessage()]) == 1
+    clock.advance(30)
+    back = evaluator.run(m)
+    assert [(e.name, e.details.get("alert")) for e in back] == [
+        ("monitoring.recovered", "metrics.k8s.io/v1beta1"),
+        ("alert.firing", "hot"),
+    ]
+    assert back[0].group == down.group and back[0].details["firingSeverity"] == "warning"
+    assert back[0].summary.startswith("Resolved after 1m30s: it answers again (was: The metrics API")
+    assert evaluator.monitoring_status()["metricsApi"] == "available"
+    clock.advance(30)
+    evaluator.run(m)
+    assert [e.name for e in sink.events].count("monitoring.recovered") == 1
+
+
+def test_an_evaluator_that_lost_leadership_never_resolves_what_the_new_leader_told(kube: FakeKube) -> None:
+    kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
+    m = model(rule("down", "unavailable", app="web", hold=0))
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
+    assert [e.name for e in evaluator.run(m)] == ["alert.firing"]
+    evaluator.forget()  # another replica leads now: it tells when the app is back
+    kube.objects["Deployment"] = [deployment_json("web", 2, 2)]
+    clock.advance(30)
+    assert evaluator.run(m) == [], "alert.resolved is the other replica's news"
+    assert evaluator.monitoring_status()["metricsApi"] == "unknown"
+    kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
+    clock.advance(30)
+    assert [e.name for e in evaluator.run(m)] == ["alert.firing"], "what fires later is told again"
+
+
+def test_one_failed_look_between_good_ones_is_not_an_outage(kube: FakeKube) -> None:
+    kube.objects["Pod"] = [pod_json("web-a", resources={"requests": {"cpu": "100m"}})]
+    m = model(rule("hot", "cpuAbove", app="web", percent=50, hold=0))
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
+    for answer in ([], ClusterUnavailable("timeout"), [], ClusterUnavailable("timeout"), []):
+        kube.metrics = answer
+        evaluator.run(m)
+        clock.advance(30)
+    assert sink.events == []
+
+
+def test_autoscalers_alone_make_the_evaluator_ask_whether_the_metrics_api_answers(kube: FakeKube) -> None:
+    m = replace(model(), autoscalings=(Autoscaling(Metadata("web"), SRC, "shop", "web", 1, 3),))
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
+    evaluator.run(m)
+    clock.advance(30)
+    evaluator.run(m)
+    assert kube.calls == [("get", "/apis/metrics.k8s.io/v1beta1")] * 2
+    assert [e.name for e in sink.events] == ["monitoring.unavailable"]
+    assert "1 autoscaler cannot scale on CPU or memory" in sink.events[0].summary
 
 
 def test_a_failed_list_skips_the_evaluation_without_a_verdict(kube: FakeKube, caplog: pytest.LogCaptureFixture) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from datetime import UTC, datetime
@@ -120,3 +121,45 @@ def test_killing_the_leader_mid_apply_loses_nothing_and_duplicates_nothing(setup
     ]
     assert len([r for r in syncs if r.result == "succeeded"]) <= 2 and len(succeeded) <= 2
     assert any(r.result == "succeeded" for r in syncs), "the revision's sync is recorded"
+
+
+def test_only_the_leader_tells_what_is_wrong_with_the_cluster(setup: Setup) -> None:
+    """The cluster-health watcher (like the scaling watcher and the alert evaluator) runs on the
+    leader's schedule only: a stuck rollout both replicas can see is told by one."""
+    leader, standby = both_running(setup)
+    namespace = setup.platform.tenant
+    deployments = setup.kube.resource_type("apps/v1", "Deployment")
+    setup.kube.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "stuck", "namespace": namespace},
+            "spec": {
+                "replicas": 1,
+                "progressDeadlineSeconds": 5,
+                "selector": {"matchLabels": {"app": "stuck"}},
+                "template": {
+                    "metadata": {"labels": {"app": "stuck"}},
+                    "spec": {
+                        "containers": [{"name": "web", "image": "nginx"}],
+                        "nodeSelector": {"dockyard.dev/ha-test": "no-such-node"},  # it can never start
+                    },
+                },
+            },
+        }
+    )
+    try:
+        wait_for(
+            lambda: names(setup.sinks[0]),
+            timeout=90,
+            message="the leader's rollout.stuck",
+            until=lambda n: "rollout.stuck" in n,
+        )
+        time.sleep(20)  # more than one more look of the watcher's on either replica
+        assert [n for n in names(setup.sinks[1]) if n.startswith(("rollout.", "node.", "controlplane."))] == []
+        assert names(setup.sinks[0]).count("rollout.stuck") == 1
+        problems = [p["problem"] for p in json.loads(http_get(leader, "/status")[1])["problems"]]
+        assert f"rollout/{namespace}/stuck" in problems
+        assert json.loads(http_get(standby, "/status")[1])["problems"] == []
+    finally:
+        setup.kube.delete(deployments, namespace, "stuck")

@@ -427,15 +427,21 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     daemon.runner.request("poll")
     wait_for(bounds, timeout=30, message="the HPA raised for office hours", until=lambda b: b == (4, 6))
+    # Announced once the HPA acted on its new bounds: what it did, not only the bounds.
     wait_for(
         lambda: names(setup.sinks[0]),
-        timeout=10,
+        timeout=60,
         message="a scaling.succeeded event",
         until=lambda n: "scaling.succeeded" in n,
     )
     scaled = event(setup.sinks[0], "scaling.succeeded")
     assert scaled.tenant == setup.platform.tenant and scaled.app == "app1"
-    assert (scaled.details["before"], scaled.details["after"]) == ("1-3", "4-6")
+    assert (scaled.details["from"], scaled.details["to"], scaled.details["reason"]) == (1, 4, "schedule")
+    assert scaled.details["bounds"] == "1-3 → 4-6"
+    assert scaled.summary == (
+        f"{setup.platform.tenant}/app1 scaled up from 1 to 4 replicas: the schedule '0 8 * * mon-fri' (UTC) began; "
+        "bounds 1-3 → 4-6."
+    )
     clock.set(datetime(2026, 3, 2, 18, 0, tzinfo=UTC))  # the window has closed
     daemon.runner.request("poll")
     wait_for(bounds, timeout=30, message="the HPA back to its normal bounds", until=lambda b: b == (1, 3))

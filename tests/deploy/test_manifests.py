@@ -67,12 +67,20 @@ def test_the_service_account_can_apply_prune_lead_and_record(kubeconfig: Path, t
 
     repo = PlatformRepo(tmp_path / "platform", "rbac-check")
     repo.tenant_doc["spec"]["members"] = [{"kind": "User", "name": "alice@example.com", "role": "admin"}]
+    # The log agent: a DaemonSet, and a ClusterRole with its binding the daemon may write by name only.
+    repo.platform["spec"]["logging"] = {"output": {"forward": {"host": "aggregator.example.com"}}}
     repo.write()
     args = ["--repo", str(repo.root), "--kubeconfig", str(as_dockyard), "--namespace", "dockyard-system"]
-    assert main(["apply", *args, "--timeout", "60"]) == 0
-    del repo.apps["app2"]
-    repo.write()
-    assert main(["apply", *args, "--timeout", "60"]) == 0  # prunes app2's objects
+    try:
+        assert main(["apply", *args, "--timeout", "60"]) == 0
+        del repo.apps["app2"]
+        del repo.platform["spec"]["logging"]
+        repo.write()
+        assert main(["apply", *args, "--timeout", "60"]) == 0  # prunes app2's objects and the agent
+        rbac = "rbac.authorization.k8s.io"
+        assert "dockyard-log-agent" not in kubectl(kubeconfig, "get", f"clusterroles.{rbac}", "-o", "name")
+    finally:
+        kubectl(kubeconfig, "delete", "namespace", "dockyard-logging", "--ignore-not-found", "--wait=false")
 
     kube = KubeClient(str(as_dockyard))
     elector = LeaderElector(
@@ -115,6 +123,9 @@ def allowed(kubeconfig: Path, verb: str, group: str, resource: str, name: str = 
         ("create", "snapshot.storage.k8s.io", "volumesnapshots", ""),  # taking backups
         ("list", "", "pods", ""),  # alert rules
         ("list", "metrics.k8s.io", "pods", ""),  # cpu/memory alert rules
+        ("list", "", "nodes", ""),  # cluster health
+        ("create", "apps", "daemonsets", ""),  # the log agent
+        ("patch", "rbac.authorization.k8s.io", "clusterroles", "dockyard-log-agent"),  # its read access
         ("update", "coordination.k8s.io", "leases", ""),  # leader election
         ("bind", "rbac.authorization.k8s.io", "clusterroles", "admin"),  # tenant members
     ],
@@ -126,6 +137,7 @@ def test_the_service_account_may_do_what_the_daemon_does(
     kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs))
     assert allowed(kubeconfig, verb, group, resource, name)
     assert not allowed(kubeconfig, "get", "", "secrets")
+    assert not allowed(kubeconfig, "patch", "rbac.authorization.k8s.io", "clusterroles", "cluster-admin")
 
 
 def test_the_service_account_cannot_read_secrets(kubeconfig: Path, tmp_path: Path) -> None:
@@ -140,6 +152,20 @@ def test_the_service_account_cannot_read_secrets(kubeconfig: Path, tmp_path: Pat
         args += ["--as=system:serviceaccount:dockyard-system:dockyard", *([scope] if scope else [])]
         answer = subprocess.run(args, capture_output=True, text=True, check=False)
         assert (answer.returncode, answer.stdout.strip()) == (1, "no"), (verb, resource)
+
+
+def test_the_service_account_may_read_the_api_servers_readiness_checks(kubeconfig: Path) -> None:
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": SERVICE_ACCOUNT,
+            "groups": ["system:serviceaccounts", "system:serviceaccounts:dockyard-system", "system:authenticated"],
+            "nonResourceAttributes": {"verb": "get", "path": "/readyz"},
+        },
+    }
+    out = kubectl(kubeconfig, "create", "-o", "json", "-f", "-", stdin=yaml.safe_dump(review))
+    assert yaml.safe_load(out)["status"].get("allowed")
 
 
 def test_the_service_account_uses_its_inbox_and_no_other_secret(kubeconfig: Path, tmp_path: Path) -> None:

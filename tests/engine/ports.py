@@ -19,6 +19,7 @@ from daemon.errors import ClusterError, SourceError
 from daemon.model.audit import HistoryRecord
 from daemon.model.refs import ObjRef, Revision
 from daemon.policy.diff import Change, ChangeSet, without_provenance
+from daemon.policy.health import Health
 from daemon.policy.inventory import Inventory, plan_prune
 from daemon.policy.plan import ApplyResult, ObjectResult, Plan
 from daemon.render import objref
@@ -70,6 +71,8 @@ class MemoryCluster:
         self.plan_error: ClusterError | None = None
         #: called inside apply, while the cycle is in the middle of it
         self.during_apply: Callable[[], None] = lambda: None
+        #: objects the apply finds degraded, by name, with the reason
+        self.degraded: dict[str, str] = {}
 
     def plan(
         self,
@@ -123,6 +126,15 @@ class MemoryCluster:
                 self.live.pop(ref, None)
                 result.pruned.append(ref)
                 result.results.append(ObjectResult(ref, "prune", True))
+        result.health = [
+            Health(
+                objref(o),
+                "degraded" if objref(o).name in self.degraded else "healthy",
+                self.degraded.get(objref(o).name, ""),
+            )
+            for o in plan.desired
+            if o["kind"] == "Deployment"
+        ]
         kept = {r for r in plan.inventory.entries if r in self.live}
         self.inventory = Inventory.of(kept | {objref(o) for o in plan.desired if objref(o) in self.live}, revision)
         return result

@@ -165,3 +165,27 @@ def test_turning_verification_off_takes_a_signed_commit(tmp_path: Path) -> None:
     source.signature = Signature("none")
     source.commit("unsigned, now allowed")
     assert rig.reconciler.cycle("poll").result in ("succeeded", "noop")
+
+
+def test_a_replica_that_stood_by_does_not_repeat_the_recovery_the_leader_told(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    rig.cluster.degraded = {"app1": "rollout stuck: ProgressDeadlineExceeded"}
+    rig.repo.apps["app1"]["spec"]["image"] = "busybox:1.37"
+    rig.source.commit("stuck")
+    rig.reconciler.cycle("webhook")
+    assert len(rig.events("health.degraded")) == 1
+    rig.leader = False  # another replica leads, sees the app recover and tells it
+    rig.cluster.degraded = {}
+    rig.repo.apps["app1"]["spec"]["image"] = "busybox:1.38"
+    rig.source.commit("fixed")
+    assert rig.reconciler.cycle("poll").result == "standby"
+    rig.leader = True  # leadership comes back
+    rig.reconciler.cycle("poll")
+    assert rig.events("health.recovered") == [], "the recovery was the other replica's news"
+    rig.cluster.degraded = {"app1": "rollout stuck: ProgressDeadlineExceeded"}
+    rig.repo.apps["app1"]["spec"]["image"] = "busybox:1.39"
+    rig.source.commit("stuck again")
+    rig.reconciler.cycle("webhook")
+    assert len(rig.events("health.degraded")) == 2, "what degrades later is told again"

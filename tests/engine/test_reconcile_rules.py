@@ -79,7 +79,10 @@ def test_a_valid_commit_is_applied_and_the_daemon_becomes_ready(tmp_path: Path) 
     assert {"app0", "app1"} <= rig.cluster.names("Deployment")
     state = rig.reconciler.snapshot()
     assert state.ready and state.applied_sha == sha and state.last_result == "succeeded"
-    assert len(rig.events("sync.succeeded")) == 1
+    # One event per tenant it changed, and one for the platform's own objects (the storage and
+    # snapshot classes), each counting its own objects.
+    told = {e.tenant: e.details["changes"]["created"] for e in rig.sink.events if e.name == "sync.succeeded"}
+    assert told == {None: 2, "shop": len(rig.cluster.live) - 2}
     assert [r.result for r in rig.history.records] == ["succeeded"]
     assert len(rig.models) == 1
 
@@ -126,8 +129,9 @@ def test_a_tenant_outside_its_window_waits_while_the_others_are_applied(tmp_path
     state = rig.reconciler.snapshot()
     assert set(state.deferred) == {"night"} and state.applied_sha != sha
     assert any("night" in p for p in state.pending_changes)
-    [waiting] = rig.events("sync.skipped")
-    assert "(night)" in waiting and "2030-03-04T22:00:00+00:00" in waiting
+    [waiting] = [e for e in rig.sink.events if e.name == "sync.skipped"]
+    assert waiting.tenant == "night" and "to tenant night wait (outside its allow windows)" in waiting.summary
+    assert "2030-03-04T22:00:00+00:00" in waiting.summary
 
     assert rig.reconciler.cycle("poll").result == "skipped"
     assert len(rig.events("sync.skipped")) == 1, "what waits is announced once, not on every poll"
@@ -368,6 +372,63 @@ def test_a_change_seen_in_the_cluster_is_looked_at_even_while_backing_off(tmp_pa
         assert rig.history.records[-1].kind == "drift"
     finally:
         runner.stop()
+
+
+def test_sync_events_tell_each_tenant_its_own_outcome(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.add_tenant("night")
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    assert sorted(e.tenant or "" for e in rig.sink.events if e.name == "sync.succeeded") == ["", "night", "shop"]
+    rig.sink.events.clear()
+
+    rig.cluster.refuse = {"app1"}
+    rig.repo.apps["app1"]["spec"]["image"] = "busybox:1.37"  # shop's, refused
+    rig.repo.apps["app0"]["spec"]["image"] = "busybox:1.37"  # shop's, accepted
+    rig.night_image = "busybox:1.37"  # night's, accepted
+    rig.source.commit("shop and night")
+    assert rig.reconciler.cycle("webhook").result == "failed"
+    told = {e.tenant: e for e in rig.sink.events if e.name.startswith("sync.")}
+    # The platform's own objects did not change: nothing to tell it.
+    assert {t: e.name for t, e in told.items()} == {"night": "sync.succeeded", "shop": "sync.failed"}
+    failed = told["shop"]
+    assert failed.summary == (
+        "Sync of 00000000 to tenant shop failed: update Deployment.apps/shop/app1: admission webhook said no"
+    )
+    assert all(e.startswith(("update", "create")) and "/shop/app1" in e for e in failed.errors)
+    assert told["night"].details["changes"]["failed"] == 0
+
+
+def test_health_is_told_per_app_once_when_it_degrades_and_once_when_it_recovers(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    rig.cluster.degraded = {"app1": "rollout stuck: ProgressDeadlineExceeded"}
+    rig.repo.apps["app1"]["spec"]["image"] = "busybox:1.37"
+    rig.source.commit("stuck")
+    rig.reconciler.cycle("webhook")
+    [bad] = [e for e in rig.sink.events if e.name == "health.degraded"]
+    assert (bad.tenant, bad.app, bad.severity) == ("shop", "app1", "warning")
+    assert (
+        bad.summary
+        == "shop/app1: 1 object(s) degraded: Deployment.apps/shop/app1: rollout stuck: ProgressDeadlineExceeded"
+    )
+    assert rig.reconciler.snapshot().degraded == {
+        "Deployment.apps/shop/app1": "rollout stuck: ProgressDeadlineExceeded"
+    }
+
+    rig.repo.apps["app0"]["spec"]["image"] = "busybox:1.37"
+    rig.source.commit("unrelated")
+    rig.reconciler.cycle("webhook")
+    assert len([e for e in rig.sink.events if e.name == "health.degraded"]) == 1, "still degraded: said once"
+
+    rig.cluster.degraded = {}
+    rig.repo.apps["app1"]["spec"]["image"] = "busybox:1.38"
+    rig.source.commit("fixed")
+    rig.reconciler.cycle("webhook")
+    [good] = [e for e in rig.sink.events if e.name == "health.recovered"]
+    assert (good.tenant, good.app, good.details["firingSeverity"]) == ("shop", "app1", "warning")
+    assert good.summary == "shop/app1: 1 object(s) healthy again: Deployment.apps/shop/app1"
 
 
 def test_objects_rendered_twice_reject_the_commit_like_any_invalid_one(tmp_path: Path) -> None:

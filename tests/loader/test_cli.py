@@ -20,7 +20,7 @@ def test_valid_repo_exits_0_with_a_summary(capsys: pytest.CaptureFixture[str]) -
     assert main(["validate", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert out == (
-        "\u2713 4 tenants, 9 apps, 3 volumes, 4 policies, 2 autoscalings, 4 notification lists, 2 templates valid\n"
+        "\u2713 4 tenants, 9 apps, 3 volumes, 4 policies, 2 autoscalings, 5 notification lists, 2 templates valid\n"
     )
 
 

@@ -6,7 +6,7 @@ from daemon.model.events import EVENT_NAMES
 from notifiers.routing import Router, RoutingTable, route, target_key, target_label
 from tests.notifiers.helpers import email, event, model, nlist, slack, webhook
 
-PLATFORM = nlist("platform", slack("#platform"))
+PLATFORM = nlist("platform", slack("#platform"), events=("sync.*", "backup.failed"))
 SHOP = nlist("shop", slack("#shop"), events=("sync.*", "health.*"))
 SHOP_BACKUPS = nlist("shop-backups", email("ops@example.com"), events=("backup.*",), min_severity="warning")
 ONCALL = nlist("shop-oncall", webhook(secret_ref="pager"), events=("sync.failed",), min_severity="warning")
@@ -24,14 +24,16 @@ def test_platform_events_go_to_the_default_list() -> None:
     assert lists_of(event("sync.failed", tenant=None)) == ["platform"]
 
 
-def test_tenant_events_go_to_the_tenants_lists_filtered_by_pattern() -> None:
-    assert lists_of(event("sync.succeeded", tenant="shop")) == ["shop"]
+def test_tenant_events_go_to_the_tenants_lists_and_the_default_list_filtered_by_pattern() -> None:
+    assert lists_of(event("sync.succeeded", tenant="shop")) == ["shop", "platform"]
+    assert lists_of(event("health.degraded", tenant="shop")) == ["shop"]  # the platform wants no health
     assert lists_of(event("scaling.succeeded", tenant="shop")) == []
     assert lists_of(event("command.executed", tenant="quiet")) == []
+    assert lists_of(event("sync.failed", tenant="quiet")) == ["platform"]
 
 
 def test_glob_patterns_and_min_severity() -> None:
-    assert lists_of(event("backup.failed", tenant="shop")) == ["shop-backups"]  # critical by default
+    assert lists_of(event("backup.failed", tenant="shop")) == ["shop-backups", "platform"]  # critical by default
     assert lists_of(event("backup.created", tenant="shop")) == []  # info < warning
     assert lists_of(event("backup.created", tenant="shop", severity="warning")) == ["shop-backups"]
 
@@ -46,7 +48,8 @@ def test_alerts_may_name_lists_which_skip_patterns_but_not_min_severity() -> Non
     info = event("alert.firing", tenant="shop", severity="info", details={"notify": "shop-oncall"})
     assert lists_of(info) == []
     # Only alert events may name lists.
-    assert lists_of(event("sync.failed", tenant="shop", details={"notify": ["shop-oncall"]})) == ["shop"]
+    named = event("sync.failed", tenant="shop", details={"notify": ["shop-oncall"]})
+    assert lists_of(named) == ["shop", "platform"]
 
 
 def test_resolved_alerts_use_the_firing_severity() -> None:

@@ -171,7 +171,8 @@ def test_no_secret_in_logs_errors_outbox_metrics_or_messages(
         if callable(prepare):
             prepare()
         registry = CollectorRegistry()
-        m = model(nlist("announce", announce), nlist("t", target), tenants={"shop": ["t"]}, default="announce")
+        announcements = nlist("announce", announce, events=("notification.*",))  # not the tenant's own event
+        m = model(announcements, nlist("t", target), tenants={"shop": ["t"]}, default="announce")
         service = make_service(settings, m, registry=registry, path=tmp_path / f"{len(name)}-{name[:5]}.sqlite")
         service.emit(event("sync.failed", f"{name}: boom", tenant="shop"))
         run_until_idle(service, clock)

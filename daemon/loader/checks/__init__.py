@@ -20,6 +20,7 @@ from daemon.loader.checks import (
     autoscaling,
     crosstenant,
     guardrails,
+    logging,
     names,
     notifications,
     policies,
@@ -41,6 +42,7 @@ FAMILIES: Final[tuple[Callable[[CheckContext], None], ...]] = (
     autoscaling.check,
     notifications.check,
     quotas.check,
+    logging.check,
     guardrails.check,
     crosstenant.check,
 )
