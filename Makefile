@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The cluster's binaries (what the demo needs); the tests add promtool.
+# The cluster's binaries (what the demo needs); the tests add promtool, sops and kube-score.
 binaries: install
 	hack/localcluster/build.sh
 

@@ -15,15 +15,11 @@ from daemon.loader import formats
 from daemon.model.kinds import (
     AccessMode,
     AlertRule,
-    App,
     Autoscaling,
     Backup,
-    Canary,
     ChatSettings,
     DeletionPolicy,
-    EnvVar,
     IngressSettings,
-    KeyRef,
     Limits,
     Member,
     NetworkRule,
@@ -31,25 +27,20 @@ from daemon.model.kinds import (
     NotificationTarget,
     Platform,
     Policy,
-    Port,
-    Probe,
-    Probes,
     PruneSettings,
     Quota,
-    Resources,
     Retention,
     ScaleSchedule,
     ScalingMetric,
     ScalingRules,
     SlackRoleBinding,
     StorageClassDef,
-    Strategy,
     SyncSettings,
     SyncWindow,
     Template,
+    TenancySettings,
     Tenant,
     TenantNetwork,
-    VolumeMount,
 )
 from daemon.model.kinds import Volume as VolumeModel
 from daemon.model.refs import Metadata, SourceRef
@@ -141,6 +132,9 @@ def platform(data: Data, source: SourceRef) -> Platform:
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
+        tenancy=TenancySettings(
+            allowed_service_types=tuple(_map(spec, "tenancy").get("allowedServiceTypes", ())),
+        ),
     )
 
 
@@ -173,79 +167,6 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         storage_classes=_strings(spec, "storageClasses") if "storageClasses" in spec else None,
         notifications=_strings(spec, "notifications"),
         deletion_policy=spec.get("deletionPolicy", "Retain"),
-    )
-
-
-def _env(item: Data) -> EnvVar:
-    value = item.get("value")
-    if isinstance(value, bool):
-        value = str(value).lower()  # what a person who wrote `true` means, not Python's "True"
-    secret = _map(item, "secretRef")
-    config = _map(item, "configMapRef")
-    return EnvVar(
-        name=item["name"],
-        value=None if value is None else str(value),
-        secret_ref=KeyRef(secret["name"], secret["key"]) if secret else None,
-        config_map_ref=KeyRef(config["name"], config["key"]) if config else None,
-    )
-
-
-def _probe(data: Data) -> Probe | None:
-    if not data:
-        return None
-    return Probe(
-        http=data.get("http"),
-        tcp=data.get("tcp"),
-        command=_strings(data, "command"),
-        port=data.get("port"),
-        initial_delay_seconds=data.get("initialDelaySeconds"),
-        period_seconds=data.get("periodSeconds"),
-        failure_threshold=data.get("failureThreshold"),
-    )
-
-
-def app(data: Data, source: SourceRef, tenant_name: str, parameters: Mapping[str, object]) -> App:
-    spec = _map(data, "spec")
-    resources = _map(spec, "resources")
-    limits = _map(resources, "limits")
-    probes = _map(spec, "probes")
-    strategy = _map(spec, "strategy")
-    canary = _map(spec, "canary")
-    return App(
-        metadata=metadata(data),
-        source=source,
-        tenant=tenant_name,
-        image=spec["image"],
-        replicas=spec.get("replicas", 1),
-        command=_strings(spec, "command"),
-        args=_strings(spec, "args"),
-        env=tuple(_env(e) for e in _list(spec, "env")),
-        ports=tuple(Port(p["name"], p["port"], p.get("protocol", "TCP")) for p in _list(spec, "ports")),
-        domains=_strings(spec, "domains"),
-        resources=Resources(
-            cpu=_quantity(resources, "cpu"),
-            memory=_quantity(resources, "memory"),
-            limit_cpu=_quantity(limits, "cpu"),
-            limit_memory=_quantity(limits, "memory"),
-        )
-        if resources
-        else None,
-        probes=Probes(
-            readiness=_probe(_map(probes, "readiness")),
-            liveness=_probe(_map(probes, "liveness")),
-            startup=_probe(_map(probes, "startup")),
-        ),
-        volumes=tuple(
-            VolumeMount(v["volume"], v["mountPath"], bool(v.get("readOnly", False)), v.get("subPath"))
-            for v in _list(spec, "volumes")
-        ),
-        stateful=bool(spec.get("stateful", False)),
-        strategy=Strategy(max_surge=strategy.get("maxSurge", "25%"), max_unavailable=strategy.get("maxUnavailable", 0))
-        if strategy
-        else None,
-        canary=Canary(image=canary["image"], weight=canary["weight"]) if canary else None,
-        template=spec.get("template"),
-        parameters=dict(parameters),
     )
 
 

@@ -21,6 +21,10 @@ from daemon.loader.yamlsource import Document
 
 _SNAKE: Final = re.compile(r"(?<!^)(?=[A-Z])")
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+#: Fields of Kubernetes pods that reach into the node; tenants never set them, whatever they write.
+HOST_LEVEL_FIELDS: Final = frozenset(
+    {"hostNetwork", "hostPID", "hostIPC", "hostPath", "hostPort", "hostUsers", "privileged", "procMount"}
+)
 _TYPE_NAMES: Final = {
     "string": "a string",
     "integer": "a whole number",
@@ -144,6 +148,17 @@ class Explainer:
             if key in allowed or any(p.search(key) for p in patterns):
                 continue
             guess = did_you_mean(key, allowed)
+            if key in HOST_LEVEL_FIELDS:
+                out.append(
+                    self._problem(
+                        (*path, key),
+                        f"'{key}' is a host-level setting; tenants can never set it",
+                        "what runs on a node's own network, processes or files is decided by the platform team",
+                        key=True,
+                        code="schema.host-level",
+                    )
+                )
+                continue
             if guess:
                 hint = f"did you mean '{guess}'?"
             elif allowed:

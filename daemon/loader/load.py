@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
-from daemon.loader import build
+from daemon.loader import build, build_workload
 from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
@@ -206,7 +206,7 @@ def _model(entries: list[Entry]) -> PlatformModel:
     default_class = platform.default_storage_class.name if platform.default_storage_class else None
     builders: dict[str, Callable[[Entry], object]] = {
         "Tenant": lambda e: build.tenant(e.data, _source(e)),
-        "App": lambda e: build.app(e.data, _source(e), str(e.tenant), e.parameters),
+        "App": lambda e: build_workload.app(e.data, _source(e), str(e.tenant), e.parameters),
         "Volume": lambda e: build.volume(e.data, _source(e), str(e.tenant), default_class),
         "Policy": lambda e: build.policy(e.data, _source(e), str(e.tenant)),
         "Autoscaling": lambda e: build.autoscaling(e.data, _source(e), str(e.tenant)),

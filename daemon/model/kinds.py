@@ -14,6 +14,7 @@ from typing import Literal
 
 from daemon import API_VERSION
 from daemon.model.refs import Metadata, SourceRef
+from daemon.model.workload import Expose, FileMount, PreStop, Scheduling, SecurityContext, ServiceType
 
 KINDS: tuple[str, ...] = (
     "Platform",
@@ -109,6 +110,14 @@ class PruneSettings:
 
 
 @dataclass(frozen=True)
+class TenancySettings:
+    """Guardrails the platform owns: what tenants may ask for."""
+
+    #: Service types besides ClusterIP that Apps may ask for (spec.expose)
+    allowed_service_types: tuple[ServiceType, ...] = ()
+
+
+@dataclass(frozen=True)
 class Platform:
     metadata: Metadata
     source: SourceRef
@@ -118,6 +127,7 @@ class Platform:
     default_notifications: str | None = None
     chat: ChatSettings = field(default_factory=ChatSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
+    tenancy: TenancySettings = field(default_factory=TenancySettings)
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)
@@ -189,13 +199,21 @@ class EnvVar:
     value: str | None = None
     secret_ref: KeyRef | None = None
     config_map_ref: KeyRef | None = None
+    field_path: str | None = None  # the downward API: metadata.name, status.podIP, ...
 
 
 @dataclass(frozen=True)
 class Port:
     name: str
-    port: int
+    port: int  # the container's
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    service_port: int | None = None  # what callers of the Service use; None: the container's
+    node_port: int | None = None  # with a NodePort or LoadBalancer exposure; None: the cluster picks
+
+    @property
+    def exposed(self) -> int:
+        """The port of the Service."""
+        return self.port if self.service_port is None else self.service_port
 
 
 @dataclass(frozen=True)
@@ -203,10 +221,16 @@ class Probe:
     http: str | None = None  # path of an HTTP GET
     tcp: str | int | None = None  # port name or number for a TCP check
     command: tuple[str, ...] = ()  # exec probe
+    grpc: str | int | None = None  # port name or number of a gRPC health server
+    grpc_service: str | None = None
     port: str | int | None = None  # for http
+    scheme: Literal["HTTP", "HTTPS"] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     initial_delay_seconds: int | None = None
     period_seconds: int | None = None
     failure_threshold: int | None = None
+    timeout_seconds: int | None = None
+    success_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -222,20 +246,51 @@ class Resources:
     memory: str | None = None
     limit_cpu: str | None = None
     limit_memory: str | None = None
+    ephemeral_storage: str | None = None
+    limit_ephemeral_storage: str | None = None
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """An emptyDir: empty when the pod starts, gone with it."""
+
+    size_limit: str | None = None
+    medium: Literal["Memory"] | None = None
 
 
 @dataclass(frozen=True)
 class VolumeMount:
-    volume: str
+    volume: str  # a Volume's name, or a scratch volume's name when ``scratch`` is set
     mount_path: str
     read_only: bool = False
     sub_path: str | None = None
+    scratch: Scratch | None = None
 
 
 @dataclass(frozen=True)
 class Strategy:
     max_surge: str | int = "25%"
     max_unavailable: str | int = 0
+    type: Literal["RollingUpdate", "Recreate", "OnDelete"] = "RollingUpdate"
+    partition: int | None = None  # stateful apps: only ordinals at or above it are updated
+
+
+@dataclass(frozen=True)
+class Container:
+    """An init container or a sidecar of an App (the App's own container is the App itself)."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    working_dir: str | None = None
+    env: tuple[EnvVar, ...] = ()
+    resources: Resources | None = None
+    volumes: tuple[VolumeMount, ...] = ()
+    files: tuple[FileMount, ...] = ()
+    security: SecurityContext | None = None
+    ports: tuple[Port, ...] = ()
+    probes: Probes = field(default_factory=Probes)
 
 
 @dataclass(frozen=True)
@@ -262,6 +317,17 @@ class App:
     stateful: bool = False
     strategy: Strategy | None = None
     canary: Canary | None = None
+    working_dir: str | None = None
+    files: tuple[FileMount, ...] = ()
+    init_containers: tuple[Container, ...] = ()
+    sidecars: tuple[Container, ...] = ()
+    security: SecurityContext | None = None
+    service_account: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    scheduling: Scheduling = field(default_factory=Scheduling)
+    termination_grace_seconds: int | None = None
+    pre_stop: PreStop | None = None
+    expose: Expose | None = None
     #: the Template it was instantiated from, if any (fields above are already filled in)
     template: str | None = None
     parameters: Mapping[str, object] = field(default_factory=dict)

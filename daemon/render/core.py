@@ -8,7 +8,7 @@ from typing import Any
 
 from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
 from daemon.model.refs import ObjRef
-from daemon.render.app import render_app
+from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.network import render_network
 from daemon.render.storage import render_storage_classes, render_volume
@@ -81,6 +81,7 @@ def render(
     objects.extend(render_network(model, revision))
     for volume in model.volumes:
         objects.append(render_volume(volume, revision))
+    objects.extend(render_service_accounts(model.apps, revision))
     for app in model.apps:
         tenant = tenants[app.tenant]
         volumes = {v.name: v for v in model.volumes_of(app.tenant)}

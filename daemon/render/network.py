@@ -1,8 +1,9 @@
 """Multi-tenant network isolation as standard NetworkPolicies (enforced by Calico).
 
 Under ``strict`` isolation a tenant's namespace denies all ingress and egress, then allows:
-traffic inside the tenant, DNS, the ingress controller to apps with domains, the tenants in
-``allowFrom``, and every Policy ``network`` rule. An app named as the target of a Policy rule
+traffic inside the tenant, DNS, the ingress controller to apps with domains, clients of apps
+exposed as LoadBalancer or NodePort Services, the tenants in ``allowFrom``, and every Policy
+``network`` rule. An app named as the target of a Policy rule
 accepts only what its rules allow (plus the ingress controller), not the whole tenant: that is
 what a team means when it writes a rule for it. Cross-tenant rules are rendered on both sides:
 ingress in the target's namespace and egress in the source's namespace when that one is strict.
@@ -147,6 +148,30 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
             },
         ),
     ]
+    for app in model.apps_of(tenant.name):
+        if app.expose is None:
+            continue
+        # A LoadBalancer or NodePort Service forwards clients (seen as node addresses once
+        # kube-proxy translates them) to the pods; the load balancer enforces sourceRanges.
+        ports = [
+            {"protocol": p.protocol, "port": p.port} for p in (*app.ports, *(q for s in app.sidecars for q in s.ports))
+        ]
+        objects.append(
+            _policy(
+                f"allow-exposed-{app.name}",
+                ns,
+                app.source,
+                revision,
+                name,
+                {
+                    "podSelector": _app_selector(app.name),
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}], "ports": ports}
+                    ],
+                },
+            )
+        )
     exposed = sorted(a.name for a in model.apps_of(tenant.name) if a.domains)
     if exposed:
         objects.append(

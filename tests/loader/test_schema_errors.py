@@ -275,9 +275,12 @@ def test_app_exactly_one_value_source_and_probe_kind(tmp_path: Path) -> None:
         "tenants/shop/x.yaml",
         content,
         [
-            ("- name: A", "env[0] must set only one of value, secretRef, configMapRef; it sets value, secretRef"),
-            ("- name: B", "env[1] must set one of: value, secretRef, configMapRef"),
-            ("readiness", "readiness must set one of: http, tcp, command"),
+            (
+                "- name: A",
+                "env[0] must set only one of value, secretRef, configMapRef, field; it sets value, secretRef",
+            ),
+            ("- name: B", "env[1] must set one of: value, secretRef, configMapRef, field"),
+            ("readiness", "readiness must set one of: http, tcp, grpc, command"),
         ],
     )
 

@@ -153,8 +153,12 @@ def test_canary_split(replicas: int, weight: int, expected: tuple[int, int]) -> 
 
 
 def test_restricted_tenant_pods_are_restricted_compliant(objects: list[dict[str, Any]]) -> None:
-    container = by(objects, "Deployment", "api", "shop")["spec"]["template"]["spec"]["containers"][0]
-    assert container["securityContext"]["runAsNonRoot"] is True
+    pod = by(objects, "Deployment", "api", "shop")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    # Restricted pods run as non-root: nothing is added back after dropping every capability.
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 

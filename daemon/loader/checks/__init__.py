@@ -15,7 +15,18 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from daemon.errors import Problem
-from daemon.loader.checks import apps, autoscaling, names, notifications, policies, quotas, tenancy, volumes
+from daemon.loader.checks import (
+    apps,
+    autoscaling,
+    containers,
+    exposure,
+    names,
+    notifications,
+    policies,
+    quotas,
+    tenancy,
+    volumes,
+)
 from daemon.loader.checks.context import CheckContext
 from daemon.loader.documents import Entry
 
@@ -25,6 +36,8 @@ FAMILIES: Final[tuple[Callable[[CheckContext], None], ...]] = (
     names.check,
     tenancy.check,
     apps.check,
+    containers.check,
+    exposure.check,
     volumes.check,
     policies.check,
     autoscaling.check,

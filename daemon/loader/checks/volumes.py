@@ -16,7 +16,8 @@ def check(ctx: CheckContext) -> None:
     mounts: dict[tuple[str | None, str], list[tuple[Entry, int]]] = defaultdict(list)
     for app in ctx.valid["App"]:
         for i, mount in enumerate(items(app.spec().get("volumes"))):
-            mounts[(app.tenant, mount["volume"])].append((app, i))
+            if "volume" in mount:
+                mounts[(app.tenant, mount["volume"])].append((app, i))
     for entry in ctx.valid["Volume"]:
         spec = entry.spec()
         if classes is not None:
