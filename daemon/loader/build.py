@@ -194,6 +194,7 @@ def volume(data: Data, source: SourceRef, tenant_name: str, default_class: str |
         if backup
         else None,
         restore_snapshot=_map(spec, "restore").get("snapshot"),
+        per_replica=bool(spec.get("perReplica", False)),
     )
 
 

@@ -362,6 +362,8 @@ class Volume:
     deletion_policy: DeletionPolicy = "Retain"
     backup: Backup | None = None
     restore_snapshot: str | None = None
+    #: one claim per replica of the stateful App that mounts it (volumeClaimTemplates)
+    per_replica: bool = False
 
     @property
     def name(self) -> str:

@@ -19,6 +19,10 @@ APP_LABEL = f"{API_GROUP}/app"
 TRACK_LABEL = f"{API_GROUP}/track"
 
 
+#: On claims: the Volume they hold the data of (one claim, or one per replica, or a restored copy).
+VOLUME_LABEL = f"{API_GROUP}/volume"
+
+
 SOURCE_ANNOTATION = f"{API_GROUP}/source"
 
 

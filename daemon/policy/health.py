@@ -77,13 +77,28 @@ def _deployment(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
 
 
 def _stateful_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """Rolled out and ready. A partitioned rollout is done once the ordinals at or above the
+    partition run the new revision (the others wait for the partition to come down); with
+    OnDelete, pods change only when someone deletes them, so a pending update is not a rollout."""
     spec, status = obj.get("spec", {}), obj.get("status", {})
     if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
         return Health(ref, "progressing", "waiting for the controller to see the new spec")
     want = spec.get("replicas", 1)
     ready = status.get("readyReplicas", 0)
-    if status.get("updateRevision") and status.get("currentRevision") != status.get("updateRevision"):
-        return Health(ref, "progressing", f"rolling out: {status.get('updatedReplicas', 0)} of {want} updated")
+    updated = status.get("updatedReplicas", 0)
+    strategy = spec.get("updateStrategy") or {}
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    pending = bool(status.get("updateRevision")) and status.get("currentRevision") != status.get("updateRevision")
+    note = ""
+    if pending and strategy.get("type") == "OnDelete":
+        note = f"; {want - updated} pod(s) take the new revision when deleted (OnDelete)"
+    elif pending and partition > 0:
+        target = max(want - partition, 0)
+        if updated < target:
+            return Health(ref, "progressing", f"rolling out: {updated} of {target} updated (partition {partition})")
+        note = f"; partition {partition}: {updated} of {want} on the new revision"
+    elif pending:
+        return Health(ref, "progressing", f"rolling out: {updated} of {want} updated")
     if ready < want:
         return Health(ref, "progressing", f"{ready} of {want} replicas ready")
-    return Health(ref, "healthy", f"{ready}/{want} ready")
+    return Health(ref, "healthy", f"{ready}/{want} ready{note}")

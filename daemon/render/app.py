@@ -16,6 +16,7 @@ from daemon.model.kinds import App, Autoscaling, Port, Tenant, Volume
 from daemon.model.labels import TRACK_LABEL
 from daemon.render.meta import object_meta, selector_labels
 from daemon.render.pod import files_config_map, inline_files, pod_template
+from daemon.render.storage import claim_template
 
 
 def canary_split(replicas: int, weight: int) -> tuple[int, int]:
@@ -102,6 +103,17 @@ def render_service_accounts(apps: Iterable[App], revision: str) -> list[dict[str
     return list(seen.values())
 
 
+def per_replica_volumes(app: App, volumes: dict[str, Volume]) -> list[Volume]:
+    """The ``perReplica`` Volumes a stateful App's containers mount, each once, in mount order."""
+    found: dict[str, Volume] = {}
+    for mounts in (app.volumes, *(c.volumes for c in (*app.init_containers, *app.sidecars))):
+        for mount in mounts:
+            volume = volumes.get(mount.volume) if mount.scratch is None else None
+            if volume is not None and volume.per_replica:
+                found.setdefault(volume.name, volume)
+    return list(found.values())
+
+
 def service_ports(app: App) -> tuple[Port, ...]:
     """The ports of the App's Service: its own container's, then its sidecars'."""
     return (*app.ports, *(p for sidecar in app.sidecars for p in sidecar.ports))
@@ -166,12 +178,26 @@ def _stateful_set(
     app: App, tenant: Tenant, volumes: dict[str, Volume], revision: str, replicas: int | None
 ) -> dict[str, Any]:
     selector = {**selector_labels(app.name), TRACK_LABEL: "stable"}
+    templated = per_replica_volumes(app, volumes)
     spec: dict[str, Any] = {}
     if replicas is not None:
         spec["replicas"] = replicas
     spec["serviceName"] = f"{app.name}-headless"
     spec["selector"] = {"matchLabels": selector}
-    spec["template"] = pod_template(app, tenant, volumes, app.image, "stable", per_revision=False)
+    strategy = app.strategy
+    if strategy is not None and strategy.type == "OnDelete":
+        spec["updateStrategy"] = {"type": "OnDelete"}
+    elif strategy is not None and strategy.partition is not None:
+        spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": strategy.partition}}
+    spec["template"] = pod_template(
+        app, tenant, volumes, app.image, "stable", templated=[v.name for v in templated], per_revision=False
+    )
+    if templated:
+        spec["volumeClaimTemplates"] = [claim_template(v) for v in templated]
+        # The claims hold the data: scaling down keeps them; deleting the App follows the Volumes'
+        # deletion policy (validation gives a StatefulSet's per-replica Volumes one policy).
+        deleted = "Delete" if all(v.deletion_policy == "Delete" for v in templated) else "Retain"
+        spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": deleted, "whenScaled": "Retain"}
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",

@@ -80,7 +80,8 @@ def render(
         objects.extend(render_tenant(tenant, revision))
     objects.extend(render_network(model, revision))
     for volume in model.volumes:
-        objects.append(render_volume(volume, revision))
+        if not volume.per_replica:  # those are claim templates of their StatefulSet
+            objects.append(render_volume(volume, revision))
     objects.extend(render_service_accounts(model.apps, revision))
     for app in model.apps:
         tenant = tenants[app.tenant]

@@ -113,3 +113,70 @@ def test_every_new_app_field_is_accepted_as_rendered_and_the_pods_run(kube: Kube
     assert len(shop_pods) == 2 and all(p["status"]["phase"] == "Running" for p in shop_pods)
     assert len({p["spec"]["nodeName"] for p in shop_pods}) == 2  # spread: required
     assert all(p["spec"]["serviceAccountName"] == "shopfront" for p in shop_pods)
+
+
+def _pods(kube: KubeClient, namespace: str, app: str) -> dict[str, dict[str, Any]]:
+    pods = kube.list_objects(kube.resource_type("v1", "Pod"), namespace=namespace)
+    return {p["metadata"]["name"]: p for p in pods if p["metadata"]["labels"].get("dockyard.dev/app") == app}
+
+
+def test_a_claim_per_replica_and_a_partitioned_rollout(kube: KubeClient, repo: PlatformRepo) -> None:
+    from tests.fixtures_cluster import wait_for
+
+    repo.apps.clear()
+    repo.volumes["pgdata"] = doc("Volume", "pgdata", {"size": "1Gi", "perReplica": True})
+    db = app_spec(
+        image="postgres:16.3",
+        replicas=2,
+        stateful=True,
+        ports=[{"name": "pg", "port": 5432}],
+        volumes=[{"volume": "pgdata", "mountPath": "/var/lib/postgresql/data"}],
+    )
+    repo.apps["db"] = doc("App", "db", db)
+    repo.write()
+    manager = manager_for(kube, repo)
+    result = manager.apply(plan_of(manager, repo.root), revision="r1", timeout=120)
+    assert result.failed == [] and result.unhealthy == [], result.unhealthy
+    claims = kube.list_objects(kube.resource_type("v1", "PersistentVolumeClaim"), namespace=repo.tenant)
+    by_name = {c["metadata"]["name"]: c for c in claims}
+    # One claim per replica, made by the StatefulSet from the Volume's definition, and bound.
+    assert {"pgdata-db-0", "pgdata-db-1"} <= set(by_name)
+    assert "pgdata" not in by_name
+    assert all(by_name[n]["status"]["phase"] == "Bound" for n in ("pgdata-db-0", "pgdata-db-1"))
+    assert by_name["pgdata-db-0"]["metadata"]["labels"]["dockyard.dev/volume"] == "pgdata"
+    assert not plan_of(manager, repo.root).changeset.has_changes
+
+    # A staged rollout: only ordinals at or above the partition take the new image, and the
+    # apply counts that as done instead of waiting for the rest.
+    db["image"] = "postgres:16.4"
+    db["strategy"] = {"partition": 1}
+    repo.write()
+    result = manager.apply(plan_of(manager, repo.root, "r2"), revision="r2", timeout=120)
+    assert result.failed == [] and result.unhealthy == [], result.unhealthy
+    (sts,) = [h for h in result.health if h.ref.kind == "StatefulSet"]
+    assert "partition 1: 1 of 2 on the new revision" in sts.message
+
+    def images() -> dict[str, str]:
+        return {name: p["spec"]["containers"][0]["image"] for name, p in _pods(kube, repo.tenant, "db").items()}
+
+    wait_for(images, timeout=60, message="db-1 on the new image", until=lambda i: i.get("db-1") == "postgres:16.4")
+    assert images()["db-0"] == "postgres:16.3"
+
+
+def test_a_restore_keeps_the_claim_it_replaces_even_with_delete_policy(kube: KubeClient, repo: PlatformRepo) -> None:
+    repo.apps.clear()
+    repo.volumes["data"]["spec"]["deletionPolicy"] = "Delete"
+    repo.write()
+    manager = manager_for(kube, repo)
+    result = manager.apply(plan_of(manager, repo.root), revision="r1", timeout=120)
+    assert result.failed == []
+    repo.volumes["data"]["spec"]["restore"] = {"snapshot": "data-203001010100"}
+    repo.write()
+    plan = plan_of(manager, repo.root, "r2")
+    (kept,) = plan.changeset.of("retain")
+    assert kept.ref.name == "data" and "before its restore" in kept.reason
+    assert not plan.changeset.of("prune")
+    # The restored claim waits for its snapshot (there is none here): no need to wait for health.
+    manager.apply(plan, revision="r2", wait=False)
+    claim = kube.get(kube.resource_type("v1", "PersistentVolumeClaim"), repo.tenant, "data")
+    assert claim is not None and not claim["metadata"].get("deletionTimestamp")
