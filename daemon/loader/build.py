@@ -205,15 +205,29 @@ _DURATION_PARAMS = frozenset({"window", "for"})
 def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
     spec = _map(data, "spec")
     rules = []
-    for item in _list(spec, "network"):
+    closed = []
+    for position, item in enumerate(_list(spec, "network")):
+        if "close" in item:
+            closed.append(str(_map(item, "close")["app"]))
+            continue
         allow = _map(item, "allow")
         source_ref = _map(allow, "from")
+        target = _map(allow, "to")
+        egress = any(k in target for k in ("tenant", "cidr", "host"))
+        cidrs = _strings(target, "cidrs") if "cidrs" in target else ((target["cidr"],) if "cidr" in target else ())
         rules.append(
             NetworkRule(
-                to_app=_map(allow, "to")["app"],
+                to_app=target.get("app"),
                 from_tenant=source_ref.get("tenant", tenant_name),
                 from_app=source_ref.get("app"),
                 ports=tuple(int(p) for p in _list(allow, "ports")),
+                protocol=allow.get("protocol", "TCP"),
+                egress=egress,
+                to_tenant=target.get("tenant"),
+                cidrs=cidrs,
+                except_cidrs=_strings(target, "except"),
+                host=target.get("host"),
+                position=position,
             )
         )
     alerts = []
@@ -233,7 +247,12 @@ def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
             )
         )
     return Policy(
-        metadata=metadata(data), source=source, tenant=tenant_name, network=tuple(rules), alerts=tuple(alerts)
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        network=tuple(rules),
+        alerts=tuple(alerts),
+        closed=tuple(closed),
     )
 
 

@@ -371,6 +371,29 @@ class Explainer:
             )
         ]
 
+    def _on_dependent_required(
+        self, error: ValidationError, path: tuple[str | int, ...], schema: dict[str, Any], value: Any, name: str
+    ) -> list[Problem]:
+        properties = schema.get("properties", {})
+        out = []
+        dependencies = error.validator_value if isinstance(error.validator_value, dict) else {}
+        for field, needs in dependencies.items():
+            if not isinstance(value, dict) or field not in value:
+                continue
+            for needed in needs:
+                if needed not in value:
+                    description = str(properties.get(needed, {}).get("description", ""))
+                    out.append(
+                        self._problem(
+                            (*path, field),
+                            f"{field} needs {needed} in {name}",
+                            f"{needed}: {description}" if description else "",
+                            key=True,
+                            code="schema.dependent",
+                        )
+                    )
+        return out or [self._problem(path, error.message, code="schema.dependent")]
+
     def _on_one_of(
         self, error: ValidationError, path: tuple[str | int, ...], schema: dict[str, Any], value: Any, name: str
     ) -> list[Problem]:

@@ -372,16 +372,27 @@ class Volume:
 
 @dataclass(frozen=True)
 class NetworkRule:
-    """Allow traffic to ``to_app`` of the policy's tenant from ``from_app`` of ``from_tenant``.
+    """One allowed flow of a Policy.
 
-    ``from_tenant`` is the policy's own tenant when the rule names none; ``from_app`` ``None``
-    means every app of that tenant. ``ports`` empty means every port of the target.
+    Ingress (``egress`` False): into ``to_app`` of the policy's tenant from ``from_app`` of
+    ``from_tenant`` (the policy's own tenant when the rule names none; ``from_app`` ``None``: every
+    app of that tenant). Egress: out of ``from_app`` of the policy's tenant (``None``: every app) to
+    ``to_tenant``'s ``to_app`` (``None``: every app), or to the address ranges ``cidrs`` (minus
+    ``except_cidrs``), which stand for ``host`` when the rule names one. ``ports`` empty means
+    every port.
     """
 
-    to_app: str
+    to_app: str | None
     from_tenant: str
     from_app: str | None = None
     ports: tuple[int, ...] = ()
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    egress: bool = False
+    to_tenant: str | None = None
+    cidrs: tuple[str, ...] = ()
+    except_cidrs: tuple[str, ...] = ()
+    host: str | None = None
+    position: int = 0  # in the Policy's spec.network (names its NetworkPolicy)
 
 
 @dataclass(frozen=True)
@@ -402,6 +413,8 @@ class Policy:
     tenant: str
     network: tuple[NetworkRule, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
+    #: apps of the tenant that accept only what a rule allows (not the rest of the tenant)
+    closed: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

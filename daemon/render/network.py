@@ -3,10 +3,16 @@
 Under ``strict`` isolation a tenant's namespace denies all ingress and egress, then allows:
 traffic inside the tenant, DNS, the ingress controller to apps with domains, clients of apps
 exposed as LoadBalancer or NodePort Services, the tenants in ``allowFrom``, and every Policy
-``network`` rule. An app named as the target of a Policy rule
-accepts only what its rules allow (plus the ingress controller), not the whole tenant: that is
-what a team means when it writes a rule for it. Cross-tenant rules are rendered on both sides:
-ingress in the target's namespace and egress in the source's namespace when that one is strict.
+``network`` rule. An app named as the target of a Policy rule accepts only what its rules allow
+(plus the ingress controller and the tenants in ``allowFrom``), not the whole tenant: that is what
+a team means when it writes a rule for it; an app a Policy ``close``s accepts only its rules (and
+its domains and exposure), in open tenants too.
+
+Each tenant's documents render into its own namespace only. Traffic between two tenants needs
+both halves: the receiving tenant allows it in (a rule ``from: {tenant: ...}`` or ``allowFrom``),
+the sending one lets it out (a rule ``to: {tenant: ...}``) when it is strict. Egress to the world
+outside the cluster is by address only (``ipBlock``): NetworkPolicy cannot match DNS names, so a
+rule for a host lists the host's address ranges and records the host's name in an annotation.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from daemon.model.kinds import NetworkRule, PlatformModel, Policy, Tenant
+from daemon.model.kinds import App, NetworkRule, PlatformModel, Policy, Tenant
 from daemon.model.labels import APP_LABEL
 from daemon.model.refs import SourceRef
 from daemon.render.meta import object_meta
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+EGRESS_HOST_ANNOTATION = "dockyard.dev/egress-host"
 
 
 def _ns_selector(namespace: str) -> dict[str, Any]:
@@ -31,8 +38,14 @@ def _app_selector(app: str | None) -> dict[str, Any]:
     return {"matchLabels": {APP_LABEL: app}} if app else {}
 
 
-def _ports(ports: Iterable[int]) -> list[dict[str, Any]]:
-    return [{"protocol": "TCP", "port": p} for p in ports]
+def _except(apps: Iterable[str]) -> dict[str, Any]:
+    """Every pod of the namespace but those of ``apps``."""
+    names = sorted(set(apps))
+    return {"matchExpressions": [{"key": APP_LABEL, "operator": "NotIn", "values": names}]} if names else {}
+
+
+def _ports(ports: Iterable[int], protocol: str = "TCP") -> list[dict[str, Any]]:
+    return [{"protocol": protocol, "port": p} for p in ports]
 
 
 def _policy(
@@ -42,11 +55,14 @@ def _policy(
     revision: str,
     tenant: str,
     spec: dict[str, Any],
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": object_meta(name, source=source, revision=revision, namespace=namespace, tenant=tenant),
+        "metadata": object_meta(
+            name, source=source, revision=revision, namespace=namespace, tenant=tenant, extra_annotations=annotations
+        ),
         "spec": spec,
     }
 
@@ -54,13 +70,14 @@ def _policy(
 def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
     tenants = {t.name: t for t in model.tenants}
     objects: list[dict[str, Any]] = []
-    restricted = _apps_with_rules(model.policies)
+    targeted = _apps_with_rules(model.policies)
+    closed = _closed_apps(model.policies)
     for tenant in model.tenants:
+        shut = closed.get(tenant.name, set())
         if tenant.network.isolation == "strict":
-            objects.extend(_baseline(tenant, model, revision, restricted.get(tenant.name, set())))
-        for other_name in tenant.network.allow_from:
-            other = tenants.get(other_name)
-            if tenant.network.isolation == "strict":
+            objects.extend(_baseline(tenant, model, revision, targeted.get(tenant.name, set()) | shut))
+            objects.extend(_entry_points(tenant, model.apps_of(tenant.name), revision))
+            for other_name in tenant.network.allow_from:
                 objects.append(
                     _policy(
                         f"allow-from-tenant-{other_name}",
@@ -69,29 +86,18 @@ def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
                         revision,
                         tenant.name,
                         {
-                            "podSelector": {},
+                            "podSelector": _except(shut),
                             "policyTypes": ["Ingress"],
                             "ingress": [{"from": [{"namespaceSelector": _ns_selector(other_name)}]}],
                         },
                     )
                 )
-            if other is not None and other.network.isolation == "strict":
-                objects.append(
-                    _policy(
-                        f"allow-egress-to-tenant-{tenant.name}",
-                        other.namespace,
-                        tenant.source,
-                        revision,
-                        other.name,
-                        {
-                            "podSelector": {},
-                            "policyTypes": ["Egress"],
-                            "egress": [{"to": [{"namespaceSelector": _ns_selector(tenant.namespace)}]}],
-                        },
-                    )
-                )
+        elif shut:
+            objects.extend(_closed_in_open_tenant(tenant, model, shut, revision))
     for policy in model.policies:
-        objects.extend(_rule_policies(policy, tenants, revision))
+        owner = tenants.get(policy.tenant)
+        if owner is not None:
+            objects.extend(_rule_policies(policy, owner, closed.get(policy.tenant, set()), revision))
     return objects
 
 
@@ -99,18 +105,21 @@ def _apps_with_rules(policies: Iterable[Policy]) -> dict[str, set[str]]:
     result: dict[str, set[str]] = {}
     for policy in policies:
         for rule in policy.network:
-            result.setdefault(policy.tenant, set()).add(rule.to_app)
+            if not rule.egress and rule.to_app is not None:
+                result.setdefault(policy.tenant, set()).add(rule.to_app)
     return result
+
+
+def _closed_apps(policies: Iterable[Policy]) -> dict[str, set[str]]:
+    result: dict[str, set[str]] = {}
+    for policy in policies:
+        result.setdefault(policy.tenant, set()).update(policy.closed)
+    return {t: apps for t, apps in result.items() if apps}
 
 
 def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_apps: set[str]) -> list[dict[str, Any]]:
     ns, src, name = tenant.namespace, tenant.source, tenant.name
-    same_tenant_targets: dict[str, Any] = {}
-    if restricted_apps:
-        same_tenant_targets = {
-            "matchExpressions": [{"key": APP_LABEL, "operator": "NotIn", "values": sorted(restricted_apps)}]
-        }
-    objects = [
+    return [
         _policy("default-deny", ns, src, revision, name, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
         _policy(
             "allow-same-tenant",
@@ -119,7 +128,7 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
             revision,
             name,
             {
-                "podSelector": same_tenant_targets,
+                "podSelector": _except(restricted_apps),
                 "policyTypes": ["Ingress"],
                 "ingress": [{"from": [{"podSelector": {}}]}],
             },
@@ -148,7 +157,15 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
             },
         ),
     ]
-    for app in model.apps_of(tenant.name):
+
+
+def _entry_points(tenant: Tenant, apps: Iterable[App], revision: str) -> list[dict[str, Any]]:
+    """Ingress from outside the tenant that the apps themselves declare: domains (through the
+    ingress controller) and LoadBalancer/NodePort exposure."""
+    ns, name = tenant.namespace, tenant.name
+    objects = []
+    apps = list(apps)
+    for app in apps:
         if app.expose is None:
             continue
         # A LoadBalancer or NodePort Service forwards clients (seen as node addresses once
@@ -156,6 +173,7 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
         ports = [
             {"protocol": p.protocol, "port": p.port} for p in (*app.ports, *(q for s in app.sidecars for q in s.ports))
         ]
+        anywhere = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
         objects.append(
             _policy(
                 f"allow-exposed-{app.name}",
@@ -166,19 +184,17 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
                 {
                     "podSelector": _app_selector(app.name),
                     "policyTypes": ["Ingress"],
-                    "ingress": [
-                        {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}], "ports": ports}
-                    ],
+                    "ingress": [{"from": anywhere, "ports": ports}],
                 },
             )
         )
-    exposed = sorted(a.name for a in model.apps_of(tenant.name) if a.domains)
+    exposed = sorted(a.name for a in apps if a.domains)
     if exposed:
         objects.append(
             _policy(
                 "allow-ingress-controller",
                 ns,
-                src,
+                tenant.source,
                 revision,
                 name,
                 {
@@ -191,19 +207,36 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
     return objects
 
 
-def _rule_policies(policy: Policy, tenants: dict[str, Tenant], revision: str) -> list[dict[str, Any]]:
+def _closed_in_open_tenant(
+    tenant: Tenant, model: PlatformModel, closed: set[str], revision: str
+) -> list[dict[str, Any]]:
+    """An open tenant's pods accept everything; a closed app's accept only what a policy allows."""
+    objects = [
+        _policy(
+            f"close-{app}",
+            tenant.namespace,
+            tenant.source,
+            revision,
+            tenant.name,
+            {"podSelector": _app_selector(app), "policyTypes": ["Ingress"]},
+        )
+        for app in sorted(closed)
+    ]
+    objects.extend(_entry_points(tenant, [a for a in model.apps_of(tenant.name) if a.name in closed], revision))
+    return objects
+
+
+def _rule_policies(policy: Policy, tenant: Tenant, closed: set[str], revision: str) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
-    target = tenants.get(policy.tenant)
-    for index, rule in enumerate(policy.network):
-        if target is not None and target.network.isolation == "strict":
-            objects.append(_ingress_rule(policy, index, rule, revision))
-        source_tenant = tenants.get(rule.from_tenant)
-        if (
-            rule.from_tenant != policy.tenant
-            and source_tenant is not None
-            and source_tenant.network.isolation == "strict"
-        ):
-            objects.append(_egress_rule(policy, index, rule, revision))
+    strict = tenant.network.isolation == "strict"
+    for rule in policy.network:
+        if rule.egress:
+            # An open tenant's egress is not restricted: a policy selecting the pods would
+            # restrict them to this one destination instead.
+            if strict:
+                objects.append(_egress_rule(policy, rule, revision))
+        elif strict or rule.to_app in closed:
+            objects.append(_ingress_rule(policy, rule, revision))
     return objects
 
 
@@ -214,12 +247,12 @@ def _peer(rule: NetworkRule, policy_tenant: str) -> dict[str, Any]:
     return peer
 
 
-def _ingress_rule(policy: Policy, index: int, rule: NetworkRule, revision: str) -> dict[str, Any]:
+def _ingress_rule(policy: Policy, rule: NetworkRule, revision: str) -> dict[str, Any]:
     ingress: dict[str, Any] = {"from": [_peer(rule, policy.tenant)]}
     if rule.ports:
-        ingress["ports"] = _ports(rule.ports)
+        ingress["ports"] = _ports(rule.ports, rule.protocol)
     return _policy(
-        f"allow-{policy.name}-{index}",
+        f"allow-{policy.name}-{rule.position}",
         policy.tenant,
         policy.source,
         revision,
@@ -228,17 +261,26 @@ def _ingress_rule(policy: Policy, index: int, rule: NetworkRule, revision: str) 
     )
 
 
-def _egress_rule(policy: Policy, index: int, rule: NetworkRule, revision: str) -> dict[str, Any]:
-    egress: dict[str, Any] = {
-        "to": [{"namespaceSelector": _ns_selector(policy.tenant), "podSelector": _app_selector(rule.to_app)}]
-    }
+def _egress_rule(policy: Policy, rule: NetworkRule, revision: str) -> dict[str, Any]:
+    to: list[dict[str, Any]]
+    if rule.to_tenant is not None:
+        to = [{"namespaceSelector": _ns_selector(rule.to_tenant), "podSelector": _app_selector(rule.to_app)}]
+    else:
+        to = []
+        for cidr in rule.cidrs:
+            block: dict[str, Any] = {"cidr": cidr}
+            if rule.except_cidrs:
+                block["except"] = list(rule.except_cidrs)
+            to.append({"ipBlock": block})
+    egress: dict[str, Any] = {"to": to}
     if rule.ports:
-        egress["ports"] = _ports(rule.ports)
+        egress["ports"] = _ports(rule.ports, rule.protocol)
     return _policy(
-        f"allow-egress-{policy.tenant}-{policy.name}-{index}",
-        rule.from_tenant,
+        f"allow-egress-{policy.name}-{rule.position}",
+        policy.tenant,
         policy.source,
         revision,
-        rule.from_tenant,
+        policy.tenant,
         {"podSelector": _app_selector(rule.from_app), "policyTypes": ["Egress"], "egress": [egress]},
+        annotations={EGRESS_HOST_ANNOTATION: rule.host} if rule.host else None,
     )

@@ -393,7 +393,7 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
           network:
             - allow:
                 from: {}
-                to: {app: api, tenant: payments}
+                to: {cidr: 10.0.0.1/8, host: api.example.com}
           alerts:
             - name: a
               when:
@@ -408,7 +408,8 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
         content,
         [
             ("from:", "from needs at least one of: app, tenant"),
-            ("to:", "tenant cannot be set here"),
+            ("to:", "'10.0.0.1/8' is not a valid CIDR: 10.0.0.1/8 has host bits set"),
+            ("to:", "host needs cidrs in to"),
             (
                 "when:",
                 "when must set only one of podRestarts, cpuAbove, memoryAbove, unavailable; it sets "
@@ -417,7 +418,8 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
             ("severity", "'urgent' is not a valid severity"),
         ],
     )
-    assert hints[1] == "Never set: a Policy only opens traffic into the apps of its own tenant."
+    assert hints[1] == "expected a CIDR such as 203.0.113.0/24, 0.0.0.0/0"
+    assert hints[2].startswith("cidrs: The address ranges of host (NetworkPolicy matches addresses, never names)")
 
 
 # --- Autoscaling ----------------------------------------------------------------------------------------

@@ -105,13 +105,13 @@ def test_open_tenant_gets_no_deny(objects: list[dict[str, Any]]) -> None:
     assert "default-deny" not in names
 
 
-def test_allow_from_tenant_is_rendered_on_both_sides(objects: list[dict[str, Any]]) -> None:
+def test_allow_from_tenant_is_rendered_in_the_receiving_tenant_only(objects: list[dict[str, Any]]) -> None:
     ingress = by(objects, "NetworkPolicy", "allow-from-tenant-monitoring", "shop")
     assert ingress["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "monitoring"
     }
-    egress = by(objects, "NetworkPolicy", "allow-egress-to-tenant-shop", "monitoring")
-    assert egress["spec"]["policyTypes"] == ["Egress"]
+    # The sending tenant declares its half itself (a Policy rule to: {tenant: shop}).
+    assert not [o for o in objects if o["metadata"]["name"] == "allow-egress-to-tenant-shop"]
 
 
 def test_policy_rules_inside_and_across_tenants(objects: list[dict[str, Any]]) -> None:
@@ -123,9 +123,15 @@ def test_policy_rules_inside_and_across_tenants(objects: list[dict[str, Any]]) -
     assert across["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "monitoring"
     }
-    # The source side (strict monitoring) gets the matching egress rule; open analytics needs none.
-    by(objects, "NetworkPolicy", "allow-egress-shop-shop-net-1", "monitoring")
-    assert not [o for o in objects if o["metadata"]["name"] == "allow-egress-shop-shop-net-2"]
+
+
+def test_a_tenants_documents_render_only_into_its_own_namespace(objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        source = obj["metadata"]["annotations"]["dockyard.dev/source"]
+        if source.startswith("tenants/"):
+            meta = obj["metadata"]
+            namespace = meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]
+            assert namespace == source.split("/")[1], (objref(obj), source)
 
 
 def test_hpa_owns_replicas_and_canary_splits_by_weight(objects: list[dict[str, Any]]) -> None:
