@@ -88,6 +88,7 @@ def summary(result: LoadResult, *, strict: bool = False) -> tuple[str, bool]:
         counts = [
             (len(model.tenants), "tenant"),
             (len(model.apps), "app"),
+            (len(model.jobs), "job"),
             (len(model.volumes), "volume"),
             (len(model.policies), "policy"),
             (len(model.autoscalings), "autoscaling"),
@@ -132,6 +133,7 @@ def as_json(result: LoadResult, root: str, *, failed: bool) -> dict[str, Any]:
         counts = {
             "tenants": len(model.tenants),
             "apps": len(model.apps),
+            "jobs": len(model.jobs),
             "volumes": len(model.volumes),
             "policies": len(model.policies),
             "autoscalings": len(model.autoscalings),

@@ -17,6 +17,7 @@ from daemon.model.kinds import (
     Canary,
     Container,
     EnvVar,
+    Job,
     KeyRef,
     Port,
     Probe,
@@ -270,4 +271,43 @@ def app(data: Data, source: SourceRef, tenant_name: str, parameters: Mapping[str
         expose=_expose(_map(spec, "expose")),
         template=spec.get("template"),
         parameters=dict(parameters),
+    )
+
+
+def job(data: Data, source: SourceRef, tenant_name: str) -> Job:
+    spec = _map(data, "spec")
+    history = _map(spec, "history")
+    scheduling = _scheduling(spec)
+    return Job(
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        image=spec["image"],
+        command=_strings(spec, "command"),
+        args=_strings(spec, "args"),
+        working_dir=spec.get("workingDir"),
+        env=env(_list(spec, "env")),
+        resources=resources(_map(spec, "resources")),
+        volumes=mounts(_list(spec, "volumes")),
+        files=files(_list(spec, "files")),
+        init_containers=tuple(container(c) for c in _list(spec, "initContainers")),
+        sidecars=tuple(container(c) for c in _list(spec, "sidecars")),
+        security=security(_map(spec, "securityContext")),
+        service_account=spec.get("serviceAccount"),
+        image_pull_secrets=_strings(spec, "imagePullSecrets"),
+        # Batch pods have no replicas to spread.
+        scheduling=Scheduling(scheduling.node_selector, scheduling.tolerations, "none"),
+        termination_grace_seconds=spec.get("terminationGracePeriodSeconds"),
+        schedule=formats.normalize_cron(spec["schedule"]) if "schedule" in spec else None,
+        timezone=spec.get("timezone", "UTC"),
+        concurrency=spec.get("concurrency", "Forbid"),
+        starting_deadline_seconds=formats.parse_duration(spec.get("startingDeadline", "1h")),
+        keep_succeeded=history.get("succeeded", 3),
+        keep_failed=history.get("failed", 3),
+        suspend=bool(spec.get("suspend", False)),
+        retries=spec.get("retries", 3),
+        active_deadline_seconds=formats.parse_duration(spec["activeDeadline"]) if "activeDeadline" in spec else None,
+        completions=spec.get("completions"),
+        parallelism=spec.get("parallelism"),
+        restart_policy=spec.get("restartPolicy", "Never"),
     )

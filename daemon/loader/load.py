@@ -212,6 +212,7 @@ def _model(entries: list[Entry]) -> PlatformModel:
         "Autoscaling": lambda e: build.autoscaling(e.data, _source(e), str(e.tenant)),
         "NotificationList": lambda e: build.notification_list(e.data, _source(e)),
         "Template": lambda e: build.template(e.data, _source(e)),
+        "Job": lambda e: build_workload.job(e.data, _source(e), str(e.tenant)),
     }
     built: dict[str, list[object]] = {kind: [] for kind in builders}
     for entry in entries:
@@ -226,6 +227,7 @@ def _model(entries: list[Entry]) -> PlatformModel:
         autoscalings=tuple(built["Autoscaling"]),  # type: ignore[arg-type]
         notification_lists=tuple(built["NotificationList"]),  # type: ignore[arg-type]
         templates=tuple(built["Template"]),  # type: ignore[arg-type]
+        jobs=tuple(built["Job"]),  # type: ignore[arg-type]
     )
 
 

@@ -6,7 +6,7 @@ Layout (see PLATFORM-FORMAT.md)::
     notifications/**/*.yaml          NotificationList
     templates/**/*.yaml              Template
     tenants/<tenant>/tenant.yaml     Tenant
-    tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling
+    tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling, Job
 
 Symlinks are followed only while they stay inside the checkout: a repo is untrusted input, and a
 link to ``/etc`` or to another checkout must not be read (or leak into messages).
@@ -38,7 +38,7 @@ ALLOWED_KINDS: Final[dict[Place, tuple[str, ...]]] = {
     "notifications": ("NotificationList",),
     "templates": ("Template",),
     "tenant": ("Tenant",),
-    "tenant-object": ("App", "Volume", "Policy", "Autoscaling"),
+    "tenant-object": ("App", "Volume", "Policy", "Autoscaling", "Job"),
 }
 HOME_OF_KIND: Final = {
     "Platform": "platform.yaml",
@@ -49,6 +49,7 @@ HOME_OF_KIND: Final = {
     "Volume": "tenants/<tenant>/",
     "Policy": "tenants/<tenant>/",
     "Autoscaling": "tenants/<tenant>/",
+    "Job": "tenants/<tenant>/",
 }
 
 

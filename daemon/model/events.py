@@ -38,6 +38,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "backup.failed",
     "backup.pruned",
     "backup.restored",
+    "job.failed",
     "command.executed",
     "notification.deadlettered",
 )
@@ -51,6 +52,7 @@ DEFAULT_SEVERITY: Mapping[str, Severity] = {
     "alert.firing": "warning",
     "scaling.limited": "warning",
     "backup.failed": "critical",
+    "job.failed": "warning",
     "notification.deadlettered": "critical",
 }
 

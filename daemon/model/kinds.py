@@ -25,10 +25,11 @@ KINDS: tuple[str, ...] = (
     "Autoscaling",
     "NotificationList",
     "Template",
+    "Job",
 )
 
 
-TENANT_KINDS: tuple[str, ...] = ("App", "Volume", "Policy", "Autoscaling")
+TENANT_KINDS: tuple[str, ...] = ("App", "Volume", "Policy", "Autoscaling", "Job")
 
 
 Role = Literal["admin", "edit", "view"]
@@ -338,6 +339,54 @@ class App:
 
 
 @dataclass(frozen=True)
+class Job:
+    """Batch work: runs once (a Kubernetes Job) or on ``schedule`` (a CronJob), to completion.
+
+    Its pod has the shape of an App's (the fields with an App's names mean the same) without what
+    serves traffic: no ports, probes, domains or replicas.
+    """
+
+    metadata: Metadata
+    source: SourceRef
+    tenant: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    working_dir: str | None = None
+    env: tuple[EnvVar, ...] = ()
+    resources: Resources | None = None
+    volumes: tuple[VolumeMount, ...] = ()
+    files: tuple[FileMount, ...] = ()
+    init_containers: tuple[Container, ...] = ()
+    sidecars: tuple[Container, ...] = ()
+    security: SecurityContext | None = None
+    service_account: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    scheduling: Scheduling = field(default_factory=lambda: Scheduling(spread="none"))
+    termination_grace_seconds: int | None = None
+    schedule: str | None = None  # five-field cron; None: run once
+    timezone: str = "UTC"
+    concurrency: Literal["Forbid", "Allow", "Replace"] = "Forbid"
+    starting_deadline_seconds: int = 3600
+    keep_succeeded: int = 3
+    keep_failed: int = 3
+    suspend: bool = False
+    retries: int = 3
+    active_deadline_seconds: int | None = None
+    completions: int | None = None
+    parallelism: int | None = None
+    restart_policy: Literal["Never", "OnFailure"] = "Never"
+    # What a pod template has in common with an App's: a Job serves nothing.
+    ports: tuple[Port, ...] = ()
+    probes: Probes = field(default_factory=Probes)
+    pre_stop: PreStop | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
 class Retention:
     last: int = 0
     daily: int = 0
@@ -511,6 +560,7 @@ class PlatformModel:
     autoscalings: tuple[Autoscaling, ...] = ()
     notification_lists: tuple[NotificationList, ...] = ()
     templates: tuple[Template, ...] = ()
+    jobs: tuple[Job, ...] = ()
     api_version: str = API_VERSION
 
     def tenant(self, name: str) -> Tenant | None:
@@ -518,6 +568,9 @@ class PlatformModel:
 
     def apps_of(self, tenant: str) -> tuple[App, ...]:
         return tuple(a for a in self.apps if a.tenant == tenant)
+
+    def jobs_of(self, tenant: str) -> tuple[Job, ...]:
+        return tuple(j for j in self.jobs if j.tenant == tenant)
 
     def volumes_of(self, tenant: str) -> tuple[Volume, ...]:
         return tuple(v for v in self.volumes if v.tenant == tenant)

@@ -19,6 +19,10 @@ APP_LABEL = f"{API_GROUP}/app"
 TRACK_LABEL = f"{API_GROUP}/track"
 
 
+#: On Jobs and CronJobs (and the Jobs and pods a CronJob makes): the Dockyard Job they run.
+JOB_LABEL = f"{API_GROUP}/job"
+
+
 #: On claims: the Volume they hold the data of (one claim, or one per replica, or a restored copy).
 VOLUME_LABEL = f"{API_GROUP}/volume"
 

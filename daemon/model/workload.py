@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 ServiceType = Literal["LoadBalancer", "NodePort"]
+
+
+#: The longest Job name Kubernetes takes (it becomes a label of the Job's pods).
+MAX_JOB_NAME: Final = 63
+
+
+#: A one-off Job is named ``<name>-<digest>``, the digest this long (see ``render.job``).
+JOB_DIGEST_LENGTH: Final = 8
 
 
 Spread = Literal["preferred", "required", "none"]

@@ -11,7 +11,9 @@ from daemon.model.refs import ObjRef
 State = Literal["healthy", "progressing", "degraded"]
 
 #: Kinds whose health is worth waiting for; everything else is healthy once it exists.
-WATCHED_KINDS = frozenset({"Deployment", "StatefulSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler"})
+WATCHED_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler", "Job", "CronJob"}
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ def assess(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
             note = "" if active is None or active.get("status") == "True" else f" ({active.get('reason', '')})"
             return Health(ref, "healthy", f"able to scale{note}")
         return Health(ref, "degraded", f"cannot scale: {able.get('reason', '')}: {able.get('message', '')}")
+    if kind == "Job":
+        return _job(ref, obj)
+    if kind == "CronJob":
+        return _cron_job(ref, obj)
     if kind == "Namespace":
         phase = obj.get("status", {}).get("phase", "Active")
         return Health(ref, "healthy" if phase == "Active" else "progressing", phase)
@@ -102,3 +108,35 @@ def _stateful_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
     if ready < want:
         return Health(ref, "progressing", f"{ready} of {want} replicas ready")
     return Health(ref, "healthy", f"{ready}/{want} ready{note}")
+
+
+def _job(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """The outcome of the run: a Job that still runs is healthy (an apply does not wait for batch
+    work), one that failed is degraded until a new run replaces it."""
+    status = obj.get("status", {})
+    complete, failed = _condition(obj, "Complete"), _condition(obj, "Failed")
+    if complete is not None and complete.get("status") == "True":
+        return Health(ref, "healthy", "succeeded")
+    if failed is not None and failed.get("status") == "True":
+        return Health(ref, "degraded", f"failed: {failed.get('reason', '')}: {failed.get('message', '')}")
+    if obj.get("spec", {}).get("suspend"):
+        return Health(ref, "healthy", "suspended")
+    done = status.get("succeeded", 0)
+    want = obj.get("spec", {}).get("completions", 1)
+    return Health(ref, "healthy", f"running: {status.get('active', 0)} active, {done} of {want} done")
+
+
+def _cron_job(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """The outcome of the last run: its schedule time against the last success."""
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if spec.get("suspend"):
+        return Health(ref, "healthy", "suspended")
+    scheduled, succeeded = status.get("lastScheduleTime"), status.get("lastSuccessfulTime")
+    if not scheduled:
+        return Health(ref, "healthy", "waiting for its first run")
+    if status.get("active"):
+        return Health(ref, "healthy", f"running (started for {scheduled})")
+    # RFC 3339 times in UTC, as the API server writes them, compare as text.
+    if succeeded and str(succeeded) >= str(scheduled):
+        return Health(ref, "healthy", f"the last run succeeded at {succeeded}")
+    return Health(ref, "degraded", f"the last run (scheduled {scheduled}) did not succeed")

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from daemon.model.kinds import App, Autoscaling, Port, Tenant, Volume
+from daemon.model.kinds import App, Autoscaling, Job, Port, Tenant, Volume
 from daemon.model.labels import TRACK_LABEL
 from daemon.render.meta import object_meta, selector_labels
 from daemon.render.pod import files_config_map, inline_files, pod_template
@@ -90,8 +90,8 @@ def render_app(
     return objects
 
 
-def render_service_accounts(apps: Iterable[App], revision: str) -> list[dict[str, Any]]:
-    """The ServiceAccounts Apps run as, each once per tenant (several Apps may share one)."""
+def render_service_accounts(apps: Iterable[App | Job], revision: str) -> list[dict[str, Any]]:
+    """The ServiceAccounts Apps and Jobs run as, each once per tenant (several may share one)."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for app in apps:
         if app.service_account is None or (app.tenant, app.service_account) in seen:

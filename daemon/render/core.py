@@ -10,6 +10,7 @@ from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
 from daemon.model.refs import ObjRef
 from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
+from daemon.render.job import render_job
 from daemon.render.network import render_network
 from daemon.render.storage import render_storage_classes, render_volume
 from daemon.render.tenant import render_tenant
@@ -82,7 +83,7 @@ def render(
     for volume in model.volumes:
         if not volume.per_replica:  # those are claim templates of their StatefulSet
             objects.append(render_volume(volume, revision))
-    objects.extend(render_service_accounts(model.apps, revision))
+    objects.extend(render_service_accounts((*model.apps, *model.jobs), revision))
     for app in model.apps:
         tenant = tenants[app.tenant]
         volumes = {v.name: v for v in model.volumes_of(app.tenant)}
@@ -102,4 +103,8 @@ def render(
         )
         if scaling is not None:
             objects.append(render_autoscaling(scaling, app, revision))
+    for job in model.jobs:
+        objects.extend(
+            render_job(job, tenants[job.tenant], {v.name: v for v in model.volumes_of(job.tenant)}, revision)
+        )
     return sorted(objects, key=lambda o: stage_of(o["kind"]))

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from daemon.model.kinds import App, Container, EnvVar, Port, Probe, Probes, Resources, Tenant, Volume, VolumeMount
+from daemon.model.kinds import App, Container, EnvVar, Job, Port, Probe, Probes, Resources, Tenant, Volume, VolumeMount
 from daemon.model.labels import APP_LABEL, TRACK_LABEL
 from daemon.model.quantity import parse_quantity
 from daemon.model.workload import FileMount, SecurityContext, Toleration
@@ -29,10 +29,12 @@ ROOT_CAPABILITIES: Final = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",
 FILES_DIGEST_ANNOTATION: Final = "dockyard.dev/files-digest"
 INLINE_FILES_VOLUME: Final = "dockyard-files"
 ZONE_LABEL: Final = "topology.kubernetes.io/zone"
+#: What has a pod template: Apps (Deployments, StatefulSets) and Jobs (Jobs, CronJobs).
+Workload = App | Job
 HOSTNAME_LABEL: Final = "kubernetes.io/hostname"
 
 
-def files_config_map(app: App) -> str:
+def files_config_map(app: Workload) -> str:
     """The ConfigMap that holds the inline files of an App."""
     return f"{app.name}-files"
 
@@ -42,7 +44,7 @@ def file_key(path: str) -> str:
     return path.strip("/").replace("/", "_")
 
 
-def _containers_of(app: App) -> tuple[tuple[str, tuple[VolumeMount, ...], tuple[FileMount, ...]], ...]:
+def _containers_of(app: Workload) -> tuple[tuple[str, tuple[VolumeMount, ...], tuple[FileMount, ...]], ...]:
     own = (app.name, app.volumes, app.files)
     return (
         *((c.name, c.volumes, c.files) for c in app.init_containers),
@@ -51,7 +53,7 @@ def _containers_of(app: App) -> tuple[tuple[str, tuple[VolumeMount, ...], tuple[
     )
 
 
-def inline_files(app: App) -> dict[str, str]:
+def inline_files(app: Workload) -> dict[str, str]:
     """Every inline file of the App's containers, by ConfigMap key."""
     found: dict[str, str] = {}
     for _, _, files in _containers_of(app):
@@ -81,7 +83,7 @@ def _file_volume(file: FileMount) -> tuple[str, dict[str, Any]]:
     return name, {"secret" if kind == "secret" else "configMap": source}
 
 
-def _file_mount(file: FileMount, app: App) -> dict[str, Any]:
+def _file_mount(file: FileMount, app: Workload) -> dict[str, Any]:
     name, _ = _file_volume(file)
     mount: dict[str, Any] = {"name": name, "mountPath": file.path, "readOnly": True}
     source = file.config_map or file.secret
@@ -101,7 +103,7 @@ def _volume_mount(mount: VolumeMount) -> dict[str, Any]:
     return rendered
 
 
-def pod_volumes(app: App, volumes: Mapping[str, Volume], templated: Iterable[str] = ()) -> list[dict[str, Any]]:
+def pod_volumes(app: Workload, volumes: Mapping[str, Volume], templated: Iterable[str] = ()) -> list[dict[str, Any]]:
     """The pod's volumes, each once: Volumes of the tenant (``templated`` ones come from the
     StatefulSet's claim templates instead), scratch volumes and the sources of files."""
     per_replica = set(templated)
@@ -230,7 +232,7 @@ def resources(res: Resources | None, tenant: Tenant) -> dict[str, Any]:
     return out
 
 
-def _pod_security(app: App, tenant: Tenant) -> dict[str, Any]:
+def _pod_security(app: Workload, tenant: Tenant) -> dict[str, Any]:
     sec = app.security or SecurityContext()
     out: dict[str, Any] = {}
     for field, value in (
@@ -288,8 +290,8 @@ def _container_security(own: SecurityContext | None, pod: SecurityContext | None
 def _container(
     name: str,
     image: str,
-    spec: Container | App,
-    app: App,
+    spec: Container | Workload,
+    app: Workload,
     tenant: Tenant,
 ) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": image}
@@ -316,7 +318,7 @@ def _container(
     return container
 
 
-def _pre_stop(app: App) -> dict[str, Any] | None:
+def _pre_stop(app: Workload) -> dict[str, Any] | None:
     stop = app.pre_stop
     if stop is None:
         return None
@@ -328,12 +330,12 @@ def _pre_stop(app: App) -> dict[str, Any] | None:
     return {"httpGet": {"path": stop.http, "port": port}}
 
 
-def _spread(app: App, track: str, *, per_revision: bool) -> list[dict[str, Any]]:
+def _spread(app: Workload, track: str | None, *, per_revision: bool) -> list[dict[str, Any]]:
     """Replicas spread over nodes, and over zones where nodes carry a zone label (a preference
     only: nodes without the label are still used)."""
     if app.scheduling.spread == "none":
         return []
-    selector: dict[str, Any] = {"matchLabels": {APP_LABEL: app.name, TRACK_LABEL: track}}
+    selector: dict[str, Any] = {"matchLabels": {APP_LABEL: app.name, **({TRACK_LABEL: track} if track else {})}}
     node: dict[str, Any] = {
         "maxSkew": 1,
         "topologyKey": HOSTNAME_LABEL,
@@ -354,18 +356,19 @@ def _spread(app: App, track: str, *, per_revision: bool) -> list[dict[str, Any]]
 
 
 def pod_template(
-    app: App,
+    app: Workload,
     tenant: Tenant,
     volumes: Mapping[str, Volume],
     image: str,
-    track: str,
+    track: str | None,
     *,
     templated: Iterable[str] = (),
     per_revision: bool = True,
 ) -> dict[str, Any]:
     labels = dict(app.metadata.labels)
     labels.update(owner_labels(app.tenant, app.name))
-    labels[TRACK_LABEL] = track
+    if track is not None:
+        labels[TRACK_LABEL] = track
     main = _container(app.name, image, app, app, tenant)
     lifecycle = _pre_stop(app)
     if lifecycle is not None:

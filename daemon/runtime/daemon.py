@@ -28,6 +28,8 @@ from daemon.engine.alerts import INTERVAL_SECONDS as ALERT_INTERVAL_SECONDS
 from daemon.engine.alerts import AlertEvaluator
 from daemon.engine.apply import ResourceManager
 from daemon.engine.backups import BackupManager
+from daemon.engine.jobs import INTERVAL_SECONDS as JOB_CHECK_SECONDS
+from daemon.engine.jobs import JobMonitor
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler
 from daemon.model.events import EventSink
@@ -158,6 +160,7 @@ class Daemon:
         # The reconciler holds the clock the daemon was given: an injected clock moves all three.
         self.backups = BackupManager(self.kube, self.events, clock)
         self.alerts = AlertEvaluator(self.kube, self.events, clock)
+        self.jobs = JobMonitor(self.kube, self.events)
         self.chat = self._wire_chat()
 
     @classmethod
@@ -226,6 +229,7 @@ class Daemon:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
+        self.scheduler.add_job(self._check_jobs, seconds=JOB_CHECK_SECONDS, job_id="jobs")
         self.scheduler.start()
         if self.chat is not None and self.settings.slack.app_token:
             self.chat.start_socket_mode()
@@ -263,6 +267,11 @@ class Daemon:
         # Only the leader snapshots (inside scheduled_run); nothing starts once stopping.
         if not self._stopped.is_set():
             self.backups.scheduled_run(self.is_leader, lambda: self.reconciler.snapshot().model)
+
+    def _check_jobs(self) -> None:
+        # Only the leader announces failed runs (inside scheduled_run); nothing once stopping.
+        if not self._stopped.is_set():
+            self.jobs.scheduled_run(self.is_leader, lambda: self.reconciler.snapshot().model)
 
     def _evaluate_alerts(self) -> None:
         model = self.reconciler.snapshot().model

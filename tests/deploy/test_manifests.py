@@ -109,6 +109,8 @@ def allowed(kubeconfig: Path, verb: str, group: str, resource: str, name: str = 
         ("list", "metrics.k8s.io", "pods", ""),  # cpu/memory alert rules
         ("update", "coordination.k8s.io", "leases", ""),  # leader election
         ("bind", "rbac.authorization.k8s.io", "clusterroles", "admin"),  # tenant members
+        ("create", "batch", "cronjobs", ""),  # scheduled Jobs
+        ("patch", "batch", "jobs", ""),  # one-off Jobs, and failed runs marked as announced
     ],
 )
 def test_the_service_account_may_do_what_the_daemon_does(

@@ -47,7 +47,7 @@ def test_unknown_kind_suggests_the_right_one(tmp_path: Path) -> None:
 def test_missing_kind(tmp_path: Path) -> None:
     content = "apiVersion: dockyard.dev/v1alpha1\nmetadata:\n  name: x\n"
     hints = check(tmp_path, "tenants/shop/x.yaml", content, [("apiVersion", "document has no 'kind'")])
-    assert hints == ["allowed here: App, Volume, Policy, Autoscaling"]
+    assert hints == ["allowed here: App, Volume, Policy, Autoscaling, Job"]
 
 
 def test_raw_kubernetes_objects_are_refused(tmp_path: Path) -> None:
@@ -537,7 +537,7 @@ def test_template_shape(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", ["Platform", "Tenant", "App", "Volume", "Policy", "Autoscaling", "NotificationList", "Template"]
+    "kind", ["Platform", "Tenant", "App", "Volume", "Policy", "Autoscaling", "NotificationList", "Template", "Job"]
 )
 def test_every_kind_rejects_unknown_spec_fields(tmp_path: Path, kind: str) -> None:
     place = {

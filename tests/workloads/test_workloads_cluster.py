@@ -180,3 +180,121 @@ def test_a_restore_keeps_the_claim_it_replaces_even_with_delete_policy(kube: Kub
     manager.apply(plan, revision="r2", wait=False)
     claim = kube.get(kube.resource_type("v1", "PersistentVolumeClaim"), repo.tenant, "data")
     assert claim is not None and not claim["metadata"].get("deletionTimestamp")
+
+
+def _job_objects(kube: KubeClient, namespace: str) -> dict[str, dict[str, Any]]:
+    return {
+        j["metadata"]["name"]: j for j in kube.list_objects(kube.resource_type("batch/v1", "Job"), namespace=namespace)
+    }
+
+
+def test_a_one_off_job_runs_once_and_a_change_runs_it_again(kube: KubeClient, repo: PlatformRepo) -> None:
+    from tests.fixtures_cluster import wait_for
+
+    repo.apps.clear()
+    migrate: dict[str, Any] = {
+        "image": "example/migrate:1.0",
+        "args": ["up"],
+        "resources": {"cpu": "10m", "memory": "16Mi"},
+    }
+    repo.extra["jobs/migrate.yaml"] = doc("Job", "migrate", migrate)
+    repo.write()
+    manager = manager_for(kube, repo)
+    result = manager.apply(plan_of(manager, repo.root), revision="r1", timeout=120)
+    assert result.failed == [] and result.unhealthy == [], result.unhealthy
+    (first,) = _job_objects(kube, repo.tenant)
+    done = wait_for(
+        lambda: _job_objects(kube, repo.tenant)[first],
+        timeout=60,
+        message=f"Job {first} complete",
+        until=lambda j: any(
+            c["type"] == "Complete" and c["status"] == "True" for c in j["status"].get("conditions") or ()
+        ),
+    )
+    assert done["status"]["succeeded"] == 1
+    again = plan_of(manager, repo.root, "r2")
+    assert not again.changeset.has_changes  # a finished Job is never run again
+    health = manager.wait_healthy(again, {}, timeout=5)
+    assert [(h.ref.name, h.state, h.message) for h in health if h.ref.kind == "Job"] == [
+        (first, "healthy", "succeeded")
+    ]
+
+    migrate["image"] = "example/migrate:1.1"
+    repo.write()
+    result = manager.apply(plan_of(manager, repo.root, "r3"), revision="r3", timeout=120)
+    assert result.failed == []
+    assert [str(r) for r in result.pruned] == [f"Job.batch/{repo.tenant}/{first}"]
+    (second,) = wait_for(
+        lambda: _job_objects(kube, repo.tenant),
+        timeout=30,
+        message="the old Job gone",
+        until=lambda jobs: first not in jobs,
+    )
+    assert second != first and second.startswith("migrate-")
+
+
+def test_a_failed_run_is_announced_once(kube: KubeClient, repo: PlatformRepo) -> None:
+    from daemon.engine.jobs import FAILURE_ANNOUNCED_ANNOTATION, JobMonitor
+    from daemon.model.events import MemorySink
+    from tests.fixtures_cluster import wait_for
+
+    repo.apps.clear()
+    # Its pod can never be scheduled, so the deadline fails the run: the Job controller decides.
+    doomed = {"image": "busybox:1.36", "activeDeadline": "2s", "retries": 0, "nodeSelector": {"pool": "none"}}
+    repo.extra["jobs/doomed.yaml"] = doc("Job", "doomed", doomed)
+    repo.write()
+    manager = manager_for(kube, repo)
+    model = load_or_raise(repo.root)
+    assert manager.apply(manager.plan(render(model, "r1"), max_fraction=0.5), revision="r1", wait=False).failed == []
+    (name,) = _job_objects(kube, repo.tenant)
+    wait_for(
+        lambda: _job_objects(kube, repo.tenant)[name],
+        timeout=60,
+        message=f"Job {name} failed",
+        until=lambda j: any(
+            c["type"] == "Failed" and c["status"] == "True" for c in j["status"].get("conditions") or ()
+        ),
+    )
+    sink = MemorySink()
+    report = JobMonitor(kube, sink).run(model)
+    assert report.failed == [f"{repo.tenant}/{name}"]
+    (event,) = sink.events
+    assert event.name == "job.failed" and event.severity == "warning"
+    assert event.tenant == repo.tenant and event.app == "doomed"
+    assert event.summary.startswith(f"Job {repo.tenant}/doomed failed: DeadlineExceeded")
+    assert event.details["run"] == name and event.details["schedule"] is None
+    # Announced once: the same monitor, or a new one after a restart, stays quiet.
+    assert JobMonitor(kube, sink).run(model).failed == []
+    assert len(sink.events) == 1
+    assert _job_objects(kube, repo.tenant)[name]["metadata"]["annotations"][FAILURE_ANNOUNCED_ANNOTATION]
+    health = manager.wait_healthy(plan_of(manager, repo.root, "r2"), {}, timeout=5)
+    (job_health,) = [h for h in health if h.ref.kind == "Job"]
+    assert job_health.state == "degraded" and "DeadlineExceeded" in job_health.message
+
+
+def test_a_cron_job_runs_on_its_schedule_and_its_last_run_is_its_health(kube: KubeClient, repo: PlatformRepo) -> None:
+    from daemon.policy.health import assess
+    from daemon.render import objref
+    from tests.fixtures_cluster import wait_for
+
+    repo.apps.clear()
+    repo.extra["jobs/tick.yaml"] = doc("Job", "tick", {"image": "busybox:1.36", "schedule": "* * * * *"})
+    repo.write()
+    manager = manager_for(kube, repo)
+    result = manager.apply(plan_of(manager, repo.root), revision="r1", timeout=120)
+    assert result.failed == [] and result.unhealthy == []
+    assert not plan_of(manager, repo.root).changeset.has_changes
+    cron_type = kube.resource_type("batch/v1", "CronJob")
+    # The CronJob controller starts a run at the next minute; kwok completes its pod.
+    cron = wait_for(
+        lambda: kube.get(cron_type, repo.tenant, "tick"),
+        timeout=90,
+        message="a successful scheduled run",
+        until=lambda c: c is not None and bool(c.get("status", {}).get("lastSuccessfulTime")),
+        interval=1.0,
+    )
+    assert cron is not None
+    health = assess(objref(cron), cron)
+    assert health.state == "healthy" and health.message.startswith("the last run succeeded at")
+    runs = _job_objects(kube, repo.tenant)
+    assert runs and all(j["metadata"]["labels"]["dockyard.dev/job"] == "tick" for j in runs.values())

@@ -32,16 +32,17 @@ class Spot:
 
 
 def containers(entry: Entry) -> Iterator[Spot]:
+    """The containers of an App's or a Job's pod, in the order the pod runs them."""
     spec = entry.spec()
     for i, item in enumerate(items(spec.get("initContainers"))):
         yield Spot(str(item.get("name")), item, ("initContainers", i), f"init container '{item.get('name')}'")
-    yield Spot(str(entry.name), spec, (), "this App")
+    yield Spot(str(entry.name), spec, (), f"this {entry.kind}")
     for i, item in enumerate(items(spec.get("sidecars"))):
         yield Spot(str(item.get("name")), item, ("sidecars", i), f"sidecar '{item.get('name')}'")
 
 
 def check(ctx: CheckContext) -> None:
-    for entry in ctx.valid["App"]:
+    for entry in (*ctx.valid["App"], *ctx.valid["Job"]):
         spots = list(containers(entry))
         _names(ctx, entry, spots)
         _pod_ports(ctx, entry, spots)
@@ -62,7 +63,7 @@ def _names(ctx: CheckContext, entry: Entry, spots: list[Spot]) -> None:
     for spot in spots:
         first = seen.get(spot.name)
         if first is not None:
-            why = "the App's own container has its name" if first.path == () else f"{first.noun} has it too"
+            why = f"the {entry.kind}'s own container has its name" if first.path == () else f"{first.noun} has it too"
             ctx.report(
                 entry,
                 spot.at("name"),

@@ -56,6 +56,13 @@ def _covers(declared: _Flow, wanted: _Flow) -> bool:
     )
 
 
+def _workload(ctx: CheckContext, entry: Entry, path: DocPath, name: object, tenant: str | None) -> bool:
+    """A rule names the pods of an App or of a Job (they share the app label); True when one exists."""
+    if isinstance(name, str) and ctx.exists("Job", name, tenant):
+        return True
+    return ctx.require(entry, path, "App", name, tenant, noun="App")
+
+
 def _strict(ctx: CheckContext, tenant: str) -> bool:
     entry = ctx.valid_entry("Tenant", tenant)
     return entry is not None and mapping(entry.spec().get("network")).get("isolation", "strict") == "strict"
@@ -68,9 +75,7 @@ def check(ctx: CheckContext) -> None:
         tenant = entry.tenant
         for i, rule in enumerate(items(spec.get("network"))):
             if "close" in rule:
-                ctx.require(
-                    entry, ("spec", "network", i, "close", "app"), "App", rule["close"]["app"], tenant, noun="App"
-                )
+                _workload(ctx, entry, ("spec", "network", i, "close", "app"), rule["close"]["app"], tenant)
                 continue
             base: DocPath = ("spec", "network", i, "allow")
             allow = rule["allow"]
@@ -119,8 +124,8 @@ def _ingress(
     if "tenant" in source:
         tenant_ok = ctx.require(entry, (*base, "from", "tenant"), "Tenant", source["tenant"], noun="tenant")
     if "app" in source and tenant_ok:
-        ctx.require(entry, (*base, "from", "app"), "App", source["app"], source_tenant, noun="App")
-    if not ctx.require(entry, (*base, "to", "app"), "App", allow["to"]["app"], tenant, noun="App"):
+        _workload(ctx, entry, (*base, "from", "app"), source["app"], source_tenant)
+    if not _workload(ctx, entry, (*base, "to", "app"), allow["to"]["app"], tenant):
         return
     _rule_ports(ctx, entry, base, allow, tenant)
     wanted = _Flow(source_tenant, source.get("app"), tenant, allow["to"]["app"])
@@ -166,7 +171,7 @@ def _egress(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any
         )
         return
     if "app" in source:
-        ctx.require(entry, (*base, "from", "app"), "App", source["app"], tenant, noun="App")
+        _workload(ctx, entry, (*base, "from", "app"), source["app"], tenant)
     if not _strict(ctx, tenant):
         ctx.report(
             entry,
@@ -192,7 +197,7 @@ def _egress(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any
     if not ctx.require(entry, (*base, "to", "tenant"), "Tenant", target, noun="tenant"):
         return
     if "app" in to:
-        if not ctx.require(entry, (*base, "to", "app"), "App", to["app"], target, noun="App"):
+        if not _workload(ctx, entry, (*base, "to", "app"), to["app"], target):
             return
         _rule_ports(ctx, entry, base, allow, target)
     wanted = _Flow(tenant, source.get("app"), target, to.get("app"))

@@ -15,7 +15,7 @@ def check(ctx: CheckContext) -> None:
     classes = ctx.platform_classes()
     default = next((name for name, c in (classes or {}).items() if c.get("default")), None)
     mounts: dict[tuple[str | None, str], list[tuple[Entry, DocPath]]] = defaultdict(list)
-    for app in ctx.valid["App"]:
+    for app in (*ctx.valid["App"], *ctx.valid["Job"]):
         mounted: set[str] = set()  # the containers of one pod share its volumes: one use per App
         for base, container in _containers(app.spec()):
             for i, mount in enumerate(items(container.get("volumes"))):
@@ -95,7 +95,7 @@ def _storage_class(
 def _single_writer(ctx: CheckContext, volume: Entry, spec: dict[str, Any], users: list[tuple[Entry, DocPath]]) -> None:
     mode = spec.get("accessMode", "ReadWriteOnce")
     for index, (app, path) in enumerate(users):
-        pods = ctx.max_pods(app)
+        pods = int(app.spec().get("parallelism", 1)) if app.kind == "Job" else ctx.max_pods(app)
         if pods > 1:
             if app.spec().get("stateful"):
                 hint = "set perReplica: true on the Volume (a claim per replica), or use ReadWriteMany (cephfs)"
@@ -104,8 +104,8 @@ def _single_writer(ctx: CheckContext, volume: Entry, spec: dict[str, Any], users
             ctx.report(
                 app,
                 path,
-                f"volume '{volume.name}' is {mode}, but App '{app.name}' can run {pods} pods that would all mount "
-                "this one claim",
+                f"volume '{volume.name}' is {mode}, but {app.kind} '{app.name}' can run {pods} pods that would "
+                "all mount this one claim",
                 hint,
                 code="value.access-mode",
             )
@@ -115,7 +115,7 @@ def _single_writer(ctx: CheckContext, volume: Entry, spec: dict[str, Any], users
             ctx.report(
                 app,
                 path,
-                f"volume '{volume.name}' is {mode} and already mounted by App '{first.name}'",
+                f"volume '{volume.name}' is {mode} and already mounted by {first.kind} '{first.name}'",
                 "only one pod can ever use it"
                 if one_pod
                 else "both pods can only run on the same node; use ReadWriteMany (cephfs)",
