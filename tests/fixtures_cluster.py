@@ -176,3 +176,19 @@ def promtool() -> Path:
     from devcluster.build import ensure_built
 
     return ensure_built(tests=True).binary("promtool")
+
+
+@pytest.fixture(scope="session")
+def sops() -> Path:
+    """The sops binary, built with the control plane: an independent encryptor for SOPS fixtures."""
+    from devcluster.build import ensure_built
+
+    return ensure_built(tests=True).binary("sops")
+
+
+@pytest.fixture(scope="session")
+def kube_score() -> Path:
+    """kube-score, built with the control plane: the judge of the rendered example."""
+    from devcluster.build import ensure_built
+
+    return ensure_built(tests=True).binary("kube-score")

@@ -6,12 +6,16 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from daemon.edges.kube import KubeClient
+from daemon.edges.sops import AgeKeys
 from daemon.engine.apply import ResourceManager
-from daemon.errors import ConfigError
+from daemon.engine.secrets import SecretOpener
+from daemon.errors import ConfigError, SecretError
 from daemon.model.kinds import PlatformModel
 from daemon.policy.plan import Plan
 from daemon.render import render
@@ -57,6 +61,30 @@ def load_model(path: Path) -> PlatformModel:
     return load_or_raise(path)
 
 
+def age_keys(environ: Mapping[str, str]) -> AgeKeys | None:
+    """The age identities that open the repo's encrypted Secrets: ``DOCKYARD_AGE_KEY`` (the key
+    itself) or ``DOCKYARD_AGE_KEY_FILE`` (a keys.txt file); None when neither is set."""
+    text, origin = environ.get("DOCKYARD_AGE_KEY"), "DOCKYARD_AGE_KEY"
+    path = environ.get("DOCKYARD_AGE_KEY_FILE")
+    if not text and path:
+        origin = f"DOCKYARD_AGE_KEY_FILE ({path})"
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read {origin}: {getattr(e, 'strerror', None) or type(e).__name__}") from e
+    if not text:
+        return None
+    try:
+        return AgeKeys.parse(text, origin=origin)
+    except SecretError as e:
+        raise ConfigError(str(e)) from e
+
+
+def render_repo(model: PlatformModel, revision: str, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The repo's objects, its encrypted Secrets opened with the key in ``environ``."""
+    return render(model, revision, secrets=SecretOpener(age_keys(environ)).open(model.secrets))
+
+
 def kube_client(args: argparse.Namespace) -> KubeClient:
     return KubeClient(args.kubeconfig, context=args.context, max_connections=max(args.concurrency, 4))
 
@@ -85,7 +113,7 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> Rep
     revision = revision_of(path)
     manager = resource_manager(args, kube_client(args))
     plan = manager.plan(
-        render(model, revision),
+        render_repo(model, revision, os.environ),
         max_fraction=model.platform.prune.max_fraction,
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,

@@ -24,12 +24,13 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from daemon.engine.secrets import SecretOpener
 from daemon.errors import CycleStopped, DockyardError, SourceError, ValidationFailed
 from daemon.loader import LoadCache, load_or_raise
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
@@ -37,6 +38,7 @@ from daemon.model.cycle import CycleOutcome, StopReason, Trigger
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, ScaleSchedule
 from daemon.model.refs import Revision
+from daemon.model.secrets import SealedSecret, SecretData
 from daemon.policy.health import WATCHED_KINDS, Health, assess
 from daemon.policy.plan import ApplyResult, Plan, tenant_of
 from daemon.policy.windows import WindowDecision, active_scale_schedules, blocked_tenants
@@ -95,6 +97,12 @@ class Metrics(Protocol):
 
 class HistorySink(Protocol):
     def append(self, record: HistoryRecord) -> None: ...
+
+
+class SecretSource(Protocol):
+    """Opens the repo's encrypted Secrets (:class:`daemon.engine.secrets.SecretOpener`)."""
+
+    def open(self, sealed: Iterable[SealedSecret]) -> Mapping[tuple[str, str], SecretData]: ...
 
 
 class PauseSource(Protocol):
@@ -176,8 +184,10 @@ class Reconciler:
         monotonic: Callable[[], float] = time.monotonic,
         is_leader: Callable[[], bool] = lambda: True,
         on_model: Callable[[PlatformModel], None] = lambda _: None,
+        secrets: SecretSource | None = None,
     ) -> None:
         self._source = source
+        self._secrets = secrets or SecretOpener()
         self._cluster = cluster
         self._events = events
         self._metrics = metrics
@@ -269,20 +279,23 @@ class Reconciler:
 
     def _load(self, c: _Cycle, revision: Revision) -> bool:
         """Validates and renders a new revision; an invalid one is rejected whole."""
+        schedules: dict[tuple[str, str], ScaleSchedule] = {}
         try:
             model = load_or_raise(Path(revision.path), self._load_cache)
+            schedules = active_scale_schedules(model.autoscalings, self._clock())
+            desired = self._render(model, revision, schedules)
         except ValidationFailed as e:
+            # Invalid, or Secrets the daemon cannot open: either way nothing of it is applied.
             errors = [p.format() for p in e.problems if p.severity == "error"]
             c.state = replace(c.state, invalid_sha=revision.sha)
             self._emit(say.invalid_commit(revision, errors, c.state.revision))
             self._record(c, "validation", revision, "invalid", errors=errors)
             return False
-        schedules = active_scale_schedules(model.autoscalings, self._clock())
         c.state = replace(
             c.state,
             revision=revision,
             model=model,
-            desired=tuple(render(model, revision.sha, schedules)),
+            desired=desired,
             invalid_sha="",
             schedules=schedules,
         )
@@ -311,13 +324,24 @@ class Reconciler:
                         f"{after.min_replicas}-{after.max_replicas}",
                     )
                 )
+        try:
+            desired = self._render(model, revision, schedules)
+        except ValidationFailed as e:
+            # The revision opened before: only a key that changed under the daemon gets here.
+            raise CycleStopped("render", f"cannot render {revision.sha[:8]}: {e}") from e
         c.state = replace(
             c.state,
             schedules=schedules,
-            desired=tuple(render(model, revision.sha, schedules)),
+            desired=desired,
             scaling_changes=c.state.scaling_changes + tuple(changes),
         )
         return True
+
+    def _render(
+        self, model: PlatformModel, revision: Revision, schedules: Mapping[tuple[str, str], ScaleSchedule]
+    ) -> tuple[Mapping[str, Any], ...]:
+        """The revision's objects, its encrypted Secrets opened with the daemon's key."""
+        return tuple(render(model, revision.sha, schedules, self._secrets.open(model.secrets)))
 
     def _up_to_date(self, c: _Cycle, revision: Revision) -> bool:
         """A periodic cycle with nothing new and nothing waiting has nothing to do; explicit

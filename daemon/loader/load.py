@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
@@ -19,6 +19,7 @@ from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
 from daemon.loader.repo import PLATFORM_FILE, walk
 from daemon.loader.schemas import validator
+from daemon.loader.secrets import duplicate_secrets, load_secrets
 from daemon.loader.templates import instantiate, resolve_templates, validate_instance
 from daemon.loader.yamlsource import Document, read_file
 from daemon.model.kinds import PlatformModel
@@ -104,7 +105,14 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
     # Where each entry came from, to find its cached schema result: (rel, digest, index).
     origin: dict[int, tuple[str, bytes, int]] = {}
     live: set[tuple[str, bytes]] = set()
+    sealed = []
     for source in repo.files:
+        if source.place == "tenant-secret":
+            # Encrypted Secrets are not Dockyard documents: their envelope is checked on its own.
+            found_secrets, found = load_secrets(source)
+            sealed.extend(found_secrets)
+            problems.extend(found)
+            continue
         digest = _digest(source.path) if cache is not None else None
         key = (source.rel, digest) if digest is not None else None
         if cache is not None and key is not None and key in cache.files:
@@ -174,10 +182,11 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         app.doc, app.data, app.valid = instance, instance.data, not found
 
     problems.extend(cross_check(entries, repo.tenant_dirs))
+    problems.extend(duplicate_secrets(sealed))
     ordered = tuple(sorted(_unique(problems)))
     if any(p.severity == "error" for p in ordered):
         return LoadResult(None, ordered, len(repo.files), len(entries))
-    return LoadResult(_model(entries), ordered, len(repo.files), len(entries))
+    return LoadResult(replace(_model(entries), secrets=tuple(sealed)), ordered, len(repo.files), len(entries))
 
 
 def load_or_raise(root: Path, cache: LoadCache | None = None) -> PlatformModel:

@@ -6,6 +6,7 @@ Layout (see PLATFORM-FORMAT.md)::
     notifications/**/*.yaml          NotificationList
     templates/**/*.yaml              Template
     tenants/<tenant>/tenant.yaml     Tenant
+    tenants/<tenant>/secrets/*.yaml  Kubernetes Secrets encrypted with SOPS (age)
     tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling, Job
 
 Symlinks are followed only while they stay inside the checkout: a repo is untrusted input, and a
@@ -22,10 +23,12 @@ from typing import Final, Literal
 
 from daemon.errors import Problem
 
-Place = Literal["platform", "notifications", "templates", "tenant", "tenant-object"]
+Place = Literal["platform", "notifications", "templates", "tenant", "tenant-object", "tenant-secret"]
 
 PLATFORM_FILE: Final = "platform.yaml"
 TENANT_FILES: Final = ("tenant.yaml", "tenant.yml")
+#: The folder of a tenant that holds its encrypted Secrets (not Dockyard documents).
+SECRETS_DIR: Final = "secrets"
 KNOWN_TOP_LEVEL: Final = (PLATFORM_FILE, "notifications", "templates", "tenants")
 YAML_SUFFIXES: Final = (".yaml", ".yml")
 # Files every repo has that are none of our business; anything else unknown gets a warning.
@@ -39,6 +42,7 @@ ALLOWED_KINDS: Final[dict[Place, tuple[str, ...]]] = {
     "templates": ("Template",),
     "tenant": ("Tenant",),
     "tenant-object": ("App", "Volume", "Policy", "Autoscaling", "Job"),
+    "tenant-secret": (),
 }
 HOME_OF_KIND: Final = {
     "Platform": "platform.yaml",
@@ -194,7 +198,9 @@ class _Walker:
             self.tenant_dirs.append(name)
             has_tenant_file = False
             for child, child_rel, child_real, child_is_dir in self.entries(real, entry_rel):
-                if child_is_dir:
+                if child_is_dir and child == SECRETS_DIR:
+                    self.yaml_tree(child_real, child_rel, "tenant-secret", name)
+                elif child_is_dir:
                     self.yaml_tree(child_real, child_rel, "tenant-object", name)
                 elif child in TENANT_FILES:
                     has_tenant_file = True

@@ -14,6 +14,7 @@ from typing import Literal
 
 from daemon import API_VERSION
 from daemon.model.refs import Metadata, SourceRef
+from daemon.model.secrets import SealedSecret
 from daemon.model.workload import Expose, FileMount, PreStop, Scheduling, SecurityContext, ServiceType
 
 KINDS: tuple[str, ...] = (
@@ -561,6 +562,8 @@ class PlatformModel:
     notification_lists: tuple[NotificationList, ...] = ()
     templates: tuple[Template, ...] = ()
     jobs: tuple[Job, ...] = ()
+    #: tenants' Secrets, encrypted (decrypted only when rendering)
+    secrets: tuple[SealedSecret, ...] = ()
     api_version: str = API_VERSION
 
     def tenant(self, name: str) -> Tenant | None:

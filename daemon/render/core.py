@@ -8,10 +8,12 @@ from typing import Any
 
 from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
 from daemon.model.refs import ObjRef
+from daemon.model.secrets import SecretData
 from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.job import render_job
 from daemon.render.network import render_network
+from daemon.render.secrets import render_secrets
 from daemon.render.storage import render_storage_classes, render_volume
 from daemon.render.tenant import render_tenant
 
@@ -67,11 +69,14 @@ def render(
     model: PlatformModel,
     revision: str = "",
     schedules: Mapping[tuple[str, str], ScaleSchedule] | None = None,
+    secrets: Mapping[tuple[str, str], SecretData] | None = None,
 ) -> list[KubeObject]:
     """Every object the model asks for, in apply order (stable within a stage).
 
     ``schedules`` holds the scheduled scaling in force (by tenant and Autoscaling name): the
-    caller decides what "now" is, so rendering stays a pure function of its arguments.
+    caller decides what "now" is, so rendering stays a pure function of its arguments. ``secrets``
+    holds the decrypted values of the model's encrypted Secrets (by tenant and name): the caller
+    has the key; a Secret without its values is a :class:`ValidationFailed`.
     """
     schedules = schedules or {}
     platform = model.platform
@@ -80,6 +85,8 @@ def render(
     for tenant in model.tenants:
         objects.extend(render_tenant(tenant, revision))
     objects.extend(render_network(model, revision))
+    if model.secrets:
+        objects.extend(render_secrets(model.secrets, secrets or {}, revision))
     for volume in model.volumes:
         if not volume.per_replica:  # those are claim templates of their StatefulSet
             objects.append(render_volume(volume, revision))

@@ -32,6 +32,7 @@ from daemon.engine.jobs import INTERVAL_SECONDS as JOB_CHECK_SECONDS
 from daemon.engine.jobs import JobMonitor
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler
+from daemon.engine.secrets import SecretOpener
 from daemon.model.events import EventSink
 from daemon.model.kinds import PlatformModel
 from daemon.runtime.bus import EventBus
@@ -134,6 +135,7 @@ class Daemon:
             is_leader=self.is_leader,
             on_model=self._on_model,
             clock=clock,
+            secrets=SecretOpener(settings.secrets.age_keys),
         )
         self.runner = CycleRunner(self.reconciler)
         self.scheduler = DaemonScheduler(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from daemon.chat.config import SlackConfig
 from daemon.edges.git import GitRemote
+from daemon.edges.sops import AgeKeys
 from daemon.errors import ConfigError
 from notifiers.settings import NotifierSettings
 
@@ -69,6 +70,12 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class SecretSettings:
+    #: decrypts the repo's SOPS-encrypted Secrets; None: the daemon has no key
+    age_keys: AgeKeys | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     source: SourceSettings
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
@@ -77,6 +84,7 @@ class DaemonSettings:
     http: HttpSettings = field(default_factory=HttpSettings)
     notifications: NotifierSettings = field(default_factory=NotifierSettings)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    secrets: SecretSettings = field(default_factory=SecretSettings)
     #: the git cache, the chat commits' cache and the notification outbox
     workdir: Path = Path(".dockyard")
     #: logged once the daemon is first ready (``make demo`` says what to try next)

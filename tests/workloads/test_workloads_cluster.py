@@ -298,3 +298,51 @@ def test_a_cron_job_runs_on_its_schedule_and_its_last_run_is_its_health(kube: Ku
     assert health.state == "healthy" and health.message.startswith("the last run succeeded at")
     runs = _job_objects(kube, repo.tenant)
     assert runs and all(j["metadata"]["labels"]["dockyard.dev/job"] == "tick" for j in runs.values())
+
+
+def test_a_secret_from_git_lands_in_its_tenant_and_its_values_never_show(
+    kube: KubeClient,
+    repo: PlatformRepo,
+    kubeconfig: Path,
+    sops: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import base64
+    import logging
+
+    from daemon.cli import main
+    from tests.sopsfiles import AgeKey, encrypt, secret_yaml
+
+    key = AgeKey.generate()
+    monkeypatch.setenv("DOCKYARD_AGE_KEY", key.keys_txt())
+    repo.apps["app0"]["spec"]["env"] = [{"name": "DB", "secretRef": {"name": "orders-db", "key": "password"}}]
+    first, second = "first-p@ssw0rd", "second-p@ssw0rd"
+    repo.extra["secrets/orders-db.yaml"] = encrypt(
+        sops, secret_yaml("orders-db", repo.tenant, {"password": first}), key.public, tmp_path / "e1"
+    )
+    repo.write()
+    args = ["--repo", str(repo.root), "--kubeconfig", str(kubeconfig), "--namespace", "dockyard-tests"]
+    caplog.set_level(logging.DEBUG)
+    assert main(["apply", *args, "--timeout", "60"]) == 0
+    live = kube.get(kube.resource_type("v1", "Secret"), repo.tenant, "orders-db")
+    assert live is not None and base64.b64decode(live["data"]["password"]).decode() == first
+    assert live["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "dockyard"
+    assert main(["plan", *args, "--detailed-exitcode"]) == 0  # nothing drifts: data only, as the server keeps it
+
+    repo.extra["secrets/orders-db.yaml"] = encrypt(
+        sops, secret_yaml("orders-db", repo.tenant, {"password": second}), key.public, tmp_path / "e2"
+    )
+    repo.write()
+    capsys.readouterr()
+    assert main(["plan", *args, "--detailed-exitcode"]) == 2
+    assert main(["plan", *args, "--output", "json"]) == 0
+    assert main(["render", "--repo", str(repo.root)]) == 0
+    shown = capsys.readouterr().out
+    assert "Secret" in shown and "data.password" in shown and "***" in shown
+    for value in (first, second):
+        encoded = base64.b64encode(value.encode()).decode()
+        assert value not in shown and encoded not in shown
+        assert value not in caplog.text and encoded not in caplog.text
