@@ -156,7 +156,11 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         )
         if "quota" in spec
         else None,
-        limits=Limits(default_cpu=_quantity(limits, "defaultCpu"), default_memory=_quantity(limits, "defaultMemory"))
+        limits=Limits(
+            default_cpu=_quantity(limits, "defaultCpu"),
+            default_memory=_quantity(limits, "defaultMemory"),
+            default_ephemeral_storage=_quantity(limits, "defaultEphemeralStorage"),
+        )
         if "limits" in spec
         else None,
         pod_security=spec.get("podSecurity", "baseline"),

@@ -158,6 +158,7 @@ class Quota:
 class Limits:
     default_cpu: str | None = None
     default_memory: str | None = None
+    default_ephemeral_storage: str | None = None
 
 
 @dataclass(frozen=True)

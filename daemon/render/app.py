@@ -85,7 +85,8 @@ def render_app(
             objects.append(_exposed_service(app, revision, app.expose.service))
     if app.domains and app.ports:
         objects.append(_ingress(app, revision, ingress_class=ingress_class, tls=ingress_tls))
-    if replicas > 1:
+    # A budget as soon as there can be two pods: evictions then take them one at a time.
+    if max(replicas, autoscaling.max_replicas if autoscaling else 0) > 1:
         objects.append(_pdb(app, revision))
     return objects
 

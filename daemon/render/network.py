@@ -76,6 +76,9 @@ def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
         shut = closed.get(tenant.name, set())
         if tenant.network.isolation == "strict":
             objects.extend(_baseline(tenant, model, revision, targeted.get(tenant.name, set()) | shut))
+            if not _reachable_inside(model, tenant, targeted.get(tenant.name, set()) | shut):
+                # Every app accepts only its own rules: a policy selecting none of them would be noise.
+                objects = [o for o in objects if not _is(o, tenant, "allow-same-tenant")]
             objects.extend(_entry_points(tenant, model.apps_of(tenant.name), revision))
             for other_name in tenant.network.allow_from:
                 objects.append(
@@ -99,6 +102,17 @@ def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
         if owner is not None:
             objects.extend(_rule_policies(policy, owner, closed.get(policy.tenant, set()), revision))
     return objects
+
+
+def _reachable_inside(model: PlatformModel, tenant: Tenant, restricted: set[str]) -> bool:
+    """True when some workload of the tenant accepts the rest of the tenant."""
+    workloads = [a.name for a in model.apps_of(tenant.name)] + [j.name for j in model.jobs_of(tenant.name)]
+    return any(name not in restricted for name in workloads)
+
+
+def _is(obj: dict[str, Any], tenant: Tenant, name: str) -> bool:
+    meta = obj["metadata"]
+    return bool(meta["name"] == name and meta.get("namespace") == tenant.namespace)
 
 
 def _apps_with_rules(policies: Iterable[Policy]) -> dict[str, set[str]]:

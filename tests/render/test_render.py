@@ -212,8 +212,12 @@ def test_a_request_above_the_tenant_default_limit_gets_a_matching_limit() -> Non
     bigger = dataclasses.replace(api, resources=Resources(cpu="750m", memory="128Mi"))
     model = dataclasses.replace(model, apps=tuple(bigger if a is api else a for a in model.apps))
     container = by(render(model, "r"), "Deployment", "api", "shop")["spec"]["template"]["spec"]["containers"][0]
-    # cpu 750m > the tenant's 500m default limit: capped at the request; memory 128Mi fits the default.
-    assert container["resources"] == {"requests": {"cpu": "750m", "memory": "128Mi"}, "limits": {"cpu": "750m"}}
+    # cpu 750m > the tenant's 500m default limit: the limit is the request; memory 128Mi gets the
+    # tenant's default limit (what its LimitRange would give), written out.
+    assert container["resources"] == {
+        "requests": {"cpu": "750m", "memory": "128Mi"},
+        "limits": {"cpu": "750m", "memory": "512Mi"},
+    }
 
 
 def test_scheduled_scaling_raises_the_hpa_bounds_while_its_window_is_open() -> None:

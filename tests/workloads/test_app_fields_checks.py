@@ -294,3 +294,11 @@ def test_restricted_tenants_and_host_level_settings(tmp_path: Path) -> None:
     assert errors(result) == [
         (path, line_of(privileged, "privileged"), "'privileged' is a host-level setting; tenants can never set it"),
     ]
+
+
+def test_a_template_can_say_everything_an_app_can() -> None:
+    from daemon.loader.schemas import schema
+
+    app = set(schema("App")["properties"]["spec"]["properties"]) - {"template", "parameters"}
+    template = set(schema("Template")["properties"]["spec"]["properties"]["app"]["properties"])
+    assert template == app

@@ -179,6 +179,7 @@ def test_security_context_of_the_pod_and_each_container(objects: list[dict[str, 
         "runAsUser": 10001,
         "runAsGroup": 10001,
         "fsGroup": 10001,
+        "runAsNonRoot": True,  # a non-root id was asked for: never start as root after all
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     main = spec["containers"][0]["securityContext"]
