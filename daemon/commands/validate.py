@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from daemon.errors import ConfigError, Problem
+from daemon.errors import ConfigError, Problem, ValidationFailed
 from daemon.loader import LoadResult, load_repo
+from daemon.model.secrets import SecretData
+from daemon.render import render
 
 _COLOURS = {"error": "\033[31m", "warning": "\033[33m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
 _RESET = "\033[0m"
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.path}: no such directory")
     if not root.is_dir():
         raise ConfigError(f"{args.path}: not a directory")
-    result = load_repo(root)
+    result = with_render_problems(load_repo(root))
     failed = bool(result.errors) or (args.strict and bool(result.warnings))
     if args.output == "json":
         json.dump(as_json(result, args.path, failed=failed), sys.stdout, indent=2)
@@ -48,6 +50,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_text(result, args.path, sys.stdout, colour=use_colour(sys.stdout), strict=args.strict)
     return 1 if failed else 0
+
+
+def with_render_problems(result: LoadResult) -> LoadResult:
+    """The result with what only rendering finds (patches that do not apply, manifests that take a
+    rendered object's name); Secrets render empty here: validation needs no key."""
+    if result.model is None:
+        return result
+    sealed = {(s.tenant, s.name): SecretData({}) for s in result.model.secrets}
+    try:
+        render(result.model, "", secrets=sealed)
+    except ValidationFailed as e:
+        return LoadResult(None, tuple(sorted((*result.problems, *e.problems))), result.files, result.documents)
+    return result
 
 
 def use_colour(stream: TextIO) -> bool:

@@ -43,6 +43,7 @@ from daemon.model.kinds import (
     TenantNetwork,
 )
 from daemon.model.kinds import Volume as VolumeModel
+from daemon.model.manifests import Patch
 from daemon.model.refs import Metadata, SourceRef
 
 Data = Mapping[str, Any]
@@ -132,6 +133,7 @@ def platform(data: Data, source: SourceRef) -> Platform:
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
+        manifest_kinds=tuple(str(k) for k in _map(spec, "manifests").get("allowedKinds", ())),
         tenancy=TenancySettings(
             allowed_service_types=tuple(_map(spec, "tenancy").get("allowedServiceTypes", ())),
         ),
@@ -331,4 +333,18 @@ def template(data: Data, source: SourceRef) -> Template:
         extends=spec.get("extends"),
         parameters_schema=dict(_map(spec, "parameters")),
         app=dict(_map(spec, "app")),
+    )
+
+
+def patch(data: Data, source: SourceRef, tenant_name: str) -> Patch:
+    spec = _map(data, "spec")
+    target = _map(spec, "target")
+    return Patch(
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        target_kind=target["kind"],
+        target_name=target["name"],
+        json_patch=tuple(dict(op) for op in _list(spec, "jsonPatch")),
+        merge=dict(_map(spec, "merge")) if "merge" in spec else None,
     )

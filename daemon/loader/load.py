@@ -17,6 +17,7 @@ from daemon.loader import build, build_workload
 from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
+from daemon.loader.manifests import ManifestDoc, check_manifests, manifests_of
 from daemon.loader.repo import PLATFORM_FILE, walk
 from daemon.loader.schemas import validator
 from daemon.loader.secrets import duplicate_secrets, load_secrets
@@ -106,6 +107,7 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
     origin: dict[int, tuple[str, bytes, int]] = {}
     live: set[tuple[str, bytes]] = set()
     sealed = []
+    raw: list[ManifestDoc] = []
     for source in repo.files:
         if source.place == "tenant-secret":
             # Encrypted Secrets are not Dockyard documents: their envelope is checked on its own.
@@ -126,6 +128,12 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         if key is not None:
             live.add(key)
         problems.extend(found)
+        if source.place == "tenant-manifest":
+            # Raw Kubernetes objects: not Dockyard documents, checked as manifests.
+            found_manifests, found = manifests_of(read, source)
+            raw.extend(found_manifests)
+            problems.extend(found)
+            continue
         for index, document in enumerate(read):
             entry, found = classify(document, source)
             problems.extend(found)
@@ -183,10 +191,12 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
 
     problems.extend(cross_check(entries, repo.tenant_dirs))
     problems.extend(duplicate_secrets(sealed))
+    problems.extend(check_manifests(raw, entries))
     ordered = tuple(sorted(_unique(problems)))
     if any(p.severity == "error" for p in ordered):
         return LoadResult(None, ordered, len(repo.files), len(entries))
-    return LoadResult(replace(_model(entries), secrets=tuple(sealed)), ordered, len(repo.files), len(entries))
+    model = replace(_model(entries), secrets=tuple(sealed), manifests=tuple(m.manifest for m in raw))
+    return LoadResult(model, ordered, len(repo.files), len(entries))
 
 
 def load_or_raise(root: Path, cache: LoadCache | None = None) -> PlatformModel:
@@ -222,6 +232,7 @@ def _model(entries: list[Entry]) -> PlatformModel:
         "NotificationList": lambda e: build.notification_list(e.data, _source(e)),
         "Template": lambda e: build.template(e.data, _source(e)),
         "Job": lambda e: build_workload.job(e.data, _source(e), str(e.tenant)),
+        "Patch": lambda e: build.patch(e.data, _source(e), str(e.tenant)),
     }
     built: dict[str, list[object]] = {kind: [] for kind in builders}
     for entry in entries:
@@ -237,6 +248,7 @@ def _model(entries: list[Entry]) -> PlatformModel:
         notification_lists=tuple(built["NotificationList"]),  # type: ignore[arg-type]
         templates=tuple(built["Template"]),  # type: ignore[arg-type]
         jobs=tuple(built["Job"]),  # type: ignore[arg-type]
+        patches=tuple(built["Patch"]),  # type: ignore[arg-type]
     )
 
 

@@ -7,7 +7,8 @@ Layout (see PLATFORM-FORMAT.md)::
     templates/**/*.yaml              Template
     tenants/<tenant>/tenant.yaml     Tenant
     tenants/<tenant>/secrets/*.yaml  Kubernetes Secrets encrypted with SOPS (age)
-    tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling, Job
+    tenants/<tenant>/manifests/**    raw Kubernetes manifests (the escape hatch)
+    tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling, Job, Patch
 
 Symlinks are followed only while they stay inside the checkout: a repo is untrusted input, and a
 link to ``/etc`` or to another checkout must not be read (or leak into messages).
@@ -23,12 +24,14 @@ from typing import Final, Literal
 
 from daemon.errors import Problem
 
-Place = Literal["platform", "notifications", "templates", "tenant", "tenant-object", "tenant-secret"]
+Place = Literal["platform", "notifications", "templates", "tenant", "tenant-object", "tenant-secret", "tenant-manifest"]
 
 PLATFORM_FILE: Final = "platform.yaml"
 TENANT_FILES: Final = ("tenant.yaml", "tenant.yml")
 #: The folder of a tenant that holds its encrypted Secrets (not Dockyard documents).
 SECRETS_DIR: Final = "secrets"
+#: The folder of a tenant that holds its raw Kubernetes manifests.
+MANIFESTS_DIR: Final = "manifests"
 KNOWN_TOP_LEVEL: Final = (PLATFORM_FILE, "notifications", "templates", "tenants")
 YAML_SUFFIXES: Final = (".yaml", ".yml")
 # Files every repo has that are none of our business; anything else unknown gets a warning.
@@ -41,8 +44,9 @@ ALLOWED_KINDS: Final[dict[Place, tuple[str, ...]]] = {
     "notifications": ("NotificationList",),
     "templates": ("Template",),
     "tenant": ("Tenant",),
-    "tenant-object": ("App", "Volume", "Policy", "Autoscaling", "Job"),
+    "tenant-object": ("App", "Volume", "Policy", "Autoscaling", "Job", "Patch"),
     "tenant-secret": (),
+    "tenant-manifest": (),
 }
 HOME_OF_KIND: Final = {
     "Platform": "platform.yaml",
@@ -54,6 +58,7 @@ HOME_OF_KIND: Final = {
     "Policy": "tenants/<tenant>/",
     "Autoscaling": "tenants/<tenant>/",
     "Job": "tenants/<tenant>/",
+    "Patch": "tenants/<tenant>/",
 }
 
 
@@ -200,6 +205,8 @@ class _Walker:
             for child, child_rel, child_real, child_is_dir in self.entries(real, entry_rel):
                 if child_is_dir and child == SECRETS_DIR:
                     self.yaml_tree(child_real, child_rel, "tenant-secret", name)
+                elif child_is_dir and child == MANIFESTS_DIR:
+                    self.yaml_tree(child_real, child_rel, "tenant-manifest", name)
                 elif child_is_dir:
                     self.yaml_tree(child_real, child_rel, "tenant-object", name)
                 elif child in TENANT_FILES:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from daemon import API_VERSION
+from daemon.model.manifests import Manifest, Patch
 from daemon.model.refs import Metadata, SourceRef
 from daemon.model.secrets import SealedSecret
 from daemon.model.workload import Expose, FileMount, PreStop, Scheduling, SecurityContext, ServiceType
@@ -27,10 +28,11 @@ KINDS: tuple[str, ...] = (
     "NotificationList",
     "Template",
     "Job",
+    "Patch",
 )
 
 
-TENANT_KINDS: tuple[str, ...] = ("App", "Volume", "Policy", "Autoscaling", "Job")
+TENANT_KINDS: tuple[str, ...] = ("App", "Volume", "Policy", "Autoscaling", "Job", "Patch")
 
 
 Role = Literal["admin", "edit", "view"]
@@ -130,6 +132,8 @@ class Platform:
     chat: ChatSettings = field(default_factory=ChatSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
     tenancy: TenancySettings = field(default_factory=TenancySettings)
+    #: kinds tenants may write as raw manifests ("Kind" or "group/Kind")
+    manifest_kinds: tuple[str, ...] = ()
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)
@@ -565,6 +569,9 @@ class PlatformModel:
     jobs: tuple[Job, ...] = ()
     #: tenants' Secrets, encrypted (decrypted only when rendering)
     secrets: tuple[SealedSecret, ...] = ()
+    #: the escape hatch: tenants' raw manifests, and patches to what is rendered
+    manifests: tuple[Manifest, ...] = ()
+    patches: tuple[Patch, ...] = ()
     api_version: str = API_VERSION
 
     def tenant(self, name: str) -> Tenant | None:

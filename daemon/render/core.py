@@ -12,7 +12,9 @@ from daemon.model.secrets import SecretData
 from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.job import render_job
+from daemon.render.manifests import render_manifests
 from daemon.render.network import render_network
+from daemon.render.patches import apply_patches
 from daemon.render.secrets import render_secrets
 from daemon.render.storage import render_storage_classes, render_volume
 from daemon.render.tenant import render_tenant
@@ -114,4 +116,7 @@ def render(
         objects.extend(
             render_job(job, tenants[job.tenant], {v.name: v for v in model.volumes_of(job.tenant)}, revision)
         )
+    # The escape hatch comes last: raw manifests next to what is rendered, then patches on it.
+    objects.extend(render_manifests(model.manifests, objects, revision))
+    objects = apply_patches(objects, model.patches, allowed_service_types=platform.tenancy.allowed_service_types)
     return sorted(objects, key=lambda o: stage_of(o["kind"]))

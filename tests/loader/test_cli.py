@@ -153,7 +153,7 @@ def test_schema_unknown_kind_exits_2(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["schema", "Deployment"]) == 2
     assert capsys.readouterr().err == (
         "dockyard: unknown kind 'Deployment'; kinds: Platform, Tenant, App, Volume, Policy, Autoscaling, "
-        "NotificationList, Template, Job\n"
+        "NotificationList, Template, Job, Patch\n"
     )
 
 

@@ -47,17 +47,18 @@ def test_unknown_kind_suggests_the_right_one(tmp_path: Path) -> None:
 def test_missing_kind(tmp_path: Path) -> None:
     content = "apiVersion: dockyard.dev/v1alpha1\nmetadata:\n  name: x\n"
     hints = check(tmp_path, "tenants/shop/x.yaml", content, [("apiVersion", "document has no 'kind'")])
-    assert hints == ["allowed here: App, Volume, Policy, Autoscaling, Job"]
+    assert hints == ["allowed here: App, Volume, Policy, Autoscaling, Job, Patch"]
 
 
-def test_raw_kubernetes_objects_are_refused(tmp_path: Path) -> None:
+def test_raw_kubernetes_objects_are_refused_outside_manifests(tmp_path: Path) -> None:
     content = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n"
-    check(
+    hints = check(
         tmp_path,
         "tenants/shop/x.yaml",
         content,
-        [("kind:", "'Deployment' (apps/v1) is not a Dockyard kind; raw Kubernetes objects are not applied")],
+        [("kind:", "'Deployment' (apps/v1) is not a Dockyard kind")],
     )
+    assert hints[0].endswith("raw Kubernetes objects go in tenants/shop/manifests/ (kinds the platform allows)")
 
 
 def test_cluster_scoped_objects_are_refused_in_a_tenant(tmp_path: Path) -> None:
@@ -537,7 +538,8 @@ def test_template_shape(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", ["Platform", "Tenant", "App", "Volume", "Policy", "Autoscaling", "NotificationList", "Template", "Job"]
+    "kind",
+    ["Platform", "Tenant", "App", "Volume", "Policy", "Autoscaling", "NotificationList", "Template", "Job", "Patch"],
 )
 def test_every_kind_rejects_unknown_spec_fields(tmp_path: Path, kind: str) -> None:
     place = {

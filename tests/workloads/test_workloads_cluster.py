@@ -346,3 +346,39 @@ def test_a_secret_from_git_lands_in_its_tenant_and_its_values_never_show(
         encoded = base64.b64encode(value.encode()).decode()
         assert value not in shown and encoded not in shown
         assert value not in caplog.text and encoded not in caplog.text
+
+
+def test_manifests_and_patches_are_applied_owned_and_pruned(kube: KubeClient, repo: PlatformRepo) -> None:
+    repo.platform["spec"]["manifests"] = {"allowedKinds": ["ConfigMap", "networking.k8s.io/NetworkPolicy"]}
+    repo.extra["manifests/flags.yaml"] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "feature-flags"},
+        "data": {"checkout.v2": "true"},
+    }
+    repo.extra["patch-dns.yaml"] = doc(
+        "Patch",
+        "app0-dns",
+        {
+            "target": {"kind": "Deployment", "name": "app0"},
+            "merge": {"spec": {"template": {"spec": {"dnsConfig": {"options": [{"name": "ndots", "value": "2"}]}}}}},
+        },
+    )
+    repo.write()
+    manager = manager_for(kube, repo)
+    result = manager.apply(plan_of(manager, repo.root), revision="r1", timeout=120)
+    assert result.failed == [] and result.unhealthy == []
+    flags = kube.get(kube.resource_type("v1", "ConfigMap"), repo.tenant, "feature-flags")
+    assert flags is not None and flags["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "dockyard"
+    app0 = kube.get(kube.resource_type("apps/v1", "Deployment"), repo.tenant, "app0")
+    assert app0 is not None
+    assert app0["spec"]["template"]["spec"]["dnsConfig"] == {"options": [{"name": "ndots", "value": "2"}]}
+    assert not plan_of(manager, repo.root).changeset.has_changes
+
+    del repo.extra["manifests/flags.yaml"]
+    del repo.extra["patch-dns.yaml"]
+    repo.write()
+    result = manager.apply(plan_of(manager, repo.root, "r2"), revision="r2", timeout=120)
+    assert [str(r) for r in result.pruned] == [f"ConfigMap/{repo.tenant}/feature-flags"]
+    app0 = kube.get(kube.resource_type("apps/v1", "Deployment"), repo.tenant, "app0")
+    assert app0 is not None and "dnsConfig" not in app0["spec"]["template"]["spec"]
