@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "history",
     "pause",
+    "canary",
     "version",
 )
 

@@ -39,6 +39,7 @@ from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, ScaleSchedule
 from daemon.model.refs import Revision
 from daemon.model.secrets import SealedSecret, SecretData
+from daemon.policy.canary import CanaryChange, canary_changes
 from daemon.policy.health import WATCHED_KINDS, Health, assess
 from daemon.policy.plan import ApplyResult, Plan, tenant_of
 from daemon.policy.windows import WindowDecision, active_scale_schedules, blocked_tenants
@@ -149,6 +150,8 @@ class DaemonState:
     schedules: Mapping[tuple[str, str], ScaleSchedule] = field(default_factory=dict)
     #: scheduled scaling changes rendered but not announced yet
     scaling_changes: tuple[ScalingChange, ...] = ()
+    #: canaries promoted or aborted by a revision, announced once it is applied
+    canary_changes: tuple[CanaryChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,6 +301,7 @@ class Reconciler:
             desired=desired,
             invalid_sha="",
             schedules=schedules,
+            canary_changes=c.state.canary_changes + canary_changes(c.state.model, model),
         )
         self._on_model(model)
         return True
@@ -416,6 +420,7 @@ class Reconciler:
     def _settle(self, c: _Cycle, revision: Revision, plan: Plan, held: Mapping[str, WindowDecision]) -> CycleOutcome:
         """Nothing to send: the cluster matches the revision, except what waits for a window."""
         self._update_health(c, revision, _live_health(plan))
+        self._announce_canaries(c, revision, held)
         first = not c.state.ready and not held
         c.state = replace(
             c.state,
@@ -457,6 +462,7 @@ class Reconciler:
         scheduled_only = bool(c.state.scaling_changes) and c.state.applied_sha == revision.sha
         if applied_ok:
             self._announce_scaling(c, revision)
+            self._announce_canaries(c, revision, held)
         drift = not scheduled_only and (
             c.trigger == "drift" or (c.state.applied_sha == revision.sha and c.trigger != "manual")
         )
@@ -509,6 +515,17 @@ class Reconciler:
         for change in c.state.scaling_changes:
             self._emit(say.scheduled_scaling(revision, change.tenant, change.app, change.before, change.after))
         c.state = replace(c.state, scaling_changes=())
+
+    def _announce_canaries(self, c: _Cycle, revision: Revision, held: Mapping[str, WindowDecision]) -> None:
+        """``canary.promoted``/``canary.aborted`` once the change is in the cluster: a tenant whose
+        changes wait (a window, a pause) hears about it when they are applied."""
+        waiting = []
+        for change in c.state.canary_changes:
+            if change.tenant in held:
+                waiting.append(change)
+            else:
+                self._emit(say.canary_ended(revision, change))
+        c.state = replace(c.state, canary_changes=tuple(waiting))
 
     def _mark_synced(self, c: _Cycle, revision: Revision) -> None:
         now = self._clock()

@@ -257,7 +257,9 @@ def app(data: Data, source: SourceRef, tenant_name: str, parameters: Mapping[str
         volumes=mounts(_list(spec, "volumes")),
         stateful=bool(spec.get("stateful", False)),
         strategy=_strategy(_map(spec, "strategy")),
-        canary=Canary(image=canary["image"], weight=canary["weight"]) if canary else None,
+        canary=Canary(image=canary["image"], weight=canary["weight"], replicas=canary.get("replicas", 1))
+        if canary
+        else None,
         working_dir=spec.get("workingDir"),
         files=files(_list(spec, "files")),
         init_containers=tuple(container(c) for c in _list(spec, "initContainers")),

@@ -39,6 +39,8 @@ EVENT_NAMES: tuple[str, ...] = (
     "backup.pruned",
     "backup.restored",
     "job.failed",
+    "canary.promoted",
+    "canary.aborted",
     "command.executed",
     "notification.deadlettered",
 )

@@ -303,7 +303,8 @@ class Container:
 @dataclass(frozen=True)
 class Canary:
     image: str
-    weight: int  # percent of replicas on the canary track, 0-100
+    weight: int  # percent of the traffic of the App's domains sent to the canary track, 0-100
+    replicas: int = 1  # pods of the canary track (its floor when the App is autoscaled)
 
 
 @dataclass(frozen=True)

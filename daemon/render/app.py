@@ -1,37 +1,22 @@
 """An App becomes its workload (Deployment or StatefulSet), Services, Ingress, disruption budget,
-the ConfigMap of its inline files and its ServiceAccount.
+the ConfigMap of its inline files and its ServiceAccount; a canary its own track (see
+:mod:`daemon.render.canary`: the traffic of the domains is split at the Ingress by weight).
 
-A canary is a second Deployment track (``dockyard.dev/track: canary``) behind the same Service,
-so traffic splits roughly by the share of replicas on each track. When an Autoscaling targets
-the app, the stable workload leaves ``spec.replicas`` out so the HPA alone owns it.
+When an Autoscaling targets the app, the workloads leave ``spec.replicas`` out so the HPAs alone
+own them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from daemon.model.kinds import App, Autoscaling, Job, Port, Tenant, Volume
 from daemon.model.labels import TRACK_LABEL
+from daemon.render.canary import canary_ingress, canary_name, canary_service, track_selector
 from daemon.render.meta import object_meta, selector_labels
 from daemon.render.pod import files_config_map, inline_files, pod_template
 from daemon.render.storage import claim_template
-
-
-def canary_split(replicas: int, weight: int) -> tuple[int, int]:
-    """(stable, canary) replica counts for a canary weight in percent.
-
-    A positive weight always gets at least one canary pod, and the stable track keeps at least
-    one pod unless the weight is 100.
-    """
-    if weight <= 0:
-        return replicas, 0
-    if weight >= 100:
-        return 0, max(replicas, 1)
-    canary = max(1, math.floor(replicas * weight / 100 + 0.5))
-    stable = max(1, replicas - canary)
-    return stable, canary
 
 
 def render_app(
@@ -45,7 +30,7 @@ def render_app(
     ingress_tls: bool,
 ) -> list[dict[str, Any]]:
     replicas = autoscaling.min_replicas if autoscaling else app.replicas
-    stable, canary = canary_split(replicas, app.canary.weight) if app.canary and not app.stateful else (replicas, 0)
+    canary = app.canary if not app.stateful else None
     objects: list[dict[str, Any]] = []
     files = inline_files(app)
     if files:
@@ -63,28 +48,34 @@ def render_app(
                 name=app.name,
                 image=app.image,
                 track="stable",
-                replicas=None if autoscaling else stable,
+                replicas=None if autoscaling else app.replicas,
             )
         )
-        if app.canary is not None and canary > 0:
+        if canary is not None:
             objects.append(
                 _deployment(
                     app,
                     tenant,
                     volumes,
                     revision,
-                    name=f"{app.name}-canary",
-                    image=app.canary.image,
+                    name=canary_name(app),
+                    image=canary.image,
                     track="canary",
-                    replicas=canary,
+                    replicas=None if autoscaling else canary.replicas,
                 )
             )
     if service_ports(app):
-        objects.append(_service(app, revision, headless=False))
+        service = _service(app, revision, headless=False)
+        objects.append(service)
+        if canary is not None:
+            objects.append(canary_service(service, app))
         if app.expose is not None and app.expose.service is not None:
             objects.append(_exposed_service(app, revision, app.expose.service))
     if app.domains and app.ports:
-        objects.append(_ingress(app, revision, ingress_class=ingress_class, tls=ingress_tls))
+        ingress = _ingress(app, revision, ingress_class=ingress_class, tls=ingress_tls)
+        objects.append(ingress)
+        if canary is not None:
+            objects.append(canary_ingress(ingress, app, canary))
     # A budget as soon as there can be two pods: evictions then take them one at a time.
     if max(replicas, autoscaling.max_replicas if autoscaling else 0) > 1:
         objects.append(_pdb(app, revision))
@@ -216,7 +207,9 @@ def _service_port(port: Port, *, node_port: bool) -> dict[str, Any]:
 
 
 def _service(app: App, revision: str, *, headless: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {"selector": selector_labels(app.name)}
+    # With a canary, the App's Service is the stable track's: the canary gets its share at the Ingress.
+    selector = track_selector(app, "stable") if app.canary and not app.stateful and not headless else None
+    spec: dict[str, Any] = {"selector": selector or selector_labels(app.name)}
     ports = service_ports(app)
     exposed_here = not headless and app.expose is not None and app.expose.service is None
     if headless:

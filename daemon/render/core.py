@@ -11,6 +11,7 @@ from daemon.model.refs import ObjRef
 from daemon.model.secrets import SecretData
 from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
+from daemon.render.canary import canary_autoscaler
 from daemon.render.job import render_job
 from daemon.render.manifests import render_manifests
 from daemon.render.network import render_network
@@ -111,7 +112,10 @@ def render(
             )
         )
         if scaling is not None:
-            objects.append(render_autoscaling(scaling, app, revision))
+            hpa = render_autoscaling(scaling, app, revision)
+            objects.append(hpa)
+            if app.canary is not None and not app.stateful:
+                objects.append(canary_autoscaler(hpa, app, scaling, app.canary, revision))
     for job in model.jobs:
         objects.extend(
             render_job(job, tenants[job.tenant], {v.name: v for v in model.volumes_of(job.tenant)}, revision)

@@ -14,6 +14,7 @@ from typing import Any
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
 from daemon.model.events import CommitInfo, Event
 from daemon.model.refs import Revision
+from daemon.policy.canary import CanaryChange
 from daemon.policy.diff import Change
 from daemon.policy.plan import ApplyResult
 
@@ -84,6 +85,22 @@ def scheduled_scaling(revision: Revision, tenant: str, app: str, before: str, af
         app=app,
         commit=commit_of(revision),
         details={"before": before, "after": after, "reason": "schedule"},
+    )
+
+
+def canary_ended(revision: Revision, change: CanaryChange) -> Event:
+    where = f"{change.tenant}/{change.app}"
+    if change.outcome == "promoted":
+        summary = f"Canary of {where} promoted: {change.image} now serves all of its traffic."
+    else:
+        summary = f"Canary of {where} aborted: {change.canary_image} removed, {change.image} serves all of its traffic."
+    return Event.make(
+        f"canary.{change.outcome}",
+        summary,
+        tenant=change.tenant,
+        app=change.app,
+        commit=commit_of(revision),
+        details={"canaryImage": change.canary_image, "image": change.image},
     )
 
 

@@ -39,8 +39,10 @@ DELIBERATE: dict[tuple[str, str], str] = {
     ("Deployment/apps/v1/shop/web", "deployment-has-host-podantiaffinity"): SPREAD,
     ("Deployment/apps/v1/monitoring/grafana", "deployment-replicas"): ONE_REPLICA,
     ("Deployment/apps/v1/shop/admin-web", "deployment-replicas"): ONE_REPLICA,
-    ("Deployment/apps/v1/shop/web-canary", "deployment-replicas"): (
-        "the canary track runs one pod by design; its share of traffic is set at the Ingress, not by replicas"
+    ("Deployment/apps/v1/shop/web-canary", "deployment-has-host-podantiaffinity"): SPREAD,
+    ("HorizontalPodAutoscaler/autoscaling/v2/shop/web-canary", "horizontalpodautoscaler-replicas"): (
+        "the canary track starts from one pod by design: its share of the traffic is set at the Ingress, "
+        "and its HPA adds pods when that share needs them"
     ),
     ("HorizontalPodAutoscaler/autoscaling/v2/analytics/etl-worker", "horizontalpodautoscaler-replicas"): (
         "a batch worker: one pod by day is enough, the scheduled scaling raises the floor for the nightly run"

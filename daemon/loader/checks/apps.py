@@ -41,6 +41,15 @@ def check(ctx: CheckContext) -> None:
         canary = mapping(spec.get("canary"))
         if canary:
             image_tag(ctx, entry, ("spec", "canary", "image"), canary.get("image"))
+            if not spec.get("domains") and not spec.get("stateful"):
+                ctx.report(
+                    entry,
+                    ("spec", "canary"),
+                    "a canary splits the traffic of the App's domains at the Ingress, and this App has none",
+                    "add spec.domains, or roll out with strategy (maxSurge, maxUnavailable) instead",
+                    code="value.canary",
+                    key=True,
+                )
             if spec.get("stateful"):
                 ctx.report(
                     entry,
