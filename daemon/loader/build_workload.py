@@ -267,6 +267,7 @@ def app(data: Data, source: SourceRef, tenant_name: str, parameters: Mapping[str
         security=security(_map(spec, "securityContext")),
         service_account=spec.get("serviceAccount"),
         image_pull_secrets=_strings(spec, "imagePullSecrets"),
+        pod_annotations={str(k): str(v) for k, v in _map(spec, "podAnnotations").items()},
         scheduling=_scheduling(spec),
         termination_grace_seconds=spec.get("terminationGracePeriodSeconds"),
         pre_stop=_pre_stop(_map(spec, "preStop")),

@@ -332,6 +332,7 @@ class App:
     security: SecurityContext | None = None
     service_account: str | None = None
     image_pull_secrets: tuple[str, ...] = ()
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
     scheduling: Scheduling = field(default_factory=Scheduling)
     termination_grace_seconds: int | None = None
     pre_stop: PreStop | None = None

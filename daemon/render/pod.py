@@ -11,6 +11,7 @@ AUDIT_WRITE). A tenant whose Pod Security level is ``restricted`` gets what that
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -355,7 +356,7 @@ def _spread(app: Workload, track: str | None, *, per_revision: bool) -> list[dic
         "maxSkew": 1,
         "topologyKey": ZONE_LABEL,
         "whenUnsatisfiable": "ScheduleAnyway",
-        "labelSelector": selector,
+        "labelSelector": copy.deepcopy(selector),  # objects share no parts: they are edited apart
     }
     if per_revision:
         # Each ReplicaSet of a rollout spreads on its own, or the old pods skew the new ones.
@@ -412,11 +413,14 @@ def pod_template(
     if pod_vols:
         spec["volumes"] = pod_vols
     metadata: dict[str, Any] = {"labels": labels}
+    annotations = dict(app.pod_annotations) if isinstance(app, App) else {}
     files = inline_files(app)
     if files:
         # Files mounted with subPath never see updates: a new digest rolls the pods instead.
         text = json.dumps(files, sort_keys=True)
-        metadata["annotations"] = {FILES_DIGEST_ANNOTATION: hashlib.sha256(text.encode()).hexdigest()[:16]}
+        annotations[FILES_DIGEST_ANNOTATION] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    if annotations:
+        metadata["annotations"] = annotations
     return {"metadata": metadata, "spec": spec}
 
 

@@ -302,3 +302,20 @@ def test_a_template_can_say_everything_an_app_can() -> None:
     app = set(schema("App")["properties"]["spec"]["properties"]) - {"template", "parameters"}
     template = set(schema("Template")["properties"]["spec"]["properties"]["app"]["properties"])
     assert template == app
+
+
+def test_pod_annotations_stay_out_of_dockyards_prefix(tmp_path: Path) -> None:
+    content = app("meshed", "spec:\n  image: nginx:1.27\n  podAnnotations: {dockyard.dev/files-digest: x, a.io/b: c}\n")
+    result = load(tmp_path, {"tenants/shop/meshed.yaml": content})
+    assert errors(result) == [
+        ("tenants/shop/meshed.yaml", 7, "'dockyard.dev/files-digest' is under dockyard.dev/, which Dockyard reserves")
+    ]
+    from daemon.render import render
+
+    ok = load(tmp_path / "2", {"tenants/shop/meshed.yaml": content.replace("dockyard.dev/files-digest: x, ", "")})
+    assert ok.model is not None
+    deployment = next(
+        o for o in render(ok.model, "r") if o["kind"] == "Deployment" and o["metadata"]["name"] == "meshed"
+    )
+    assert deployment["spec"]["template"]["metadata"]["annotations"] == {"a.io/b": "c"}
+    assert "a.io/b" not in deployment["metadata"]["annotations"]
