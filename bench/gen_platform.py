@@ -129,6 +129,8 @@ spec:
     isolation: strict
     allowFrom:
       - tenant: {neighbour}
+    allowTo:
+      - tenant: {previous}
   notifications: [oncall]
 """
 
@@ -251,8 +253,13 @@ def generate(root: Path, tenants: int, apps_per_tenant: int = 3) -> None:
     for t in range(tenants):
         tenant = f"t{t:04d}"
         neighbour = f"t{(t + 1) % tenants:04d}"
+        previous = f"t{(t - 1) % tenants:04d}"  # lets its pods out to the tenant that lets them in
         base = f"tenants/{tenant}"
-        write(f"{base}/tenant.yaml", "tenant", TENANT.format(tenant=tenant, number=t, neighbour=neighbour))
+        write(
+            f"{base}/tenant.yaml",
+            "tenant",
+            TENANT.format(tenant=tenant, number=t, neighbour=neighbour, previous=previous),
+        )
         apps = [f"app{a}" for a in range(apps_per_tenant)]
         volumes, scalings, rules = [], [], []
         for a, app in enumerate(apps):

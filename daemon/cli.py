@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schema",
     "render",
     "plan",
+    "diff",
+    "review",
     "apply",
     "run",
     "history",

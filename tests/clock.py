@@ -2,7 +2,8 @@
 
 Code under test takes its clock as a callable; hand it the reading it expects:
 ``clock.wall`` (an aware datetime, for windows, schedules, backups, alerts), ``clock.unix``
-(seconds since the epoch, for leases and the outbox) or ``clock.monotonic`` (for backoff).
+(seconds since the epoch, for leases and the outbox) or ``clock.monotonic`` (for backoff and
+caches).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from daemon.chat.config import SlackConfig
-from daemon.edges.git import GitRemote
+from daemon.edges.git import GitRemote, TrustedKeys
 from daemon.runtime import settings as s
 from notifiers.settings import NotifierSettings
 
@@ -31,9 +31,18 @@ def daemon_settings(
     force_conflicts: bool = False,
     backoff_base: float = 5.0,
     backoff_cap: float = 300.0,
+    trusted_keys: TrustedKeys | None = None,
+    require_signed_commits: bool = False,
+    forges: s.ForgeSettings | None = None,
 ) -> s.DaemonSettings:
     return s.DaemonSettings(
-        source=s.source_settings(repo, lambda url: GitRemote(url, branch=branch), watch_files=watch_files),
+        source=s.source_settings(
+            repo,
+            lambda url: GitRemote(url, branch=branch),
+            watch_files=watch_files,
+            trusted_keys=trusted_keys,
+            require_signed_commits=require_signed_commits,
+        ),
         cluster=s.ClusterSettings(
             kubeconfig=str(kubeconfig),
             namespace=namespace,
@@ -50,5 +59,6 @@ def daemon_settings(
         http=s.HttpSettings(listen=listen, webhook_secret=webhook_secret),
         notifications=NotifierSettings.from_env(os.environ),
         slack=SlackConfig.from_env(os.environ),
+        forges=forges or s.ForgeSettings(),
         workdir=workdir,
     )

@@ -39,11 +39,13 @@ from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 from daemon.chat.yamledit import end_canary, set_app_replicas
+from daemon.edges import files
 from daemon.edges.git import REMOTE, GitRemote, Redactor, check, run_git
 from daemon.edges.source import GitSource
 from daemon.errors import ChatError, SourceError, ValidationFailed
 from daemon.loader import load_or_raise
 from daemon.model.kinds import PlatformModel
+from daemon.render import render
 
 __all__ = ["AUTHOR_EMAIL", "AUTHOR_NAME", "CommitMode", "CommitResult", "GitOps", "Requester"]
 
@@ -292,9 +294,13 @@ class GitOps:
                 )
             if found.replicas == replicas:
                 raise ChatError(f"`{tenant}/{app}` already has {replicas} replica(s); nothing to change")
-            file = platform / found.source.file
-            edit = set_app_replicas(file.read_text(encoding="utf-8"), app, replicas, file=found.source.file)
-            file.write_text(edit.text, encoding="utf-8")
+            # Never through a symlink: the App's file is edited where it is, or not at all.
+            try:
+                text = files.read_text(platform, found.source.file)
+                edit = set_app_replicas(text, app, replicas, file=found.source.file)
+                files.write_text(platform, found.source.file, edit.text)
+            except files.UnsafePath as e:
+                raise ChatError(f"cannot edit {found.source.file}: {e}", hint="edit that file by hand") from e
             changed = _validated(platform, "the edited platform repo")
             now = next((a for a in changed.apps_of(tenant) if a.name == app), None)
             if now is None or now.replicas != replicas:
@@ -336,11 +342,13 @@ class GitOps:
                 raise ChatError(f"tenant `{tenant}` has no app `{app}`", hint=_did_you_mean(app, names))
             if found.canary is None:
                 raise ChatError(f"`{tenant}/{app}` has no canary to {outcome}")
-            file = platform / found.source.file
-            edit = end_canary(
-                file.read_text(encoding="utf-8"), app, outcome, current_image=found.image, file=found.source.file
-            )
-            file.write_text(edit.text, encoding="utf-8")
+            # Never through a symlink: the App's file is edited where it is, or not at all.
+            try:
+                text = files.read_text(platform, found.source.file)
+                edit = end_canary(text, app, outcome, current_image=found.image, file=found.source.file)
+                files.write_text(platform, found.source.file, edit.text)
+            except files.UnsafePath as e:
+                raise ChatError(f"cannot edit {found.source.file}: {e}", hint="edit that file by hand") from e
             changed = _validated(platform, "the edited platform repo")
             now = next((a for a in changed.apps_of(tenant) if a.name == app), None)
             wanted = found.canary.image if outcome == "promote" else found.image
@@ -382,6 +390,13 @@ class GitOps:
                 )
             with self._exported(target) as old:
                 old_platform = old / work.prefix if work.prefix else old
+                for tree in (old, work.tree):
+                    link = files.symlink_on_the_way(tree, work.prefix) if work.prefix else None
+                    if link is not None:
+                        raise ChatError(
+                            f"{link} is a symlink in the repository, so the platform directory cannot be replaced",
+                            hint="roll back by hand",
+                        )
                 if not old_platform.is_dir():
                     raise ChatError(f"revision {target[:8]} has no directory {work.prefix}")
                 _validated(old_platform, f"revision {target[:8]}")
@@ -528,7 +543,8 @@ class GitOps:
 
 def _validated(platform: Path, what: str) -> PlatformModel:
     try:
-        return load_or_raise(platform)
+        model = load_or_raise(platform)
+        render(model)  # what only rendering finds (objects rendered twice) fails the daemon too
     except ValidationFailed as e:
         errors = [p for p in e.problems if p.severity == "error"]
         first = errors[0].format() if errors else str(e)
@@ -536,6 +552,7 @@ def _validated(platform: Path, what: str) -> PlatformModel:
             f"{what} is not a valid platform repo ({len(errors)} error(s); first: {first})",
             hint="fix the platform repo in Git first",
         ) from e
+    return model
 
 
 def _replace_dir(target: Path, source: Path) -> None:

@@ -8,9 +8,9 @@ was last given, for the queries and the actions alike.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from daemon.chat.views import Reply
 from daemon.edges.kube import KubeClient
@@ -20,6 +20,8 @@ from daemon.model.audit import HistoryRecord, HistoryResult
 from daemon.model.cycle import Trigger
 from daemon.model.events import Event
 from daemon.model.kinds import PlatformModel
+from daemon.model.refs import Revision
+from daemon.policy.review import Comparison
 
 __all__ = ["ChatContext", "ChatPorts", "HistoryLog", "Outcome", "PauseControl"]
 
@@ -53,6 +55,12 @@ class ChatPorts:
     emit: Callable[[Event], None]
     kube: KubeClient | None  # live workload and HPA state for `status`; None: from the last cycle only
     source: str  # where the platform repo comes from, safe to show
+    #: a standby hands a command it received to the leader through this (the daemon's inbox);
+    #: None: every command runs where it arrives (a single daemon)
+    hand_to_leader: Callable[[Mapping[str, Any]], None] | None = None
+    #: the current revision against the applied one, computed from Git now (``diff``), or why it
+    #: cannot be; None: not available (then ``diff`` says so)
+    pending_review: Callable[[str, Revision], Comparison | str] | None = None
 
 
 @dataclass

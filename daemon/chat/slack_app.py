@@ -13,8 +13,9 @@ Environment::
 Security, in the order a request meets it:
 
 1. the HTTP server caps bodies at 1 MiB before reading them;
-2. Bolt's ``RequestVerification`` checks ``X-Slack-Signature`` (HMAC-SHA256 of the raw body,
-   compared with ``hmac.compare_digest``) and refuses timestamps more than 5 minutes off (401);
+2. :meth:`SlackChat.handle_http` checks ``X-Slack-Signature`` (HMAC-SHA256 of the raw body,
+   compared in constant time; timestamps more than 5 minutes off are refused) before anything
+   parses the body (401), and Bolt's ``RequestVerification`` checks it again;
 3. :class:`ReplayGuard` acknowledges Slack retries (``X-Slack-Retry-Num``) without running them,
    and runs each ``trigger_id`` once, so neither a retry nor a replayed signed request runs a
    command twice;
@@ -27,12 +28,14 @@ here carry :class:`SecretFilter`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,11 +47,14 @@ from daemon.chat.config import EVENTS_PATH, SlackConfig
 from daemon.chat.gitops import GitOps
 from daemon.chat.ports import ChatPorts
 from daemon.chat.service import ChatService, Invocation
-from daemon.chat.views import Reply
+from daemon.chat.views import Reply, escape, notice_view
 from daemon.edges.http import Request, Response
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, DockyardError
 
 _log = logging.getLogger(__name__)
+
+#: How far a request's timestamp may be from now (Slack's own rule): older ones are replays.
+_SIGNATURE_WINDOW_SECONDS = 300
 
 
 #: The loggers slack_sdk uses without letting us pass our own (``respond()`` builds its client).
@@ -153,6 +159,34 @@ class ReplayGuard(Middleware):
         return next()
 
 
+def _answerer(respond: Respond) -> Callable[[Reply], None]:
+    def answer(reply: Reply) -> None:
+        result = respond(**reply.payload())
+        status = getattr(result, "status_code", 200)
+        if status >= 300:
+            _log.warning("Slack refused an answer through response_url (HTTP %s)", status)
+
+    return answer
+
+
+#: What a command payload carries that the leader needs to run and answer it (nothing else).
+_FORWARDED_FIELDS = (
+    "command",
+    "text",
+    "user_id",
+    "user_name",
+    "channel_id",
+    "channel_name",
+    "team_id",
+    "trigger_id",
+    "response_url",
+)
+
+
+def _forwardable(body: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(body[k]) for k in _FORWARDED_FIELDS if isinstance(body.get(k), str)}
+
+
 # --- the app -----------------------------------------------------------------------------------------
 
 
@@ -170,6 +204,7 @@ class SlackChat:
         # Group lookups go through this app's Web API client, and only when a command needs them.
         groups = GroupDirectory(self.list_group_members)
         self.service = ChatService(ports, gitops, groups=groups, **service_options)
+        self._ports = ports
         self.config = config
         self.logger = logging.getLogger("dockyard.chat.bolt")
         _install_filter(self.logger, config.secrets)
@@ -203,26 +238,45 @@ class SlackChat:
 
     def _on_command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         prepared = self.service.prepare(Invocation.from_payload(body))
+        ports = self._ports
+        if ports.hand_to_leader is not None and not ports.is_leader() and prepared.command is not None:
+            # Only the leader runs commands: this replica acknowledges and hands it over.
+            try:
+                ports.hand_to_leader(_forwardable(body))
+            except DockyardError as e:
+                _log.warning("cannot hand a chat command to the leader: %s", e)
+                ack(**notice_view("⏳", "Dockyard is changing leaders", ["Try again in a few seconds."]).payload())
+                return
+            ack(**(prepared.ack or notice_view("⏳", f"Working on `{escape(prepared.command.text())}`…")).payload())
+            return
         if prepared.ack is None:
             ack()
         else:
             ack(**prepared.ack.payload())
         # Still in the listener thread: the HTTP response has gone out with the ack above.
+        self.service.run(prepared, _answerer(respond))
 
-        def answer(reply: Reply) -> None:
-            result = respond(**reply.payload())
-            status = getattr(result, "status_code", 200)
-            if status >= 300:
-                _log.warning("Slack refused an answer through response_url (HTTP %s)", status)
-
-        self.service.run(prepared, answer)
+    def run_handed_over(self, body: Mapping[str, Any]) -> None:
+        """Runs a command a standby received (the leader, from its inbox); answers through the
+        command's response_url as if it had arrived here."""
+        prepared = self.service.prepare(Invocation.from_payload(body))
+        url = body.get("response_url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            _log.warning("a handed-over chat command has no response_url; it was not run")
+            return
+        self._executor.submit(self.service.run, prepared, _answerer(Respond(response_url=url)))
 
     # --- transports ---------------------------------------------------------------------------
 
     def handle_http(self, request: Request) -> Response:
-        """The route handler of ``POST /slack/events``."""
+        """The route handler of ``POST /slack/events``.
+
+        The signature is checked on the raw bytes before anything parses them: Bolt's request
+        object parses the body as it is built, and unsigned junk must not reach a parser.
+        """
         timestamp = request.headers.get("x-slack-request-timestamp", "")
-        if not timestamp.isdigit():
+        signature = request.headers.get("x-slack-signature", "")
+        if not self._signed(request.body, timestamp, signature):
             return Response.json({"error": "invalid request"}, 401)
         try:
             body = request.body.decode("utf-8")
@@ -234,6 +288,18 @@ class SlackChat:
         content_type = headers.pop("content-type", "text/plain; charset=utf-8")
         headers.pop("content-length", None)
         return Response(result.status, (result.body or "").encode(), content_type, headers)
+
+    def _signed(self, body: bytes, timestamp: str, signature: str) -> bool:
+        """Slack's v0 signature of the raw bytes, within 5 minutes (slack_sdk's verifier decodes
+        the body first, so bytes that are not UTF-8 would raise instead of being refused)."""
+        secret = self.config.signing_secret
+        if not secret or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        if abs(time.time() - int(timestamp)) > _SIGNATURE_WINDOW_SECONDS:
+            return False
+        base = b"v0:" + timestamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), signature.encode(errors="replace"))
 
     def start_socket_mode(self) -> None:
         """Connects over Socket Mode in the background (only with SLACK_APP_TOKEN)."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +18,13 @@ from daemon.edges.kube import KubeClient
 from daemon.edges.sops import AgeKeys
 from daemon.engine.apply import ResourceManager
 from daemon.engine.secrets import SecretOpener
-from daemon.errors import ConfigError, SecretError
-from daemon.model.kinds import PlatformModel
+from daemon.errors import ConfigError, DockyardError, SecretError
+from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult, new_record_id
+from daemon.model.kinds import PlatformModel, ScaleSchedule
 from daemon.policy.plan import Plan
+from daemon.policy.windows import active_scale_schedules
 from daemon.render import render
+from daemon.state.history import HistoryStore
 from daemon.state.inventory import InventoryStore
 
 
@@ -55,10 +61,10 @@ def revision_of(path: Path) -> str:
     return out.stdout.strip()
 
 
-def load_model(path: Path) -> PlatformModel:
+def load_model(path: Path, *, reserved_namespaces: tuple[str, ...] = ()) -> PlatformModel:
     from daemon.loader import load_or_raise
 
-    return load_or_raise(path)
+    return load_or_raise(path, reserved_namespaces=reserved_namespaces)
 
 
 def age_keys(environ: Mapping[str, str]) -> AgeKeys | None:
@@ -80,9 +86,14 @@ def age_keys(environ: Mapping[str, str]) -> AgeKeys | None:
         raise ConfigError(str(e)) from e
 
 
-def render_repo(model: PlatformModel, revision: str, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+def render_repo(
+    model: PlatformModel,
+    revision: str,
+    environ: Mapping[str, str],
+    schedules: Mapping[tuple[str, str], ScaleSchedule] | None = None,
+) -> list[dict[str, Any]]:
     """The repo's objects, its encrypted Secrets opened with the key in ``environ``."""
-    return render(model, revision, secrets=SecretOpener(age_keys(environ)).open(model.secrets))
+    return render(model, revision, schedules, secrets=SecretOpener(age_keys(environ)).open(model.secrets))
 
 
 def kube_client(args: argparse.Namespace) -> KubeClient:
@@ -102,20 +113,75 @@ class RepoPlan:
     """A repo's revision, planned against the cluster, with the manager that can apply it."""
 
     revision: str
+    model: PlatformModel
     plan: Plan
     manager: ResourceManager
 
 
-def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False) -> RepoPlan:
-    """Validate and render ``--repo`` and plan it against ``--kubeconfig`` (plan and apply)."""
+def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: datetime | None = None) -> RepoPlan:
+    """Validate and render ``--repo`` (with the scheduled scaling in force ``now``, as the daemon
+    renders it) and plan it against ``--kubeconfig`` (plan and apply)."""
     path = repo_path(args.repo)
-    model = load_model(path)
+    model = load_model(path, reserved_namespaces=(args.namespace,))
     revision = revision_of(path)
     manager = resource_manager(args, kube_client(args))
+    schedules = active_scale_schedules(model.autoscalings, now or datetime.now(UTC))
     plan = manager.plan(
-        render_repo(model, revision, os.environ),
+        render_repo(model, revision, os.environ, schedules),
         max_fraction=model.platform.prune.max_fraction,
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,
     )
-    return RepoPlan(revision, plan, manager)
+    return RepoPlan(revision, model, plan, manager)
+
+
+def operator() -> tuple[str, str]:
+    """Who runs this command, and where: the local user and host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (containers)
+        user = f"uid {os.getuid()}"
+    return user, socket.gethostname()
+
+
+def audit(
+    args: argparse.Namespace,
+    kube: KubeClient,
+    *,
+    kind: HistoryKind,
+    started: datetime,
+    result: HistoryResult,
+    command: str,
+    revision: str = "",
+    counts: Mapping[str, int] | None = None,
+    changes: Sequence[str] = (),
+    errors: Sequence[str] = (),
+    tenants: Sequence[str] = (),
+) -> None:
+    """Writes the audit record of an operator action to the daemon's audit trail; a record that
+    cannot be written is said loudly (the action itself has happened)."""
+    user, host = operator()
+    finished = datetime.now(UTC)
+    record = HistoryRecord(
+        id=new_record_id(started.timestamp()),
+        kind=kind,
+        started=started.isoformat(),
+        finished=finished.isoformat(),
+        revision=revision,
+        author="",
+        message=command,
+        trigger="cli",
+        result=result,
+        counts=dict(counts or {}),
+        changes=list(changes)[:100],
+        errors=list(errors)[:50],
+        duration_seconds=round((finished - started).total_seconds(), 3),
+        user=user,
+        host=host,
+        command=command,
+        tenants=sorted(set(tenants)),
+    )
+    try:
+        HistoryStore(kube, namespace=args.namespace).append(record)
+    except DockyardError as e:
+        print(f"dockyard: warning: could not write the audit record of `{command}`: {e}", file=sys.stderr)

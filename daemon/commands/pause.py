@@ -7,9 +7,10 @@ resumed; the state lives in the cluster, so every replica of the daemon honours 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from typing import Any
 
-from daemon.commands._common import add_kube_args, kube_client
+from daemon.commands._common import add_kube_args, audit, kube_client
 from daemon.state.pauses import PauseStore
 
 
@@ -27,12 +28,23 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = PauseStore(kube_client(args), namespace=args.namespace)
+    kube = kube_client(args)
+    store = PauseStore(kube, namespace=args.namespace)
     if args.tenant:
+        started = datetime.now(UTC)
         if args.action == "pause":
             store.pause(args.tenant)
         else:
             store.resume(args.tenant)
+        audit(
+            args,
+            kube,
+            kind="command",
+            started=started,
+            result="succeeded",
+            command=f"dockyard {args.action} {args.tenant}",
+            tenants=[] if args.tenant == "*" else [args.tenant],
+        )
     paused = sorted(store.paused())
     print("paused: " + (", ".join(paused) if paused else "none"))
     return 0

@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from daemon.runtime.settings import DaemonSettings
+    from daemon.runtime.settings import DaemonSettings, ForgeSettings
 
 from daemon.errors import ConfigError
 
@@ -59,6 +59,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--force-conflicts", action="store_true", help="take fields owned by other managers")
     parser.add_argument("--no-watch", action="store_true", help="local directory: poll only, do not watch files")
     parser.add_argument("--ready-note", default="", help="a note to log once the daemon is first ready")
+    parser.add_argument(
+        "--allowed-signers",
+        type=Path,
+        help="SSH allowed_signers file: the keys trusted to sign commits (see spec.verify in platform.yaml)",
+    )
+    parser.add_argument("--trusted-gpg-keys", type=Path, help="armored OpenPGP public keys trusted to sign commits")
+    parser.add_argument(
+        "--require-signed-commits",
+        action="store_true",
+        help="refuse every commit not signed by a trusted key, whatever platform.yaml says",
+    )
     parser.set_defaults(func=run)
 
 
@@ -66,7 +77,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
     """Every setting of the daemon, read once here from the flags and the environment."""
     from daemon.chat.config import SlackConfig
     from daemon.commands._common import age_keys
-    from daemon.edges.git import GitRemote
+    from daemon.edges.git import GitRemote, TrustedKeys
     from daemon.runtime import settings as s
     from notifiers.settings import NotifierSettings
 
@@ -87,7 +98,13 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
     if args.identity:
         leader = s.LeaderSettings(enabled=not args.no_leader_elect, identity=args.identity)
     return s.DaemonSettings(
-        source=s.source_settings(args.repo, remote, watch_files=not args.no_watch),
+        source=s.source_settings(
+            args.repo,
+            remote,
+            watch_files=not args.no_watch,
+            trusted_keys=TrustedKeys(args.allowed_signers, args.trusted_gpg_keys),
+            require_signed_commits=args.require_signed_commits,
+        ),
         cluster=s.ClusterSettings(
             kubeconfig=args.kubeconfig,
             context=args.context,
@@ -105,8 +122,22 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
         notifications=NotifierSettings.from_env(environ),
         slack=SlackConfig.from_env(environ),
         secrets=s.SecretSettings(age_keys=age_keys(environ)),
+        forges=forge_settings(environ),
         workdir=args.workdir,
         ready_note=args.ready_note,
+    )
+
+
+def forge_settings(environ: Mapping[str, str]) -> ForgeSettings:
+    """Merge-request reviews: a token per forge, or one for both (DOCKYARD_FORGE_TOKEN)."""
+    from daemon.runtime.settings import ForgeSettings
+
+    shared = environ.get("DOCKYARD_FORGE_TOKEN") or None
+    return ForgeSettings(
+        github_token=environ.get("DOCKYARD_GITHUB_TOKEN") or shared,
+        gitlab_token=environ.get("DOCKYARD_GITLAB_TOKEN") or shared,
+        github_api_url=environ.get("DOCKYARD_GITHUB_API_URL") or "https://api.github.com",
+        gitlab_api_url=environ.get("DOCKYARD_GITLAB_API_URL") or "https://gitlab.com/api/v4",
     )
 
 

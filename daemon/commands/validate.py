@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.path}: no such directory")
     if not root.is_dir():
         raise ConfigError(f"{args.path}: not a directory")
-    result = with_render_problems(load_repo(root))
+    result = rendered(load_repo(root))
     failed = bool(result.errors) or (args.strict and bool(result.warnings))
     if args.output == "json":
         json.dump(as_json(result, args.path, failed=failed), sys.stdout, indent=2)
@@ -52,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def with_render_problems(result: LoadResult) -> LoadResult:
-    """The result with what only rendering finds (patches that do not apply, manifests that take a
-    rendered object's name); Secrets render empty here: validation needs no key."""
+def rendered(result: LoadResult) -> LoadResult:
+    """``result`` with what only rendering finds (objects rendered twice or outside their tenant's
+    namespace, patches that do not apply, manifests that take a rendered object's name), so that
+    validate refuses every revision the daemon would refuse; Secrets render empty here:
+    validation needs no key."""
     if result.model is None:
         return result
     sealed = {(s.tenant, s.name): SecretData({}) for s in result.model.secrets}

@@ -22,8 +22,9 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
@@ -31,6 +32,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 import git
 
 from daemon.errors import SourceError
+from daemon.model.refs import Signature, SignatureStatus
 
 _log = logging.getLogger(__name__)
 
@@ -193,8 +195,10 @@ class GitRepo:
             remove(self.cache)
         if not self.cache.exists():
             self.run("init", "--quiet", "--bare", str(self.cache))
-        # The URL may have changed since the cache was made (a restart with another --repo).
-        self.run("config", f"remote.{REMOTE}.url", self.url)
+        # The URL reaches git through the environment (see _build_env), never the command line or
+        # cache.git/config: a query-string token in it would be in /proc and in GitPython's debug
+        # log. A URL stored by an older version is dropped (exit 5: there was none).
+        run_git(["--git-dir", str(self.cache), "config", "--unset-all", f"remote.{REMOTE}.url"], cwd=self.workdir)
 
     def install_key(self) -> None:
         """ssh ignores a private key readable by others, and Kubernetes mounts Secrets 0644 unless
@@ -203,17 +207,22 @@ class GitRepo:
         if self._ssh_key is None or not self._key_too_open():
             return
         copy = self.workdir / "ssh-key"
-        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(self._ssh_key.read_bytes())
         copy.chmod(0o600)
 
     def _build_env(self, header: str | None) -> dict[str, str]:
         env: dict[str, str] = {}
+        # Config from the environment: not stored in cache.git/config, not on the command line
+        # (visible in /proc), not in GitPython's logged argv.
+        config = [(f"remote.{REMOTE}.url", self.url)]
         if header is not None:
-            # Config from the environment: not stored in cache.git/config, not on the command
-            # line (visible in /proc), not in GitPython's logged argv.
-            env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": header})
+            config.append(("http.extraHeader", header))
+        env["GIT_CONFIG_COUNT"] = str(len(config))
+        for index, (name, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{index}"] = name
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
         if self._ssh_key is not None:
             known_hosts = f"{self.workdir / 'known_hosts'} ~/.ssh/known_hosts"
             connect = max(1, int(self.remote.timeout))
@@ -293,3 +302,109 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+# --- commit signatures -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustedKeys:
+    """The keys the daemon trusts to sign commits: an SSH ``allowed_signers`` file (the format
+    ``git`` and ``ssh-keygen -Y verify`` use) and/or a file of armored OpenPGP public keys."""
+
+    allowed_signers: Path | None = None
+    openpgp_keys: Path | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.allowed_signers is not None or self.openpgp_keys is not None
+
+
+#: git's %G? letters: G good and trusted, U good but not trusted (for SSH: no allowed principal),
+#: B bad, X/Y expired signature/key, R revoked key, E cannot be checked (unknown key), N none.
+_STATUS: dict[str, SignatureStatus] = {
+    "G": "good",
+    "U": "untrusted",
+    "B": "bad",
+    "X": "expired",
+    "Y": "expired",
+    "R": "revoked",
+    "E": "untrusted",
+    "N": "none",
+}
+
+
+class SignatureReader:
+    """Reads a commit's signature with git, against :class:`TrustedKeys` only (a private GnuPG
+    home in ``workdir`` holds just the trusted OpenPGP keys, fully trusted; SSH keys come from the
+    allowed-signers file alone)."""
+
+    def __init__(self, trusted: TrustedKeys, workdir: Path | None) -> None:
+        if trusted.openpgp_keys is not None and workdir is None:
+            raise SourceError("trusted OpenPGP keys need a work directory for their keyring")
+        self._trusted = trusted
+        self._home = Path(workdir or ".").absolute() / "gnupg"
+        self._imported: tuple[float, int] | None = None
+
+    def read(self, run: Callable[..., str], sha: str) -> Signature:
+        """``run(*args, env=...)`` runs git in the repository that holds ``sha``."""
+        if not self._trusted.configured:
+            return Signature(
+                "unchecked", detail="the daemon has no trusted keys (--allowed-signers, --trusted-gpg-keys)"
+            )
+        env = {"GNUPGHOME": str(self._prepare_keyring())}
+        signers = str(self._trusted.allowed_signers or "/dev/null")
+        out = run(
+            "-c",
+            f"gpg.ssh.allowedSignersFile={signers}",
+            "log",
+            "-1",
+            "--format=%G?%x00%GS%x00%GF%x00%GK",
+            sha,
+            env=env,
+        )
+        letter, signer, fingerprint, key = [*out.strip("\n").split("\x00"), "", "", "", ""][:4]
+        status = _STATUS.get(letter.strip(), "bad")
+        detail = "" if status == "good" else f"git reports {letter.strip() or '?'}" + (f" for key {key}" if key else "")
+        return Signature(status, signer.strip() if status == "good" else "", fingerprint or key, detail)
+
+    def _prepare_keyring(self) -> Path:
+        keys = self._trusted.openpgp_keys
+        self._home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if keys is None:
+            return self._home
+        stat = keys.stat()
+        stamp = (stat.st_mtime, stat.st_size)
+        if stamp != self._imported:
+            # A fresh keyring each time the file changes: a key removed from it is no longer trusted.
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home.mkdir(mode=0o700, parents=True)
+            _gpg(self._home, "--import", str(keys))
+            fingerprints = [
+                line.split(":")[9]
+                for line in _gpg(self._home, "--with-colons", "--list-keys").splitlines()
+                if line.startswith("fpr:")
+            ]
+            # Every key in this keyring is one the platform team chose to trust.
+            _gpg(self._home, "--import-ownertrust", stdin="".join(f"{f}:6:\n" for f in fingerprints))
+            self._imported = stamp
+        return self._home
+
+
+def _gpg(home: Path, *args: str, stdin: str = "") -> str:
+    try:
+        result = subprocess.run(
+            ["gpg", "--batch", "--quiet", "--homedir", str(home), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        raise SourceError(
+            f"cannot run gpg to read the trusted OpenPGP keys ({type(e).__name__}); is gnupg installed?"
+        ) from e
+    if result.returncode != 0:
+        raise SourceError(f"gpg {args[0]} failed: {summarise_stderr(result.stderr)}")
+    return result.stdout

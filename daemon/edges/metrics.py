@@ -59,7 +59,7 @@ class DaemonMetrics:
         self.git_fetch_errors = Counter("dockyard_git_fetch_errors", "Failed fetches of the platform repo.", registry=r)
         self.events = Counter("dockyard_events_emitted", "Events emitted, by name.", ["event"], registry=r)
         self.leader = Gauge("dockyard_leader", "1 when this replica is the leader.", registry=r)
-        self.ready = Gauge("dockyard_ready", "1 after the first successful sync.", registry=r)
+        self.ready = Gauge("dockyard_ready", "1 once the daemon has processed the current revision.", registry=r)
 
     def watch_api_requests(self, counts: Callable[[], Mapping[str, int]]) -> None:
         self.registry.register(_RequestCountCollector(counts))
@@ -84,6 +84,9 @@ class DaemonMetrics:
 
     def observe_fetch_error(self) -> None:
         self.git_fetch_errors.inc()
+
+    def observe_ready(self) -> None:
+        self.ready.set(1)
 
     def observe_synced(self, revision: Revision, when: datetime) -> None:
         self.ready.set(1)

@@ -38,13 +38,24 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from daemon.edges.git import REMOTE, GitRemote, GitRepo, remove, run_git, summarise_stderr
+from daemon.edges.git import (
+    REMOTE,
+    GitRemote,
+    GitRepo,
+    Redactor,
+    SignatureReader,
+    TrustedKeys,
+    check,
+    remove,
+    run_git,
+    summarise_stderr,
+)
 from daemon.errors import SourceError
-from daemon.model.refs import Revision
+from daemon.model.refs import Revision, Signature
 
 _log = logging.getLogger(__name__)
 
@@ -71,8 +82,9 @@ class Source(Protocol):
 class GitSource:
     """A remote Git repository, cached in ``workdir`` and checked out one directory per commit."""
 
-    def __init__(self, remote: GitRemote, *, workdir: Path) -> None:
+    def __init__(self, remote: GitRemote, *, workdir: Path, trusted: TrustedKeys | None = None) -> None:
         self._repo = GitRepo(remote, workdir)
+        self._signatures = SignatureReader(trusted or TrustedKeys(), workdir)
         self._remote = remote
         self._workdir = self._repo.workdir
         self._checkouts = self._workdir / "checkouts"
@@ -100,6 +112,7 @@ class GitSource:
             sha = self._update_and_resolve()
             path = self._materialise(sha)
             author, message = self._commit_info(sha)
+            signature = self._signatures.read(self._repo.run, sha)
             self._prune(keep=path)
         _log.debug("fetched %s at %s", self._repo.describe(), sha)
         subdir = self._remote.subdir.strip("/")
@@ -107,7 +120,7 @@ class GitSource:
             path = path / subdir
             if not path.is_dir():
                 raise SourceError(f"revision {sha[:8]} has no directory {subdir!r}")
-        return Revision(sha=sha, path=str(path), author=author, message=message)
+        return Revision(sha=sha, path=str(path), author=author, message=message, signature=signature)
 
     # --- git plumbing
 
@@ -221,8 +234,9 @@ _RACY_SECONDS = 2.0
 class LocalSource:
     """A working directory used as it is, for development: no clone, no checkout."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, trusted: TrustedKeys | None = None, workdir: Path | None = None) -> None:
         self._path = Path(path).absolute()
+        self._signatures = SignatureReader(trusted or TrustedKeys(), workdir)
         self._lock = threading.Lock()
         self._digests: dict[str, tuple[tuple[int, int, int, int], str]] = {}
 
@@ -237,7 +251,11 @@ class LocalSource:
         head = self._git_head()
         if head is None:
             return Revision(
-                sha=f"local-{content[:16]}", path=str(self._path), author="", message="local directory (not in git)"
+                sha=f"local-{content[:16]}",
+                path=str(self._path),
+                author="",
+                message="local directory (not in git)",
+                signature=Signature("none", detail="a directory outside git has no commit to sign"),
             )
         sha, author, message = head
         if self._is_dirty():
@@ -247,8 +265,13 @@ class LocalSource:
                 path=str(self._path),
                 author=author,
                 message=f"uncommitted changes on top of: {subject}",
+                signature=Signature("none", detail="uncommitted changes are not signed"),
             )
-        return Revision(sha=sha, path=str(self._path), author=author, message=message)
+        signature = self._signatures.read(self._git, sha)
+        return Revision(sha=sha, path=str(self._path), author=author, message=message, signature=signature)
+
+    def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        return check(run_git(args, cwd=self._path, env=env, timeout=30), f"git {args[0]} in {self._path}", Redactor())
 
     def _git_head(self) -> tuple[str, str, str] | None:
         try:

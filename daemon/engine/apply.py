@@ -65,6 +65,10 @@ class ResourceManager:
 
     # --- live state -------------------------------------------------------------------------
 
+    @property
+    def kube(self) -> KubeClient:
+        return self._kube
+
     def _types_for(
         self, desired: Iterable[Mapping[str, Any]], refs: Iterable[ObjRef]
     ) -> dict[tuple[str, str], ResourceType]:

@@ -13,7 +13,11 @@ always see a whole state, never one half-way through a cycle. Rules it keeps:
   window opens;
 * a failed cycle is retried with exponential backoff (announced on the first failure of a
   streak); a fetch error is reported once, not on every poll, and the last good revision stays;
-* only the leader writes to the cluster.
+* only the leader writes to the cluster, and only the leader speaks: it alone emits events and
+  writes the audit trail; a standby loads and validates every revision silently (warm for a
+  failover), and a rejection the old leader did not announce is announced by the new one, once;
+* the daemon is ready once it has processed the current revision: converged, waiting for a
+  window or a pause, rejected, or standing by (a restart never waits for a window to open).
 
 What the cycle says (event and history wording) lives in :mod:`daemon.views.cycle`.
 """
@@ -41,8 +45,9 @@ from daemon.model.refs import Revision
 from daemon.model.secrets import SealedSecret, SecretData
 from daemon.policy.canary import CanaryChange, canary_changes
 from daemon.policy.health import WATCHED_KINDS, Health, assess
-from daemon.policy.plan import ApplyResult, Plan, tenant_of
-from daemon.policy.windows import WindowDecision, active_scale_schedules, blocked_tenants
+from daemon.policy.plan import ApplyResult, Plan, changed_tenants, plan_tenants, tenant_of
+from daemon.policy.verify import VerifyPolicy, signature_refusal
+from daemon.policy.windows import WindowDecision, active_scale_schedules, held_tenants
 from daemon.render import objref, render
 from daemon.render.core import scheduled
 from daemon.views import cycle as say
@@ -95,9 +100,13 @@ class Metrics(Protocol):
 
     def observe_synced(self, revision: Revision, when: datetime) -> None: ...
 
+    def observe_ready(self) -> None: ...
+
 
 class HistorySink(Protocol):
     def append(self, record: HistoryRecord) -> None: ...
+
+    def contains(self, kind: HistoryKind, revision: str) -> bool: ...
 
 
 class SecretSource(Protocol):
@@ -134,6 +143,9 @@ class DaemonState:
     desired: tuple[Mapping[str, Any], ...] = ()
     applied_sha: str = ""  # the revision whose changes are all in the cluster
     invalid_sha: str = ""
+    invalid_errors: tuple[str, ...] = ()
+    #: the rejection of ``invalid_sha`` was announced (by this daemon or, per the history, another)
+    invalid_announced: bool = False
     ready: bool = False
     last_result: str = "pending"
     last_sync_time: datetime | None = None
@@ -160,6 +172,10 @@ class ReconcileSettings:
     backoff_base: float = 5.0
     backoff_cap: float = 300.0
     force_conflicts: bool = False
+    #: the daemon's own rule (``--require-signed-commits``): Git cannot turn it off
+    require_signed_commits: bool = False
+    #: namespaces no tenant may take besides the built-in ones: the daemon's own
+    reserved_namespaces: tuple[str, ...] = ()
 
 
 @dataclass
@@ -248,10 +264,16 @@ class Reconciler:
             return CycleOutcome("failed", "", "cannot fetch the platform repo", "fetch")
         is_new = c.state.revision is None or revision.sha != c.state.revision.sha
         if revision.sha == c.state.invalid_sha:
+            self._announce_rejection(c, revision)
             return CycleOutcome("noop", revision.sha, "revision already rejected", "rejected")
         if is_new and not self._load(c, revision):
+            self._mark_ready(c)
             return CycleOutcome("invalid", revision.sha, "validation failed", "validation")
         if not self._is_leader():
+            # The leader announces what it applies (canary promotions, aborts); a standby that
+            # takes over later must not announce again what its predecessor already did.
+            c.state = replace(c.state, canary_changes=())
+            self._mark_ready(c)
             return CycleOutcome("standby", revision.sha, "not the leader", "standby")
         rescheduled = not is_new and self._refresh_schedules(c, revision)
         if not is_new and not rescheduled and self._up_to_date(c, revision):
@@ -272,7 +294,8 @@ class Reconciler:
             message = str(e)
             if message != c.state.fetch_error:
                 log.warning("cannot fetch %s: %s", self._source.describe(), message)
-                self._emit(say.fetch_failed(message, self._source.describe()))
+                if self._is_leader():
+                    self._emit(say.fetch_failed(message, self._source.describe()))
             c.state = replace(c.state, fetch_error=message)
             return None
         if c.state.fetch_error:
@@ -281,18 +304,23 @@ class Reconciler:
         return revision
 
     def _load(self, c: _Cycle, revision: Revision) -> bool:
-        """Validates and renders a new revision; an invalid one is rejected whole."""
-        schedules: dict[tuple[str, str], ScaleSchedule] = {}
+        """Validates, verifies and renders a new revision; an invalid or unverified one is
+        rejected whole."""
         try:
-            model = load_or_raise(Path(revision.path), self._load_cache)
+            model = load_or_raise(
+                Path(revision.path), self._load_cache, reserved_namespaces=self._settings.reserved_namespaces
+            )
             schedules = active_scale_schedules(model.autoscalings, self._clock())
+            # Rendering checks what no single document can: objects rendered twice, or outside
+            # their tenant's namespace, and opens the encrypted Secrets. A revision that fails
+            # there (or whose Secrets the daemon cannot open) is rejected like an invalid one.
             desired = self._render(model, revision, schedules)
         except ValidationFailed as e:
-            # Invalid, or Secrets the daemon cannot open: either way nothing of it is applied.
-            errors = [p.format() for p in e.problems if p.severity == "error"]
-            c.state = replace(c.state, invalid_sha=revision.sha)
-            self._emit(say.invalid_commit(revision, errors, c.state.revision))
-            self._record(c, "validation", revision, "invalid", errors=errors)
+            self._reject(c, revision, [p.format() for p in e.problems if p.severity == "error"])
+            return False
+        refusal = signature_refusal(revision, self._verify_policy(c, model))
+        if refusal:
+            self._reject(c, revision, [refusal])
             return False
         c.state = replace(
             c.state,
@@ -305,6 +333,27 @@ class Reconciler:
         )
         self._on_model(model)
         return True
+
+    def _verify_policy(self, c: _Cycle, model: PlatformModel) -> VerifyPolicy:
+        """The signature rules for a new revision: the daemon's, tightened by the revision's own
+        platform.yaml; relaxing them takes a commit that passes the rules in force before it."""
+        before = c.state.model.platform.verify if c.state.model is not None else None
+        return VerifyPolicy.combine(self._settings.require_signed_commits, before, model.platform.verify)
+
+    def _reject(self, c: _Cycle, revision: Revision, errors: list[str]) -> None:
+        c.state = replace(c.state, invalid_sha=revision.sha, invalid_errors=tuple(errors), invalid_announced=False)
+        self._announce_rejection(c, revision)
+
+    def _announce_rejection(self, c: _Cycle, revision: Revision) -> None:
+        """Only the leader announces a rejected revision, once: not again on the next poll, and
+        not again after a failover when the old leader's audit trail already has it."""
+        if c.state.invalid_announced or not self._is_leader():
+            return
+        if self._history is None or not self._history.contains("validation", revision.sha):
+            errors = list(c.state.invalid_errors)
+            self._emit(say.invalid_commit(revision, errors, c.state.revision))
+            self._record(c, "validation", revision, "invalid", errors=errors, tenants=say.tenants_of_problems(errors))
+        c.state = replace(c.state, invalid_announced=True)
 
     def _refresh_schedules(self, c: _Cycle, revision: Revision) -> bool:
         """Re-renders when a scheduled scaling window opened or closed; True when it did."""
@@ -387,18 +436,13 @@ class Reconciler:
 
     def _held_tenants(self, c: _Cycle, plan: Plan) -> dict[str, WindowDecision]:
         assert c.state.model is not None
-        held: dict[str, WindowDecision] = {}
-        tenants = {tenant_of(ch.desired or plan.live.get(ch.ref) or {}, ch.ref) for ch in plan.changeset.changes}
-        paused = self._pauses.paused()
-        # "*" pauses everything: every tenant, those added later, and platform-level objects ("").
-        for tenant in sorted(tenants if "*" in paused else paused):
-            held[tenant] = WindowDecision(False, "paused")
-        if c.ignore_windows:
-            return held
-        windows = c.state.model.platform.sync.windows
-        for tenant, decision in blocked_tenants(windows, sorted(tenants), self._clock()).items():
-            held.setdefault(tenant, decision)
-        return held
+        return held_tenants(
+            plan_tenants(plan),
+            paused=self._pauses.paused(),
+            windows=c.state.model.platform.sync.windows,
+            now=self._clock(),
+            ignore_windows=c.ignore_windows,
+        )
 
     def _announce_waiting(
         self, c: _Cycle, revision: Revision, deferred: Sequence[Any], held: Mapping[str, WindowDecision]
@@ -419,16 +463,17 @@ class Reconciler:
 
     def _settle(self, c: _Cycle, revision: Revision, plan: Plan, held: Mapping[str, WindowDecision]) -> CycleOutcome:
         """Nothing to send: the cluster matches the revision, except what waits for a window."""
+        self._mark_ready(c)
         self._update_health(c, revision, _live_health(plan))
         self._announce_canaries(c, revision, held)
-        first = not c.state.ready and not held
+        first_sync = not held and c.state.applied_sha != revision.sha
         c.state = replace(
             c.state,
             applied_sha=c.state.applied_sha if held else revision.sha,
             failures=0,
             last_result="skipped" if held else "succeeded",
         )
-        if first:
+        if first_sync or (not held and c.state.last_sync_time is None):
             self._mark_synced(c, revision)
         return CycleOutcome("skipped" if held else "noop", revision.sha, "nothing to apply")
 
@@ -455,6 +500,7 @@ class Reconciler:
         self, c: _Cycle, revision: Revision, result: ApplyResult, held: Mapping[str, WindowDecision]
     ) -> CycleOutcome:
         """Health, events and the audit record of an apply, and the state it leaves."""
+        self._mark_ready(c)
         self._update_health(c, revision, result.health)
         if result.plan.prune.blocked:
             self._emit(say.prune_held(revision, result.plan.prune.reason, [str(r) for r in result.plan.prune.delete]))
@@ -492,6 +538,7 @@ class Reconciler:
             counts=say.apply_counts(result),
             changes=changes,
             errors=errors + say.unhealthy(result),
+            tenants=changed_tenants(result.plan),
         )
         return CycleOutcome(outcome, revision.sha, f"{len(changes)} change(s), {len(errors)} error(s)")
 
@@ -500,10 +547,10 @@ class Reconciler:
         c.state = replace(c.state, last_result="failed")
         log.warning("cycle failed at %s (attempt %d, retry in %.0fs): %s", step, c.state.failures, delay, message)
         revision = c.state.revision
-        if c.state.failures == 1:
+        if c.state.failures == 1 and self._is_leader():
             # Announced on the first failure of a streak only; the retries are in the log and metrics.
             self._emit(say.cycle_failed(revision, message))
-        if revision is not None:
+        if revision is not None and self._is_leader():
             self._record(c, "sync", revision, "failed", errors=[message])
         return CycleOutcome("failed", revision.sha if revision else "", message, step)
 
@@ -526,6 +573,11 @@ class Reconciler:
             else:
                 self._emit(say.canary_ended(revision, change))
         c.state = replace(c.state, canary_changes=tuple(waiting))
+
+    def _mark_ready(self, c: _Cycle) -> None:
+        if not c.state.ready:
+            c.state = replace(c.state, ready=True)
+            self._metrics.observe_ready()
 
     def _mark_synced(self, c: _Cycle, revision: Revision) -> None:
         now = self._clock()
@@ -566,11 +618,21 @@ class Reconciler:
         counts: Mapping[str, int] | None = None,
         changes: Sequence[str] = (),
         errors: Sequence[str] = (),
+        tenants: Sequence[str] = (),
     ) -> None:
         if self._history is None:
             return
         record = say.record(
-            kind, revision, c.trigger, c.started, self._clock(), result, counts=counts, changes=changes, errors=errors
+            kind,
+            revision,
+            c.trigger,
+            c.started,
+            self._clock(),
+            result,
+            counts=counts,
+            changes=changes,
+            errors=errors,
+            tenants=tenants,
         )
         try:
             self._history.append(record)

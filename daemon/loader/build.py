@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from daemon.loader import formats
+from daemon.loader.guardrails import guardrails
 from daemon.model.kinds import (
     AccessMode,
     AlertRule,
+    AuditSettings,
     Autoscaling,
     Backup,
     ChatSettings,
@@ -27,6 +29,7 @@ from daemon.model.kinds import (
     NotificationTarget,
     Platform,
     Policy,
+    Prices,
     PruneSettings,
     Quota,
     Retention,
@@ -38,9 +41,9 @@ from daemon.model.kinds import (
     SyncSettings,
     SyncWindow,
     Template,
-    TenancySettings,
     Tenant,
     TenantNetwork,
+    VerifySettings,
 )
 from daemon.model.kinds import Volume as VolumeModel
 from daemon.model.manifests import Patch
@@ -110,6 +113,8 @@ def platform(data: Data, source: SourceRef) -> Platform:
     )
     ingress = _map(spec, "ingress")
     chat = _map(spec, "chat")
+    retention = _map(_map(spec, "audit"), "retention")
+    verify = _map(spec, "verify")
     roles = tuple(
         SlackRoleBinding(
             role=r["role"],
@@ -129,14 +134,36 @@ def platform(data: Data, source: SourceRef) -> Platform:
             windows=windows,
         ),
         storage_classes=classes,
-        ingress=IngressSettings(class_name=ingress.get("className", "nginx"), tls=bool(ingress.get("tls", False))),
+        ingress=IngressSettings(
+            class_name=ingress.get("className", "nginx"),
+            tls=bool(ingress.get("tls", False)),
+            namespace=ingress.get("namespace", "ingress-nginx"),
+        ),
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
-        manifest_kinds=tuple(str(k) for k in _map(spec, "manifests").get("allowedKinds", ())),
-        tenancy=TenancySettings(
-            allowed_service_types=tuple(_map(spec, "tenancy").get("allowedServiceTypes", ())),
+        audit=AuditSettings(
+            retention_days=int(retention.get("days", 90)), retention_records=int(retention.get("records", 100_000))
         ),
+        verify=VerifySettings(required=bool(verify.get("required", False)), signers=_strings(verify, "signers")),
+        tenancy=guardrails(spec),
+        prices=_prices(spec.get("prices")),
+    )
+
+
+def _prices(data: Any) -> Prices | None:
+    if not isinstance(data, Mapping):
+        return None
+    storage = data.get("storageGiBMonth", {})
+    by_class = (
+        {"default": float(storage)} if isinstance(storage, int | float) else {k: float(v) for k, v in storage.items()}
+    )
+    return Prices(
+        currency=str(data["currency"]),
+        cpu_core_month=float(data.get("cpuCoreMonth", 0)),
+        memory_gib_month=float(data.get("memoryGiBMonth", 0)),
+        storage_gib_month=by_class,
+        load_balancer_month=float(data.get("loadBalancerMonth", 0)),
     )
 
 
@@ -169,6 +196,7 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         network=TenantNetwork(
             isolation=network.get("isolation", "strict"),
             allow_from=tuple(str(a["tenant"]) for a in _list(network, "allowFrom")),
+            allow_to=tuple(str(a["tenant"]) for a in _list(network, "allowTo")),
         ),
         storage_classes=_strings(spec, "storageClasses") if "storageClasses" in spec else None,
         notifications=_strings(spec, "notifications"),
@@ -212,14 +240,13 @@ def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
     spec = _map(data, "spec")
     rules = []
     closed = []
-    for position, item in enumerate(_list(spec, "network")):
+    for item in _list(spec, "network"):
         if "close" in item:
             closed.append(str(_map(item, "close")["app"]))
             continue
         allow = _map(item, "allow")
         source_ref = _map(allow, "from")
         target = _map(allow, "to")
-        egress = any(k in target for k in ("tenant", "cidr", "host"))
         cidrs = _strings(target, "cidrs") if "cidrs" in target else ((target["cidr"],) if "cidr" in target else ())
         rules.append(
             NetworkRule(
@@ -227,13 +254,11 @@ def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
                 from_tenant=source_ref.get("tenant", tenant_name),
                 from_app=source_ref.get("app"),
                 ports=tuple(int(p) for p in _list(allow, "ports")),
+                to_tenant=target.get("tenant", tenant_name),
                 protocol=allow.get("protocol", "TCP"),
-                egress=egress,
-                to_tenant=target.get("tenant"),
                 cidrs=cidrs,
                 except_cidrs=_strings(target, "except"),
                 host=target.get("host"),
-                position=position,
             )
         )
     alerts = []

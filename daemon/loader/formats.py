@@ -12,11 +12,20 @@ import functools
 import ipaddress
 import re
 import zoneinfo
+from decimal import Decimal
 from typing import Final
 
 from jsonschema import FormatChecker
 
+from daemon.model.quantity import parse_quantity
+
 DNS_LABEL_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+#: Budgets: the largest values the platform repo may hold. Far beyond any real setting, small
+#: enough that no arithmetic on them overflows (a year of seconds, a pebibyte, 100,000 cores).
+MAX_DURATION_SECONDS: Final = 366 * 86400
+MAX_BYTES: Final = Decimal(2**50)
+MAX_CPU: Final = Decimal(100_000)
 
 _DURATION_RE: Final = re.compile(r"^(?=[0-9])(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
 _DURATION_UNITS: Final = (86400, 3600, 60, 1)
@@ -26,11 +35,15 @@ _DURATION_UNITS: Final = (86400, 3600, 60, 1)
 
 
 def parse_duration(text: str) -> int:
-    """Seconds of a duration such as ``5m``, ``6h`` or ``1h30m``; ValueError when malformed."""
+    """Seconds of a duration such as ``5m``, ``6h`` or ``1h30m``; ValueError when malformed or
+    longer than :data:`MAX_DURATION_SECONDS` (366 days)."""
     match = _DURATION_RE.match(text)
-    if match is None:
-        raise ValueError(f"not a duration: {text!r}")
-    return sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if part)
+    if match is None or len(text) > 32:
+        raise ValueError(f"not a duration: {text[:40]!r}")
+    seconds = sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if part)
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError("longer than the limit of 366d")
+    return seconds
 
 
 _UNIT_WORDS: Final = {
@@ -245,6 +258,33 @@ _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL_RE: Final = re.compile(r"^https?://[^\s/?#]+([/?#]\S*)?$")
 
 
+def _check_duration_format(value: object) -> bool:
+    # Only the bound: a malformed duration is the pattern's to report.
+    if isinstance(value, str) and value and _DURATION_RE.match(value):
+        parse_duration(value)
+    return True
+
+
+def _check_bounded_quantity(value: object, limit: Decimal, shown: str) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return True
+    try:
+        amount = parse_quantity(value)
+    except ValueError:
+        return True  # the pattern (or the type) reports it
+    if not amount <= limit:  # NaN and infinities too
+        raise ValueError(f"more than the limit of {shown}")
+    return True
+
+
+def _check_quantity_format(value: object) -> bool:
+    return _check_bounded_quantity(value, MAX_BYTES, "1Pi")
+
+
+def _check_cpu_format(value: object) -> bool:
+    return _check_bounded_quantity(value, MAX_CPU, "100000 cores")
+
+
 def _check_cron_format(value: object) -> bool:
     if isinstance(value, str):
         check_cron(value)
@@ -283,6 +323,9 @@ def format_checker() -> FormatChecker:
     """A checker for the formats our schemas use, and only those (jsonschema's own are lenient)."""
     checker = FormatChecker(formats=())
     checker.checks("cron", raises=ValueError)(_check_cron_format)
+    checker.checks("duration", raises=ValueError)(_check_duration_format)
+    checker.checks("quantity", raises=ValueError)(_check_quantity_format)
+    checker.checks("cpu", raises=ValueError)(_check_cpu_format)
     checker.checks("timezone")(_check_timezone_format)
     checker.checks("email")(_check_email_format)
     checker.checks("uri")(_check_uri_format)

@@ -17,6 +17,7 @@ from jsonschema import ValidationError
 
 from daemon.errors import Problem
 from daemon.loader import formats
+from daemon.loader.safeschema import UnsafePattern, pattern_matches
 from daemon.loader.yamlsource import Document
 
 _SNAKE: Final = re.compile(r"(?<!^)(?=[A-Z])")
@@ -142,10 +143,10 @@ class Explainer:
         self, error: ValidationError, path: tuple[str | int, ...], schema: dict[str, Any], value: Any, name: str
     ) -> list[Problem]:
         allowed = [str(k) for k in schema.get("properties", {})]
-        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+        patterns = [str(p) for p in schema.get("patternProperties", {})]
         out = []
         for key in value if isinstance(value, dict) else ():
-            if key in allowed or any(p.search(key) for p in patterns):
+            if key in allowed or _matches_any(patterns, key):
                 continue
             guess = did_you_mean(key, allowed)
             if key in HOST_LEVEL_FIELDS:
@@ -251,6 +252,8 @@ class Explainer:
                 )
             ]
         message = f"{_short(value)} is not a valid {title}"
+        if error.validator == "pattern" and not schema.get("title"):
+            message = f"{_short(value)} does not match the pattern {_short(error.validator_value)}"
         cause = getattr(error, "cause", None)
         if cause is not None:
             message += f": {cause}"
@@ -458,6 +461,14 @@ def _required_choices(subschemas: object) -> list[str] | None:
             return None
         keys.append(str(required[0]))
     return keys
+
+
+def _matches_any(patterns: list[str], key: str) -> bool:
+    # The schema may be a Template's: its patterns run on RE2 like in validation.
+    try:
+        return any(pattern_matches(p, key) for p in patterns)
+    except UnsafePattern:
+        return False
 
 
 def _range(schema: dict[str, Any]) -> str:

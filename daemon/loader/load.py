@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
-from daemon.loader import build, build_workload
+from daemon.loader import budget, build, build_workload
 from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
@@ -79,11 +79,12 @@ class LoadResult:
         return self.model is not None
 
 
-def load_repo(root: Path, cache: LoadCache | None = None) -> LoadResult:
+def load_repo(root: Path, cache: LoadCache | None = None, *, reserved_namespaces: Iterable[str] = ()) -> LoadResult:
     """Read, validate and cross-check the platform repo checked out at ``root``.
 
     With a ``cache`` from an earlier load, unchanged files are neither parsed nor schema-checked
-    again; the result is the same as without it.
+    again; the result is the same as without it. No tenant may be named after one of
+    ``reserved_namespaces`` (the daemon's own namespace), on top of the built-in reserved names.
     """
     # Loading allocates millions of small objects that never form cycles (nodes, dicts, strings);
     # with the cyclic collector running it rescans the growing heap again and again and loading
@@ -91,29 +92,41 @@ def load_repo(root: Path, cache: LoadCache | None = None) -> LoadResult:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(root, cache)
+        return _load(root, cache, tuple(reserved_namespaces))
     finally:
         if enabled:
             gc.enable()
 
 
-def _load(root: Path, cache: LoadCache | None) -> LoadResult:
+def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, ...]) -> LoadResult:
     if not root.is_dir():
         return LoadResult(None, (Problem(str(root), 0, 0, "not a directory", code="layout.root"),))
     repo = walk(root)
+    too_large = budget.repo_problems(repo.files)
+    if too_large:
+        return LoadResult(None, tuple(sorted([*repo.problems, *too_large])), len(repo.files), 0)
     problems: list[Problem] = list(repo.problems)
     entries: list[Entry] = []
+    documents = values = 0
+    complete = True  # every file was read (else references into unread files would look dangling)
     # Where each entry came from, to find its cached schema result: (rel, digest, index).
     origin: dict[int, tuple[str, bytes, int]] = {}
     live: set[tuple[str, bytes]] = set()
     sealed = []
     raw: list[ManifestDoc] = []
-    for source in repo.files:
+    for number, source in enumerate(repo.files):
+        stop = budget.over_budget(source, documents, values, len(repo.files) - number)
+        if stop is not None:
+            problems.append(stop)
+            complete = False
+            break
         if source.place == "tenant-secret":
-            # Encrypted Secrets are not Dockyard documents: their envelope is checked on its own.
+            # Encrypted Secrets are not Dockyard documents: their envelope is checked on its own
+            # (one document per file, within the file size limit).
             found_secrets, found = load_secrets(source)
             sealed.extend(found_secrets)
             problems.extend(found)
+            documents += 1
             continue
         digest = _digest(source.path) if cache is not None else None
         key = (source.rel, digest) if digest is not None else None
@@ -128,6 +141,8 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         if key is not None:
             live.add(key)
         problems.extend(found)
+        documents += len(read)
+        values += sum(d.values for d in read)
         if source.place == "tenant-manifest":
             # Raw Kubernetes objects: not Dockyard documents, checked as manifests.
             found_manifests, found = manifests_of(read, source)
@@ -166,9 +181,9 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         where = origin.get(id(entry))
         cached = cache.schema.get(where) if cache is not None and where is not None else None
         if cached is None:
-            cached = list(
-                Explainer(entry.doc, tenant=entry.tenant).problems(validator(entry.kind).iter_errors(entry.data))
-            )
+            explainer = Explainer(entry.doc, tenant=entry.tenant)
+            errors = validator(entry.kind).iter_errors(entry.data)
+            cached = budget.schema_problems(explainer, errors, entry.file, entry.doc.line)
             if cache is not None and where is not None:
                 cache.schema[where] = cached
         problems.extend(cached)
@@ -181,7 +196,8 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         instance, found = instantiate(app, resolved, known_templates)
         if instance is None:
             # Still check the App's own fields, so the template is not the only thing reported.
-            found += Explainer(app.doc, tenant=app.tenant).problems(validator("App").iter_errors(app.data))
+            explainer = Explainer(app.doc, tenant=app.tenant)
+            found += budget.schema_problems(explainer, validator("App").iter_errors(app.data), app.file, app.doc.line)
             problems.extend(found)
             continue
         found = validate_instance(app, instance)
@@ -189,19 +205,22 @@ def _load(root: Path, cache: LoadCache | None) -> LoadResult:
         assert isinstance(instance.data, dict)
         app.doc, app.data, app.valid = instance, instance.data, not found
 
-    problems.extend(cross_check(entries, repo.tenant_dirs))
-    problems.extend(duplicate_secrets(sealed))
-    problems.extend(check_manifests(raw, entries))
-    ordered = tuple(sorted(_unique(problems)))
+    if complete:
+        problems.extend(cross_check(entries, repo.tenant_dirs, reserved_namespaces))
+        problems.extend(duplicate_secrets(sealed))
+        problems.extend(check_manifests(raw, entries))
+    ordered = budget.capped(sorted(_unique(problems)))
     if any(p.severity == "error" for p in ordered):
         return LoadResult(None, ordered, len(repo.files), len(entries))
     model = replace(_model(entries), secrets=tuple(sealed), manifests=tuple(m.manifest for m in raw))
     return LoadResult(model, ordered, len(repo.files), len(entries))
 
 
-def load_or_raise(root: Path, cache: LoadCache | None = None) -> PlatformModel:
+def load_or_raise(
+    root: Path, cache: LoadCache | None = None, *, reserved_namespaces: Iterable[str] = ()
+) -> PlatformModel:
     """The model of the repo at ``root``; :class:`ValidationFailed` with every problem if it is invalid."""
-    result = load_repo(root, cache)
+    result = load_repo(root, cache, reserved_namespaces=reserved_namespaces)
     if result.model is None:
         raise ValidationFailed(result.problems)
     return result.model

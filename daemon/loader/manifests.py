@@ -1,6 +1,6 @@
 """The escape hatch, checked: raw Kubernetes manifests of a tenant (``tenants/<tenant>/manifests/``).
 
-A manifest is any namespaced object of a kind the Platform allows (``spec.manifests.allowedKinds``)
+A manifest is any namespaced object of a kind the Platform allows (``spec.tenancy.allowedManifestKinds``)
 and that is never part of the tenancy itself (namespaces, quotas, limits, RBAC, ServiceAccounts;
 Secrets belong in secrets/, encrypted). It lives in the tenant's namespace (a namespace that says
 otherwise is an error, and render forces it anyway), and passes the guardrails of everything else:
@@ -17,6 +17,7 @@ from typing import Any, Final
 from daemon import API_GROUP
 from daemon.errors import Problem
 from daemon.loader.documents import CLUSTER_SCOPED_KINDS, Entry
+from daemon.loader.guardrails import guardrails
 from daemon.loader.hints import json_path
 from daemon.loader.repo import SourceFile
 from daemon.loader.yamlsource import Document
@@ -132,8 +133,9 @@ def check_manifests(items: Sequence[ManifestDoc], entries: Iterable[Entry]) -> l
     entries = list(entries)
     platform = next((e for e in entries if e.kind == "Platform" and e.valid), None)
     spec = platform.spec() if platform is not None else {}
-    allowed = {str(k) for k in ((spec.get("manifests") or {}).get("allowedKinds") or ())}
-    service_types = {str(t) for t in ((spec.get("tenancy") or {}).get("allowedServiceTypes") or ())}
+    rules = guardrails(spec)
+    allowed = set(rules.allowed_manifest_kinds)
+    service_types: set[str] = set(rules.allowed_service_types)
     hosts: dict[str, str] = {}  # host -> tenant that claims it (Apps' domains)
     for entry in entries:
         if entry.kind == "App" and entry.valid:
@@ -172,7 +174,7 @@ def check_manifests(items: Sequence[ManifestDoc], entries: Iterable[Entry]) -> l
                     f"the platform does not allow {written} manifests",
                     "allowed: "
                     + (", ".join(sorted(allowed)) if allowed else "none")
-                    + " (spec.manifests.allowedKinds in platform.yaml)",
+                    + " (spec.tenancy.allowedManifestKinds in platform.yaml)",
                     code="manifest.kind",
                 )
             )

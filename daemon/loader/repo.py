@@ -10,8 +10,12 @@ Layout (see PLATFORM-FORMAT.md)::
     tenants/<tenant>/manifests/**    raw Kubernetes manifests (the escape hatch)
     tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling, Job, Patch
 
-Symlinks are followed only while they stay inside the checkout: a repo is untrusted input, and a
-link to ``/etc`` or to another checkout must not be read (or leak into messages).
+Symlinks are followed only while they stay inside their own area: a link in a tenant's folder
+only to something in the same tenant's folder, any other link only to something in the checkout
+outside ``tenants/``. A repo is untrusted input: a link to ``/etc`` or another checkout must not be
+read (or leak into messages), a link from ``tenants/a/`` into ``tenants/b/`` would move b's apps
+into namespace a (and prune them from b), and a link from ``templates/`` into a tenant's folder
+would let that tenant write Templates. Tenant folders, and ``tenants/`` itself, are never links.
 """
 
 from __future__ import annotations
@@ -127,6 +131,49 @@ class _Walker:
                     0,
                     "symlink points outside the repository; it is not read",
                     hint="copy the file into the repository instead",
+                    code="file.symlink-escape",
+                )
+            )
+            return None
+        parts = rel.split("/")
+        shown = target.relative_to(self.root).as_posix() or "."
+        tenants = self.root / "tenants"
+        if parts[0] == "tenants" and len(parts) <= 2:
+            what = "tenants/" if len(parts) == 1 else f"the tenant folder {rel}/"
+            self.problems.append(
+                Problem(
+                    rel,
+                    0,
+                    0,
+                    f"{what} is a symlink (to {shown}); it is not read",
+                    hint="tenant folders must be real folders, so that each tenant's files are its own",
+                    code="file.symlink-escape",
+                )
+            )
+            return None
+        if parts[0] == "tenants":
+            home = tenants / parts[1]
+            if not target.is_relative_to(home):
+                self.problems.append(
+                    Problem(
+                        rel,
+                        0,
+                        0,
+                        f"symlink leads out of the tenant folder tenants/{parts[1]}/ (to {shown}); it is not read",
+                        hint="a tenant's documents must be in its own folder; copy the file instead",
+                        code="file.symlink-escape",
+                    )
+                )
+                return None
+        elif target.is_relative_to(tenants):
+            self.problems.append(
+                Problem(
+                    rel,
+                    0,
+                    0,
+                    f"symlink leads into a tenant folder (to {shown}); it is not read",
+                    hint="platform files (platform.yaml, notifications/, templates/) cannot come from a tenant's "
+                    "folder; copy the file instead",
                     code="file.symlink-escape",
                 )
             )

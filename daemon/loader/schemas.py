@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from daemon.errors import ConfigError
 from daemon.loader.formats import format_checker
+from daemon.loader.safeschema import UnsafePattern, compile_pattern, safe_validator
 from daemon.model.kinds import KINDS
 
 Schema = dict[str, Any]
@@ -72,11 +73,28 @@ def validator(kind: str) -> Draft202012Validator:
 
     Local ``$ref``s are inlined first: resolving them through ``referencing`` on every value costs
     more than the rest of validation. The inlined copy keeps the ``title``s and sibling
-    ``description``s that error messages and hints are made of.
+    ``description``s that error messages and hints are made of. Like every schema the loader
+    uses, it retrieves nothing and runs its patterns on RE2 (see ``safeschema``).
     """
     original = schema(kind)
+    for pattern in _patterns(original):
+        try:
+            compile_pattern(pattern)
+        except UnsafePattern as e:
+            raise ConfigError(f"the {kind} schema has a pattern RE2 cannot run ({e}): {pattern}") from e
     inlined = _inline(original, original.get("$defs", {}), 0)
-    return Draft202012Validator(inlined, format_checker=format_checker())
+    return safe_validator(inlined, format_checker=format_checker())
+
+
+def _patterns(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [p for item in node for p in _patterns(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+    properties = node.get("patternProperties")
+    found += [str(k) for k in properties] if isinstance(properties, dict) else []
+    return found + [p for value in node.values() for p in _patterns(value)]
 
 
 @functools.cache

@@ -21,12 +21,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from jsonschema import Draft202012Validator, SchemaError
+from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from daemon.errors import Problem
+from daemon.loader import budget, paramschema
 from daemon.loader.documents import Entry
 from daemon.loader.hints import Explainer, did_you_mean
+from daemon.loader.safeschema import safe_validator
 from daemon.loader.schemas import validator
 from daemon.loader.yamlsource import Document, build_value, mapping_entries, node_at
 
@@ -122,6 +125,13 @@ def resolve_templates(entries: list[Entry]) -> tuple[dict[str, Resolved], list[P
         if entry.kind == "Template" and entry.name is not None:
             by_name.setdefault(entry.name, entry)
     problems: list[Problem] = []
+    for entry in by_name.values():
+        if entry.valid:
+            # A parameter schema that could fetch, nest or backtrack without bound makes its
+            # Template invalid: it is never evaluated (nor are the Templates extending it).
+            found = paramschema.problems(entry)
+            problems.extend(found)
+            entry.valid = not found
     resolved: dict[str, Resolved] = {}
     for name, entry in by_name.items():
         if not entry.valid:
@@ -186,18 +196,9 @@ def _resolve(entry: Entry, chain: tuple[Entry, ...], problems: list[Problem]) ->
         if isinstance(app_node, MappingNode):
             app = merge_nodes(app, entry.file, app_node, template.file, grafts)
     assert isinstance(app, MappingNode)
-    try:
-        Draft202012Validator.check_schema(parameters)
-    except SchemaError as e:
-        path = ("spec", "parameters", *(str(p) for p in e.absolute_path if isinstance(p, str)))
-        problems.append(
-            entry.problem(
-                path,
-                f"spec.parameters is not a valid JSON Schema: {e.message}",
-                "see https://json-schema.org/understanding-json-schema/",
-                code="template.parameters",
-            )
-        )
+    invalid = paramschema.meta_problems(entry, parameters)
+    if invalid:
+        problems.extend(invalid)
         return None
     declared = parameters.get("properties")
     declared_names = set(declared) if isinstance(declared, dict) else set()
@@ -230,7 +231,7 @@ def _resolve(entry: Entry, chain: tuple[Entry, ...], problems: list[Problem]) ->
             ok = False
     if not ok:
         return None
-    checker = Draft202012Validator(parameters)
+    checker = safe_validator(parameters)
     return Resolved(entry, chain, parameters, checker, app, grafts)
 
 
@@ -349,7 +350,21 @@ def instantiate(
     template_file = resolved.entry.file
     where = resolved.entry.doc.locate(("spec", "parameters"), key=True)
     explainer = Explainer(app.doc, tenant=app.tenant, base=("spec", "parameters"))
-    problems = explainer.problems(resolved.checker.iter_errors(given))
+    try:
+        problems = budget.schema_problems(explainer, resolved.checker.iter_errors(given), app.file, app.doc.line)
+    except (Unresolvable, RecursionError) as e:
+        # A reference that loops without descending (``$ref: "#"`` at the root), or one that
+        # cannot be resolved: the template is at fault, and nothing was fetched.
+        why = "it refers to itself without end" if isinstance(e, RecursionError) else "a reference does not resolve"
+        return None, [
+            resolved.entry.problem(
+                ("spec", "parameters"),
+                f"the parameter schema of template '{name}' cannot be evaluated: {why}",
+                "fix the references ($ref) of the parameter schema",
+                code="template.parameters",
+                key=True,
+            )
+        ]
     if problems:
         context = f"parameters of template '{name}' ({where.file}:{where.line})"
         return None, [
@@ -400,4 +415,5 @@ def instantiate(
 
 def validate_instance(app: Entry, doc: Document) -> list[Problem]:
     """Schema problems of an App made from a template (located in the App or the Template)."""
-    return Explainer(doc, tenant=app.tenant).problems(validator("App").iter_errors(doc.data))
+    explainer = Explainer(doc, tenant=app.tenant)
+    return budget.schema_problems(explainer, validator("App").iter_errors(doc.data), app.file, app.doc.line)

@@ -13,6 +13,7 @@ stay strings, because the schemas never want dates and JSON Schema cannot check 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ MAX_DOCUMENTS: Final = 1000  # per file
 MAX_DOCUMENT_NODES: Final = 100_000  # values built for one document, aliases expanded
 MAX_FILE_NODES: Final = 500_000  # the same over all documents of a file
 MAX_DEPTH: Final = 64
+#: Integers beyond int64 are no Kubernetes value; longer texts are refused before converting
+#: (Python refuses ints of more than 4,300 digits with a ValueError, after the work is done).
+MAX_INT: Final = 2**63 - 1
+MAX_NUMBER_TEXT: Final = 64
 
 _STR: Final = "tag:yaml.org,2002:str"
 _MAP: Final = "tag:yaml.org,2002:map"
@@ -89,6 +94,7 @@ class Document:
     node: Node
     data: object
     grafts: dict[int, str] | None = field(default=None)
+    values: int = 0  # how many values were built for it (aliases expanded): the repo's budget
 
     @property
     def line(self) -> int:
@@ -195,7 +201,7 @@ class _Builder:
         if tag in (_STR, _TIMESTAMP):
             return str(node.value)
         if tag in _PLAIN_SCALARS:
-            return _SCALARS.yaml_constructors[tag](_SCALARS, node)
+            return _number(node)
         raise _LimitExceeded(
             node, f"unsupported YAML tag {tag}", "only strings, numbers, booleans, null, lists and maps", "yaml.tag"
         )
@@ -264,6 +270,36 @@ class _Builder:
             )
         )
         return None
+
+
+_CONSTRUCTED: dict[tuple[str, str], object] = {}
+
+
+def _number(node: ScalarNode) -> object:
+    """An int, float, bool or null from its node, within the number budget (memoised: a repo
+    writes the same few numbers again and again, and PyYAML's constructors are slow)."""
+    key = (node.tag, node.value)
+    value = _CONSTRUCTED.get(key, _FAILED)
+    if value is not _FAILED:
+        return value
+    if len(node.value) > MAX_NUMBER_TEXT:
+        raise _LimitExceeded(
+            node,
+            f"number is {len(node.value):,} characters long; the limit is {MAX_NUMBER_TEXT}",
+            "no setting needs a number that long",
+            "yaml.number",
+        )
+    value = _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _LimitExceeded(node, f"{node.value} is not a finite number", "write a number", "yaml.number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise _LimitExceeded(
+            node, f"{node.value} is too large: numbers are at most {MAX_INT:,}", "write a smaller number", "yaml.number"
+        )
+    if len(_CONSTRUCTED) > 100_000:
+        _CONSTRUCTED.clear()  # a long-running daemon must not grow without bound
+    _CONSTRUCTED[key] = value
+    return value
 
 
 def _lookup(node: MappingNode, key: str) -> tuple[Node, Node] | None:
@@ -396,13 +432,14 @@ def parse_text(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
                     Problem(rel, int(mark.line) + 1, int(mark.column) + 1, e.message, hint=e.hint, code=e.code)
                 )
                 data = _FAILED
-            remaining -= builder.limit - builder.budget
+            used = builder.limit - builder.budget
+            remaining -= used
             if data is _FAILED:
                 if remaining <= 0:
                     break  # the whole file is over its budget: stop reading it
                 continue
             problems.extend(builder.problems)
-            documents.append(Document(rel, len(documents), node, data))
+            documents.append(Document(rel, len(documents), node, data, values=used))
     except yaml.MarkedYAMLError as e:
         problems.append(_syntax_problem(rel, e, text))
     except yaml.YAMLError as e:

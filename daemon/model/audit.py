@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-HistoryKind = Literal["sync", "drift", "command", "validation"]
+HistoryKind = Literal["sync", "drift", "command", "validation", "audit"]
 
 
 HistoryResult = Literal["succeeded", "failed", "skipped", "invalid", "noop", "denied", "allowed"]
@@ -36,6 +36,12 @@ class HistoryRecord:
     user: str = ""  # who ran a chat/cli command
     channel: str = ""
     command: str = ""
+    #: the tenants the record concerns (empty: platform-level, or not known)
+    tenants: list[str] = field(default_factory=list)
+    #: the machine a command-line action ran on
+    host: str = ""
+    #: who signed the commit, as verified against the trusted keys ("" when not verified)
+    signer: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False, sort_keys=True)
@@ -72,6 +78,7 @@ _NON_TEXT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "counts": dict,
     "changes": list,
     "errors": list,
+    "tenants": list,
     "duration_seconds": (int, float),
 }
 

@@ -42,6 +42,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "canary.promoted",
     "canary.aborted",
     "command.executed",
+    "audit.pruned",
     "notification.deadlettered",
 )
 

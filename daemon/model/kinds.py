@@ -16,7 +16,8 @@ from daemon import API_VERSION
 from daemon.model.manifests import Manifest, Patch
 from daemon.model.refs import Metadata, SourceRef
 from daemon.model.secrets import SealedSecret
-from daemon.model.workload import Expose, FileMount, PreStop, Scheduling, SecurityContext, ServiceType
+from daemon.model.tenancy import Guardrails, Isolation, PodSecurity
+from daemon.model.workload import Expose, FileMount, PreStop, Scheduling, SecurityContext
 
 KINDS: tuple[str, ...] = (
     "Platform",
@@ -39,12 +40,6 @@ Role = Literal["admin", "edit", "view"]
 
 
 ChatRole = Literal["admin", "operator", "viewer"]
-
-
-PodSecurity = Literal["restricted", "baseline", "privileged"]
-
-
-Isolation = Literal["strict", "open"]
 
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
@@ -90,6 +85,8 @@ class StorageClassDef:
 class IngressSettings:
     class_name: str = "nginx"
     tls: bool = False
+    #: the ingress controller's namespace: reserved, and let into strict tenants' apps with domains
+    namespace: str = "ingress-nginx"
 
 
 @dataclass(frozen=True)
@@ -114,11 +111,32 @@ class PruneSettings:
 
 
 @dataclass(frozen=True)
-class TenancySettings:
-    """Guardrails the platform owns: what tenants may ask for."""
+class AuditSettings:
+    retention_days: int = 90
+    retention_records: int = 100_000
 
-    #: Service types besides ClusterIP that Apps may ask for (spec.expose)
-    allowed_service_types: tuple[ServiceType, ...] = ()
+
+@dataclass(frozen=True)
+class VerifySettings:
+    #: refuse revisions whose commit is not signed by a key the daemon trusts
+    required: bool = False
+    #: when not empty, only these signers (principals / e-mails) among the trusted keys
+    signers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Monthly prices of requested resources (``spec.prices``), for cost figures."""
+
+    currency: str
+    cpu_core_month: float = 0.0
+    memory_gib_month: float = 0.0
+    #: by storage class; ``default`` for the classes not named
+    storage_gib_month: Mapping[str, float] = field(default_factory=dict)
+    load_balancer_month: float = 0.0
+
+    def storage(self, storage_class: str) -> float:
+        return self.storage_gib_month.get(storage_class, self.storage_gib_month.get("default", 0.0))
 
 
 @dataclass(frozen=True)
@@ -131,9 +149,10 @@ class Platform:
     default_notifications: str | None = None
     chat: ChatSettings = field(default_factory=ChatSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
-    tenancy: TenancySettings = field(default_factory=TenancySettings)
-    #: kinds tenants may write as raw manifests ("Kind" or "group/Kind")
-    manifest_kinds: tuple[str, ...] = ()
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
+    tenancy: Guardrails = field(default_factory=Guardrails)
+    prices: Prices | None = None
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)
@@ -169,6 +188,7 @@ class Limits:
 class TenantNetwork:
     isolation: Isolation = "strict"
     allow_from: tuple[str, ...] = ()  # tenant names whose pods may reach every app of this tenant
+    allow_to: tuple[str, ...] = ()  # tenant names whose apps the pods of this tenant may reach
 
 
 @dataclass(frozen=True)
@@ -429,27 +449,30 @@ class Volume:
 
 @dataclass(frozen=True)
 class NetworkRule:
-    """One allowed flow of a Policy.
+    """One allowed flow of a Policy: to ``to_app`` of ``to_tenant`` from ``from_app`` of ``from_tenant``.
 
-    Ingress (``egress`` False): into ``to_app`` of the policy's tenant from ``from_app`` of
-    ``from_tenant`` (the policy's own tenant when the rule names none; ``from_app`` ``None``: every
-    app of that tenant). Egress: out of ``from_app`` of the policy's tenant (``None``: every app) to
-    ``to_tenant``'s ``to_app`` (``None``: every app), or to the address ranges ``cidrs`` (minus
-    ``except_cidrs``), which stand for ``host`` when the rule names one. ``ports`` empty means
-    every port.
+    One side is always the policy's own tenant (the default of both ``*_tenant``): a rule into it
+    is the ingress half, a rule out of it (to another tenant, or to the address ranges ``cidrs``
+    minus ``except_cidrs``, which stand for ``host`` when the rule names one) the egress half. An
+    app ``None`` means every app of that tenant. ``ports`` empty means every port of the target.
     """
 
     to_app: str | None
     from_tenant: str
     from_app: str | None = None
     ports: tuple[int, ...] = ()
+    to_tenant: str = ""  # "" : the policy's own tenant
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
-    egress: bool = False
-    to_tenant: str | None = None
     cidrs: tuple[str, ...] = ()
     except_cidrs: tuple[str, ...] = ()
     host: str | None = None
-    position: int = 0  # in the Policy's spec.network (names its NetworkPolicy)
+
+    def target_tenant(self, policy_tenant: str) -> str:
+        return self.to_tenant or policy_tenant
+
+    def is_egress(self, policy_tenant: str) -> bool:
+        """Whether the rule lets the policy's tenant out (to another tenant or to addresses)."""
+        return bool(self.cidrs) or self.target_tenant(policy_tenant) != policy_tenant
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 _SUFFIXES: dict[str, Decimal] = {
     "": Decimal(1),
@@ -35,17 +35,18 @@ def parse_quantity(value: str | int | float) -> Decimal:
     if isinstance(value, bool):
         raise TypeError("a boolean is not a quantity")
     if isinstance(value, int | float):
-        return Decimal(str(value))
+        return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
     match = _QUANTITY.match(value)
     if match is None:
         raise ValueError(f"not a quantity: {value!r}")
     try:
-        number = Decimal(match["num"])
         if match["exp"]:
-            return number * (Decimal(10) ** int(match["exp"][1:]))
-    except (InvalidOperation, ValueError, OverflowError) as e:
-        raise ValueError(f"not a quantity: {value!r}") from e
-    return number * _SUFFIXES[match["suffix"] or ""]
+            # Built from the text, not by arithmetic: ``1e999999999`` is a (huge) number, not an
+            # overflow; callers compare it with their limits.
+            return Decimal(match["num"] + match["exp"])
+        return Decimal(match["num"]) * _SUFFIXES[match["suffix"] or ""]
+    except (DecimalException, ValueError, OverflowError) as e:
+        raise ValueError(f"not a quantity: {value[:40]!r}") from e
 
 
 def is_quantity(value: object) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,20 @@ class Metadata:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
+SignatureStatus = Literal["good", "none", "bad", "untrusted", "expired", "revoked", "unchecked"]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What git says of a commit's signature, checked against the daemon's trusted keys."""
+
+    status: SignatureStatus = "unchecked"
+    #: the verified principal (SSH allowed-signers) or the key's user id (OpenPGP)
+    signer: str = ""
+    key: str = ""
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class Revision:
     """A commit of the platform repo, checked out at ``path``."""
@@ -29,6 +44,7 @@ class Revision:
     path: str
     author: str = ""
     message: str = ""
+    signature: Signature = field(default_factory=Signature)
 
 
 @dataclass(frozen=True, order=True)

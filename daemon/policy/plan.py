@@ -104,3 +104,14 @@ def tenant_of(obj: Mapping[str, Any], fallback: ObjRef | None = None) -> str:
     if fallback is not None:
         return fallback.name if fallback.kind == "Namespace" else fallback.namespace
     return ""
+
+
+def plan_tenants(plan: Plan) -> set[str]:
+    """The tenants (``""``: platform-level) of every change a plan carries."""
+    return {tenant_of(c.desired or plan.live.get(c.ref) or {}, c.ref) for c in plan.changeset.changes}
+
+
+def changed_tenants(plan: Plan) -> list[str]:
+    """The tenants with at least one change (not platform-level objects), sorted."""
+    changed = (c for c in plan.changeset.changes if c.action != "unchanged")
+    return sorted({tenant_of(c.desired or plan.live.get(c.ref) or {}, c.ref) for c in changed} - {""})

@@ -91,3 +91,22 @@ def blocked_tenants(windows: Sequence[SyncWindow], tenants: Iterable[str], now: 
         if not decision.allowed:
             result[tenant] = decision
     return result
+
+
+def held_tenants(
+    tenants: Iterable[str],
+    *,
+    paused: frozenset[str],
+    windows: Sequence[SyncWindow],
+    now: datetime,
+    ignore_windows: bool = False,
+) -> dict[str, WindowDecision]:
+    """The tenants (among those with changes) whose changes wait: paused ones, then those outside
+    their sync windows. ``"*"`` pauses everything: every tenant, those added later, and the
+    platform-level objects (tenant ``""``). The daemon and ``dockyard apply`` decide alike."""
+    changed = sorted(set(tenants))
+    held = {t: WindowDecision(False, "paused") for t in sorted(changed if "*" in paused else paused)}
+    if not ignore_windows:
+        for tenant, decision in blocked_tenants(windows, changed, now).items():
+            held.setdefault(tenant, decision)
+    return held

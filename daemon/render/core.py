@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from daemon.errors import ValidationFailed
 from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
 from daemon.model.refs import ObjRef
 from daemon.model.secrets import SecretData
 from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
+from daemon.render.boundary import boundary_problems, confine
 from daemon.render.canary import canary_autoscaler
 from daemon.render.job import render_job
 from daemon.render.manifests import render_manifests
@@ -80,8 +82,23 @@ def render(
     caller decides what "now" is, so rendering stays a pure function of its arguments. ``secrets``
     holds the decrypted values of the model's encrypted Secrets (by tenant and name): the caller
     has the key; a Secret without its values is a :class:`ValidationFailed`.
+    Raises :class:`ValidationFailed` too when two documents render the same object, or a tenant's
+    document (an App, a raw manifest, a patched object...) an object outside its namespace (see
+    ``render.boundary``).
     """
-    schedules = schedules or {}
+    objects = _render(confine(model), revision, schedules or {}, secrets or {})
+    problems = boundary_problems(objects)
+    if problems:
+        raise ValidationFailed(problems)
+    return sorted(objects, key=lambda o: stage_of(o["kind"]))
+
+
+def _render(
+    model: PlatformModel,
+    revision: str,
+    schedules: Mapping[tuple[str, str], ScaleSchedule],
+    secrets: Mapping[tuple[str, str], SecretData],
+) -> list[KubeObject]:
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
     tenants = {t.name: t for t in model.tenants}
@@ -89,7 +106,7 @@ def render(
         objects.extend(render_tenant(tenant, revision))
     objects.extend(render_network(model, revision))
     if model.secrets:
-        objects.extend(render_secrets(model.secrets, secrets or {}, revision))
+        objects.extend(render_secrets(model.secrets, secrets, revision))
     for volume in model.volumes:
         if not volume.per_replica:  # those are claim templates of their StatefulSet
             objects.append(render_volume(volume, revision))
@@ -122,5 +139,4 @@ def render(
         )
     # The escape hatch comes last: raw manifests next to what is rendered, then patches on it.
     objects.extend(render_manifests(model.manifests, objects, revision))
-    objects = apply_patches(objects, model.patches, allowed_service_types=platform.tenancy.allowed_service_types)
-    return sorted(objects, key=lambda o: stage_of(o["kind"]))
+    return apply_patches(objects, model.patches, allowed_service_types=platform.tenancy.allowed_service_types)

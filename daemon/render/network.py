@@ -8,9 +8,11 @@ exposed as LoadBalancer or NodePort Services, the tenants in ``allowFrom``, and 
 a team means when it writes a rule for it; an app a Policy ``close``s accepts only its rules (and
 its domains and exposure), in open tenants too.
 
-Each tenant's documents render into its own namespace only. Traffic between two tenants needs
-both halves: the receiving tenant allows it in (a rule ``from: {tenant: ...}`` or ``allowFrom``),
-the sending one lets it out (a rule ``to: {tenant: ...}``) when it is strict. Egress to the world
+Traffic between tenants needs both: each tenant's documents render only its own half, into its
+own namespace. ``allowFrom`` and Policy rules into the tenant are the ingress half; ``allowTo``
+and Policy rules to another tenant (``to.tenant``) the egress half (rendered when the sending
+tenant is strict: an open one's traffic out is not restricted). So nothing in one tenant's
+folder creates or changes an object in another tenant's namespace. Egress to the world
 outside the cluster is by address only (``ipBlock``): NetworkPolicy cannot match DNS names, so a
 rule for a host lists the host's address ranges and records the host's name in an annotation.
 """
@@ -26,7 +28,6 @@ from daemon.model.refs import SourceRef
 from daemon.render.meta import object_meta
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 EGRESS_HOST_ANNOTATION = "dockyard.dev/egress-host"
 
 
@@ -69,6 +70,7 @@ def _policy(
 
 def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
     tenants = {t.name: t for t in model.tenants}
+    ingress_namespace = model.platform.ingress.namespace
     objects: list[dict[str, Any]] = []
     targeted = _apps_with_rules(model.policies)
     closed = _closed_apps(model.policies)
@@ -79,7 +81,7 @@ def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
             if not _reachable_inside(model, tenant, targeted.get(tenant.name, set()) | shut):
                 # Every app accepts only its own rules: a policy selecting none of them would be noise.
                 objects = [o for o in objects if not _is(o, tenant, "allow-same-tenant")]
-            objects.extend(_entry_points(tenant, model.apps_of(tenant.name), revision))
+            objects.extend(_entry_points(tenant, model.apps_of(tenant.name), revision, ingress_namespace))
             for other_name in tenant.network.allow_from:
                 objects.append(
                     _policy(
@@ -95,8 +97,23 @@ def render_network(model: PlatformModel, revision: str) -> list[dict[str, Any]]:
                         },
                     )
                 )
+            for other_name in tenant.network.allow_to:
+                objects.append(
+                    _policy(
+                        f"allow-egress-to-tenant-{other_name}",
+                        tenant.namespace,
+                        tenant.source,
+                        revision,
+                        tenant.name,
+                        {
+                            "podSelector": {},
+                            "policyTypes": ["Egress"],
+                            "egress": [{"to": [{"namespaceSelector": _ns_selector(other_name)}]}],
+                        },
+                    )
+                )
         elif shut:
-            objects.extend(_closed_in_open_tenant(tenant, model, shut, revision))
+            objects.extend(_closed_in_open_tenant(tenant, model, shut, revision, ingress_namespace))
     for policy in model.policies:
         owner = tenants.get(policy.tenant)
         if owner is not None:
@@ -116,10 +133,11 @@ def _is(obj: dict[str, Any], tenant: Tenant, name: str) -> bool:
 
 
 def _apps_with_rules(policies: Iterable[Policy]) -> dict[str, set[str]]:
+    """Apps, by tenant, that a rule lets traffic into: only their rules reach them."""
     result: dict[str, set[str]] = {}
     for policy in policies:
         for rule in policy.network:
-            if not rule.egress and rule.to_app is not None:
+            if not rule.is_egress(policy.tenant) and rule.to_app is not None:
                 result.setdefault(policy.tenant, set()).add(rule.to_app)
     return result
 
@@ -173,7 +191,7 @@ def _baseline(tenant: Tenant, model: PlatformModel, revision: str, restricted_ap
     ]
 
 
-def _entry_points(tenant: Tenant, apps: Iterable[App], revision: str) -> list[dict[str, Any]]:
+def _entry_points(tenant: Tenant, apps: Iterable[App], revision: str, ingress_namespace: str) -> list[dict[str, Any]]:
     """Ingress from outside the tenant that the apps themselves declare: domains (through the
     ingress controller) and LoadBalancer/NodePort exposure."""
     ns, name = tenant.namespace, tenant.name
@@ -214,7 +232,7 @@ def _entry_points(tenant: Tenant, apps: Iterable[App], revision: str) -> list[di
                 {
                     "podSelector": {"matchExpressions": [{"key": APP_LABEL, "operator": "In", "values": exposed}]},
                     "policyTypes": ["Ingress"],
-                    "ingress": [{"from": [{"namespaceSelector": _ns_selector(INGRESS_CONTROLLER_NAMESPACE)}]}],
+                    "ingress": [{"from": [{"namespaceSelector": _ns_selector(ingress_namespace)}]}],
                 },
             )
         )
@@ -222,7 +240,7 @@ def _entry_points(tenant: Tenant, apps: Iterable[App], revision: str) -> list[di
 
 
 def _closed_in_open_tenant(
-    tenant: Tenant, model: PlatformModel, closed: set[str], revision: str
+    tenant: Tenant, model: PlatformModel, closed: set[str], revision: str, ingress_namespace: str
 ) -> list[dict[str, Any]]:
     """An open tenant's pods accept everything; a closed app's accept only what a policy allows."""
     objects = [
@@ -236,21 +254,23 @@ def _closed_in_open_tenant(
         )
         for app in sorted(closed)
     ]
-    objects.extend(_entry_points(tenant, [a for a in model.apps_of(tenant.name) if a.name in closed], revision))
+    apps = [a for a in model.apps_of(tenant.name) if a.name in closed]
+    objects.extend(_entry_points(tenant, apps, revision, ingress_namespace))
     return objects
 
 
 def _rule_policies(policy: Policy, tenant: Tenant, closed: set[str], revision: str) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     strict = tenant.network.isolation == "strict"
-    for rule in policy.network:
-        if rule.egress:
+    # The policy's own half of each rule, in its own namespace.
+    for index, rule in enumerate(policy.network):
+        if rule.is_egress(policy.tenant):
             # An open tenant's egress is not restricted: a policy selecting the pods would
             # restrict them to this one destination instead.
             if strict:
-                objects.append(_egress_rule(policy, rule, revision))
+                objects.append(_egress_rule(policy, index, rule, revision))
         elif strict or rule.to_app in closed:
-            objects.append(_ingress_rule(policy, rule, revision))
+            objects.append(_ingress_rule(policy, index, rule, revision))
     return objects
 
 
@@ -261,12 +281,12 @@ def _peer(rule: NetworkRule, policy_tenant: str) -> dict[str, Any]:
     return peer
 
 
-def _ingress_rule(policy: Policy, rule: NetworkRule, revision: str) -> dict[str, Any]:
+def _ingress_rule(policy: Policy, index: int, rule: NetworkRule, revision: str) -> dict[str, Any]:
     ingress: dict[str, Any] = {"from": [_peer(rule, policy.tenant)]}
     if rule.ports:
         ingress["ports"] = _ports(rule.ports, rule.protocol)
     return _policy(
-        f"allow-{policy.name}-{rule.position}",
+        f"allow-{policy.name}-{index}",
         policy.tenant,
         policy.source,
         revision,
@@ -275,10 +295,14 @@ def _ingress_rule(policy: Policy, rule: NetworkRule, revision: str) -> dict[str,
     )
 
 
-def _egress_rule(policy: Policy, rule: NetworkRule, revision: str) -> dict[str, Any]:
+def _egress_rule(policy: Policy, index: int, rule: NetworkRule, revision: str) -> dict[str, Any]:
+    """Out of the policy's tenant: to an app (or every app) of another tenant, which must let it
+    in, or to address ranges outside the cluster."""
     to: list[dict[str, Any]]
-    if rule.to_tenant is not None:
-        to = [{"namespaceSelector": _ns_selector(rule.to_tenant), "podSelector": _app_selector(rule.to_app)}]
+    if not rule.cidrs:
+        peer = {"namespaceSelector": _ns_selector(rule.target_tenant(policy.tenant))}
+        peer["podSelector"] = _app_selector(rule.to_app)
+        to = [peer]
     else:
         to = []
         for cidr in rule.cidrs:
@@ -290,7 +314,7 @@ def _egress_rule(policy: Policy, rule: NetworkRule, revision: str) -> dict[str, 
     if rule.ports:
         egress["ports"] = _ports(rule.ports, rule.protocol)
     return _policy(
-        f"allow-egress-{policy.name}-{rule.position}",
+        f"allow-{policy.name}-{index}",
         policy.tenant,
         policy.source,
         revision,

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon.edges.eventlog import LogSink
 from daemon.edges.http import HttpServer
@@ -30,18 +30,25 @@ from daemon.engine.apply import ResourceManager
 from daemon.engine.backups import BackupManager
 from daemon.engine.jobs import INTERVAL_SECONDS as JOB_CHECK_SECONDS
 from daemon.engine.jobs import JobMonitor
+from daemon.engine.mr_review import MergeRequestReviewer
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler
 from daemon.engine.secrets import SecretOpener
+from daemon.errors import DockyardError
 from daemon.model.events import EventSink
+from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
+from daemon.model.refs import Revision
+from daemon.policy.review import Comparison
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
-from daemon.state.history import HistoryStore
+from daemon.state.history import HistoryStore, Retention
+from daemon.state.inbox import Inbox, InboxRequest
 from daemon.state.inventory import InventoryStore
 from daemon.state.lease import LeaderElector
 from daemon.state.pauses import PauseStore
+from daemon.views.audit import audit_pruned, audit_pruned_record
 from notifiers.service import NotificationService
 
 if TYPE_CHECKING:  # importing it at run time would load slack-bolt
@@ -51,6 +58,10 @@ log = logging.getLogger(__name__)
 
 #: How often the leader looks for Volume backups that are due.
 BACKUP_INTERVAL_SECONDS = 60
+#: How often the leader takes the requests standbys received (webhooks, Slack commands).
+INBOX_INTERVAL_SECONDS = 1
+#: How often the leader applies the audit trail's retention.
+AUDIT_PRUNE_INTERVAL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -73,11 +84,12 @@ def open_edges(settings: DaemonSettings, metrics: DaemonMetrics) -> Edges:
         settings=settings.notifications,
     )
     source: Source
+    trusted = settings.source.trusted_keys
     if settings.source.remote is not None:
-        source = GitSource(settings.source.remote, workdir=settings.workdir / "git")
+        source = GitSource(settings.source.remote, workdir=settings.workdir / "git", trusted=trusted)
     else:
         assert settings.source.local_path is not None
-        source = LocalSource(settings.source.local_path)
+        source = LocalSource(settings.source.local_path, trusted=trusted, workdir=settings.workdir / "local")
     return Edges(kube, notifications, source)
 
 
@@ -101,6 +113,7 @@ class Daemon:
         namespace = settings.cluster.namespace
         self.history = HistoryStore(self.kube, namespace=namespace)
         self.pauses = PauseStore(self.kube, namespace=namespace)
+        self.inbox = Inbox(self.kube, namespace=namespace)
         # Events are counted, persisted in the outbox before delivery, and logged for operators.
         self.events = EventBus(
             metrics, (LogSink(logging.getLogger("dockyard.events")), self.notifications, *extra_sinks)
@@ -131,6 +144,8 @@ class Daemon:
                 backoff_base=settings.schedule.backoff_base,
                 backoff_cap=settings.schedule.backoff_cap,
                 force_conflicts=cluster.force_conflicts,
+                require_signed_commits=settings.source.require_signed_commits,
+                reserved_namespaces=(namespace,),
             ),
             is_leader=self.is_leader,
             on_model=self._on_model,
@@ -143,6 +158,7 @@ class Daemon:
             poll_seconds=settings.schedule.interval_seconds or 60.0,
             drift_seconds=settings.schedule.drift_interval_seconds or 300.0,
         )
+        self.reviews = self._wire_reviews()
         self.endpoints = Endpoints(
             identity=leader.identity,
             source=self.source.describe(),
@@ -151,6 +167,8 @@ class Daemon:
             paused=self.pauses.paused,
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
+            hand_to_leader=self.inbox.put,
+            reviews=self.reviews,
         )
         self.server: HttpServer | None = None
         if settings.http.listen is not None:
@@ -175,6 +193,46 @@ class Daemon:
     ) -> Daemon:
         metrics = DaemonMetrics()
         return cls(settings, open_edges(settings, metrics), metrics, extra_sinks=extra_sinks, clock=clock)
+
+    def _pending_review(self, applied: str, current: Revision) -> Comparison | str:
+        """``/dockyard diff``: the current revision against the applied one, from the source's git."""
+        from daemon.edges.revisions import RevisionReader
+        from daemon.engine.review import pending_comparison
+
+        remote, local = self.settings.source.remote, self.settings.source.local_path
+        reader: RevisionReader | None = None
+        why = ""
+        if remote is not None:
+            reader = RevisionReader(self.settings.workdir / "git" / "cache.git", prefix=remote.subdir)
+        else:
+            assert local is not None
+            try:
+                reader = RevisionReader.at(local)
+            except DockyardError as e:
+                why = str(e)
+        return pending_comparison(reader, applied, current, now=self.clock(), why_no_reader=why)
+
+    def _wire_reviews(self) -> MergeRequestReviewer | None:
+        """Merge-request reviews, when a forge token is configured and the repo is a Git remote."""
+        forges = self.settings.forges
+        remote = self.settings.source.remote
+        if not forges.enabled:
+            return None
+        if remote is None:
+            log.warning("merge-request reviews need the platform repo as a Git remote (--repo URL); they are off")
+            return None
+        from daemon.edges.forges import Forge, GitHubForge, GitLabForge
+        from daemon.edges.git import GitRepo
+
+        clients: dict[str, Forge] = {}
+        if forges.github_token:
+            clients["github"] = GitHubForge(forges.github_api_url, forges.github_token)
+        if forges.gitlab_token:
+            clients["gitlab"] = GitLabForge(forges.gitlab_api_url, forges.gitlab_token)
+        # A cache of its own: fetching merge-request refs never disturbs the source's checkouts.
+        repo = GitRepo(remote, self.settings.workdir / "review-git")
+        log.info("merge-request reviews on %s for %s", ", ".join(sorted(clients)), repo.describe())
+        return MergeRequestReviewer(repo, clients, subdir=remote.subdir, is_leader=self.is_leader, clock=self.clock)
 
     def _wire_chat(self) -> SlackChat | None:
         """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
@@ -204,6 +262,10 @@ class Daemon:
             emit=self.events.emit,
             kube=self.kube,
             source=self.source.describe(),
+            hand_to_leader=lambda body: self.inbox.put(
+                InboxRequest("slack-command", body, received_by=self.settings.leader.identity)
+            ),
+            pending_review=self._pending_review,
         )
         chat = build_chat(ports, gitops, config)
         self.model_listeners.append(chat.service.update_model)
@@ -227,11 +289,15 @@ class Daemon:
             log.info("listening on http://%s:%d", *self.server.address)
         self.notifications.start()
         self.runner.start()
+        if self.reviews is not None:
+            self.reviews.start()
         if self.elector is not None:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
         self.scheduler.add_job(self._check_jobs, seconds=JOB_CHECK_SECONDS, job_id="jobs")
+        self.scheduler.add_job(self._take_inbox, seconds=INBOX_INTERVAL_SECONDS, job_id="inbox")
+        self.scheduler.add_job(self._prune_audit, seconds=AUDIT_PRUNE_INTERVAL_SECONDS, job_id="audit")
         self.scheduler.start()
         if self.chat is not None and self.settings.slack.app_token:
             self.chat.start_socket_mode()
@@ -253,6 +319,8 @@ class Daemon:
             self._watcher.stop()
         self.scheduler.shutdown()
         self.runner.stop()
+        if self.reviews is not None:
+            self.reviews.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
         if self.server is not None:
@@ -281,6 +349,53 @@ class Daemon:
         # and none once stopping (the client is about to close).
         if model is not None and self.is_leader() and not self._stopped.is_set():
             self.alerts.run(model)
+
+    def _take_inbox(self) -> None:
+        """The leader carries out what standbys received: syncs and Slack commands, once each."""
+        if self._stopped.is_set() or not self.is_leader():
+            return
+        try:
+            requests = self.inbox.take()
+        except DockyardError as e:
+            log.warning("cannot read the request inbox: %s", e)
+            return
+        for request in requests:
+            log.info("carrying out a %s request %s received by %s", request.kind, request.id, request.received_by)
+            if request.kind == "sync":
+                self.runner.request("webhook")
+            elif request.kind == "merge-request":
+                self._review_handed_over(request.payload)
+            elif self.chat is not None:
+                self.chat.run_handed_over(request.payload)
+            else:
+                log.warning("a handed-over Slack command arrived, but Slack is not configured here")
+
+    def _review_handed_over(self, payload: Mapping[str, Any]) -> None:
+        if self.reviews is None:
+            log.warning("a handed-over merge-request review arrived, but reviews are not configured here")
+            return
+        try:
+            self.reviews.submit(MergeRequest.from_json(payload))
+        except ValueError as e:
+            log.warning("dropping an unreadable merge-request request: %s", e)
+
+    def _prune_audit(self) -> None:
+        """The leader keeps the audit trail within the platform's retention, and says what went."""
+        model = self.reconciler.snapshot().model
+        if model is None or self._stopped.is_set() or not self.is_leader():
+            return
+        audit = model.platform.audit
+        try:
+            report = self.history.prune(self.clock(), Retention(audit.retention_days, audit.retention_records))
+        except DockyardError as e:
+            log.warning("cannot prune the audit trail: %s", e)
+            return
+        if not report.empty:
+            self.events.emit(audit_pruned(report.records, report.days, audit))
+            try:
+                self.history.append(audit_pruned_record(report.records, report.days, self.clock()))
+            except DockyardError as e:
+                log.warning("cannot record the audit trail's pruning: %s", e)
 
     def _log_ready_note(self) -> None:
         while not self._stopped.wait(0.5):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.chat.config import SlackConfig
-from daemon.edges.git import GitRemote
+from daemon.edges.git import GitRemote, TrustedKeys
 from daemon.edges.sops import AgeKeys
 from daemon.errors import ConfigError
 from notifiers.settings import NotifierSettings
@@ -27,6 +27,10 @@ class SourceSettings:
     local_path: Path | None = None
     #: local directory: watch it for changes instead of only polling
     watch_files: bool = True
+    #: the keys trusted to sign commits (the repo's spec.verify decides whether signatures are needed)
+    trusted_keys: TrustedKeys = field(default_factory=TrustedKeys)
+    #: refuse unsigned or untrusted commits whatever the repo says
+    require_signed_commits: bool = False
 
     def __post_init__(self) -> None:
         if (self.remote is None) == (self.local_path is None):
@@ -76,6 +80,20 @@ class SecretSettings:
 
 
 @dataclass(frozen=True)
+class ForgeSettings:
+    """Merge-request reviews: the forges' API URLs and tokens (a forge without a token: no reviews there)."""
+
+    github_token: str | None = field(default=None, repr=False)
+    gitlab_token: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    gitlab_api_url: str = "https://gitlab.com/api/v4"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.github_token or self.gitlab_token)
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     source: SourceSettings
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
@@ -85,6 +103,7 @@ class DaemonSettings:
     notifications: NotifierSettings = field(default_factory=NotifierSettings)
     slack: SlackConfig = field(default_factory=SlackConfig)
     secrets: SecretSettings = field(default_factory=SecretSettings)
+    forges: ForgeSettings = field(default_factory=ForgeSettings)
     #: the git cache, the chat commits' cache and the notification outbox
     workdir: Path = Path(".dockyard")
     #: logged once the daemon is first ready (``make demo`` says what to try next)
@@ -99,13 +118,25 @@ def parse_listen(value: str) -> tuple[str, int]:
         raise ConfigError(f"--listen {value}: expected HOST:PORT") from e
 
 
-def source_settings(repo: str, remote: Callable[[str], GitRemote], *, watch_files: bool) -> SourceSettings:
+def source_settings(
+    repo: str,
+    remote: Callable[[str], GitRemote],
+    *,
+    watch_files: bool,
+    trusted_keys: TrustedKeys | None = None,
+    require_signed_commits: bool = False,
+) -> SourceSettings:
     """A local directory that is not a bare repository is read as it is; anything else is a Git
     remote, built by ``remote`` from the URL."""
     local = Path(repo)
-    if "://" not in repo and local.is_dir() and not _is_bare_repo(local):
-        return SourceSettings(local_path=local, watch_files=watch_files)
-    return SourceSettings(remote=remote(repo), watch_files=watch_files)
+    is_local = "://" not in repo and local.is_dir() and not _is_bare_repo(local)
+    return SourceSettings(
+        remote=None if is_local else remote(repo),
+        local_path=local if is_local else None,
+        watch_files=watch_files,
+        trusted_keys=trusted_keys or TrustedKeys(),
+        require_signed_commits=require_signed_commits,
+    )
 
 
 def _is_bare_repo(path: Path) -> bool:

@@ -225,6 +225,7 @@ def record(
     counts: Mapping[str, int] | None = None,
     changes: Iterable[str] = (),
     errors: Iterable[str] = (),
+    tenants: Iterable[str] = (),
 ) -> HistoryRecord:
     """The audit record of one cycle."""
     return HistoryRecord(
@@ -241,4 +242,16 @@ def record(
         changes=list(changes)[:100],
         errors=list(errors)[:50],
         duration_seconds=round((finished - started).total_seconds(), 3),
+        tenants=sorted(set(tenants)),
+        signer=revision.signature.signer if revision.signature.status == "good" else "",
     )
+
+
+def tenants_of_problems(errors: Iterable[str]) -> list[str]:
+    """The tenants whose files the ``path:line:col: ...`` problems point at."""
+    found = set()
+    for error in errors:
+        parts = error.split(":", 1)[0].split("/")
+        if len(parts) > 2 and parts[0] == "tenants":
+            found.add(parts[1])
+    return sorted(found)

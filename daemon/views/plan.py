@@ -7,6 +7,7 @@ from typing import Any
 
 from daemon.policy.diff import Change
 from daemon.policy.plan import ApplyResult, Plan
+from daemon.policy.reach import Reach, outside_tenants
 from daemon.views.paint import Painter
 
 _SYMBOL = {"create": "+", "update": "~", "prune": "-", "retain": "=", "blocked": "!", "unchanged": " ", "deferred": "…"}
@@ -48,6 +49,10 @@ def plan_text(plan: Plan, paint: Painter, *, verbose: bool = False) -> str:
         lines.extend(_field_lines(change))
     if plan.prune.blocked:
         lines.append(paint(f"! prune held: {plan.prune.reason}", "magenta"))
+    reach = outside_tenants(plan)
+    if reach:
+        lines.append(paint("Outside the tenants' namespaces (review these):", "bold"))
+        lines.extend(f"  {r.action:8} {r.ref}{_from(r)}: {r.why}" for r in reach)
     lines.append(paint(summary_line(plan.changeset.counts), "bold"))
     lines.append(f"({plan.requests} API requests)")
     return "\n".join(lines)
@@ -79,13 +84,24 @@ def plan_markdown(plan: Plan, *, revision: str = "") -> str:
         lines.append(f"| {_SYMBOL[change.action].strip() or ' '} | {change.action} | `{change.ref}` | {details} |")
     if plan.prune.blocked:
         lines += ["", f"> **Prune held:** {plan.prune.reason}"]
+    reach = outside_tenants(plan)
+    if reach:
+        lines += ["", "**Outside the tenants' namespaces** (review these):", ""]
+        lines += [f"- {r.action} `{r.ref}`{_from(r)}: {r.why}" for r in reach]
     return "\n".join(lines) + "\n"
+
+
+def _from(reach: Reach) -> str:
+    return f" (from {reach.source})" if reach.source else ""
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     data = plan.changeset.to_json()
     data["prune"] = {"blocked": plan.prune.blocked, "reason": plan.prune.reason}
     data["apiRequests"] = plan.requests
+    data["outsideTenants"] = [
+        {"object": str(r.ref), "action": r.action, "source": r.source, "why": r.why} for r in outside_tenants(plan)
+    ]
     return data
 
 

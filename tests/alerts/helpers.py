@@ -22,19 +22,6 @@ T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SRC = SourceRef("tenants/shop/policy.yaml")
 
 
-class Clock:
-    """An injected clock that moves only when a test says so."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 30) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 

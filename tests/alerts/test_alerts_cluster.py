@@ -26,7 +26,7 @@ from daemon.policy.alerting import AlertKey
 from daemon.render import render
 from daemon.runtime.daemon import Daemon
 from daemon.state.inventory import InventoryStore
-from tests.alerts.helpers import Clock
+from tests.clock import FakeClock
 from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, app_spec, doc
@@ -141,22 +141,22 @@ def test_an_app_that_loses_availability_fires_once_and_resolves_once(
     shop: Shop, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="daemon.engine.alerts")
-    sink, clock = MemorySink(), Clock(datetime.now(UTC))
-    evaluator = AlertEvaluator(shop.kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(datetime.now(UTC))
+    evaluator = AlertEvaluator(shop.kube, sink, clock.wall)
     down = AlertKey(shop.tenant, "alerts", "web-down", "web")
     assert evaluator.run(shop.model) == []
 
     schedule_nowhere(shop.kube, shop.tenant, "web", nowhere=True)
     try:
         wait_available(shop.kube, shop.tenant, "web", 1)
-        clock.tick(30)
+        clock.advance(30)
         assert evaluator.run(shop.model) == []
         assert evaluator.engine.state(down) == "pending"
-        clock.tick(60)
+        clock.advance(60)
         assert evaluator.run(shop.model) == []
-        clock.tick(60)  # two minutes since it was first seen short
-        fired, fired_at = evaluator.run(shop.model), clock.now
-        clock.tick(30)
+        clock.advance(60)  # two minutes since it was first seen short
+        fired, fired_at = evaluator.run(shop.model), clock.wall()
+        clock.advance(30)
         assert evaluator.run(shop.model) == []
     finally:
         schedule_nowhere(shop.kube, shop.tenant, "web", nowhere=False)
@@ -174,10 +174,10 @@ def test_an_app_that_loses_availability_fires_once_and_resolves_once(
     }
 
     wait_available(shop.kube, shop.tenant, "web", 2)
-    clock.tick(30)
+    clock.advance(30)
     resolved = evaluator.run(shop.model)
     for _ in range(3):
-        clock.tick(30)
+        clock.advance(30)
         assert evaluator.run(shop.model) == []
     assert [e.name for e in resolved] == ["alert.resolved"]
     assert resolved[0].details["firingSeverity"] == "critical"
@@ -194,8 +194,8 @@ def test_an_app_that_loses_availability_fires_once_and_resolves_once(
 def test_restarts_reported_in_pod_status_fire_and_then_age_out(shop: Shop) -> None:
     """kwok runs no containers, so nothing can crash for real here: the test reports restarts in
     the pod's status the way a kubelet does, and the evaluator reads them from its pod list."""
-    sink, clock = MemorySink(), Clock(datetime.now(UTC))
-    evaluator = AlertEvaluator(shop.kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(datetime.now(UTC))
+    evaluator = AlertEvaluator(shop.kube, sink, clock.wall)
     pods = shop.kube.list_objects(
         shop.kube.resource_type("v1", "Pod"), namespace=shop.tenant, label_selector="dockyard.dev/app=worker"
     )
@@ -211,15 +211,15 @@ def test_restarts_reported_in_pod_status_fire_and_then_age_out(shop: Shop) -> No
         {"status": {"containerStatuses": statuses}},
         subresource="status",
     )
-    clock.tick(30)
+    clock.advance(30)
     fired = evaluator.run(shop.model)
     assert [(e.name, e.app, e.details["alert"], e.details["value"]) for e in fired] == [
         ("alert.firing", "worker", "restarts", 3)
     ]
     assert fired[0].summary == f"{shop.tenant}/worker: 3 pod restarts in 10m (over 2)"
-    clock.tick(30)
+    clock.advance(30)
     assert evaluator.run(shop.model) == []
-    clock.tick(570)  # the restarts were seen 10m ago: out of the window
+    clock.advance(570)  # the restarts were seen 10m ago: out of the window
     assert [e.name for e in evaluator.run(shop.model)] == ["alert.resolved"]
 
 
@@ -248,7 +248,7 @@ def test_the_daemon_evaluates_alert_rules_on_the_leader_only(kubeconfig: Path, t
 
     try:
         leader = start("leader")
-        wait_for(lambda: leader.reconciler.snapshot().ready, timeout=120, message="the first sync")
+        wait_for(lambda: leader.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
         start("standby")
         schedule_nowhere(kube, prefix, "web", nowhere=True)
         # The job runs every 30 seconds.

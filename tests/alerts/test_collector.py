@@ -14,7 +14,8 @@ from daemon.engine.alerts import METRICS_PATH, AlertEvaluator
 from daemon.errors import ClusterError, ClusterUnavailable
 from daemon.model.events import MemorySink
 from daemon.policy.alerting import PodSample, PodUsage, WorkloadSample, pod_samples, pod_usage, workload_samples
-from tests.alerts.helpers import Clock, at, model, rule
+from tests.alerts.helpers import T0, at, model, rule
+from tests.clock import FakeClock
 
 LABELS = {"app.kubernetes.io/managed-by": "dockyard", "dockyard.dev/tenant": "shop", "dockyard.dev/app": "web"}
 
@@ -170,8 +171,8 @@ def test_one_evaluation_lists_pods_and_workloads_once_each_and_gets_nothing_per_
         rule("restarts", "podRestarts", over=5, window=600),
         rule("down", "unavailable", hold=60),
     )
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     assert evaluator.run(m) == []
     assert kube.calls == [("list", "Pod"), ("list", "Deployment"), ("list", "StatefulSet")]
 
@@ -179,22 +180,22 @@ def test_one_evaluation_lists_pods_and_workloads_once_each_and_gets_nothing_per_
 def test_the_evaluator_emits_what_the_engine_decides_with_the_injected_time(kube: FakeKube) -> None:
     kube.objects["Deployment"] = [deployment_json("web", 2, 1)]
     m = model(rule("down", "unavailable", app="web", hold=60, notify=("oncall",)))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     assert evaluator.run(m) == []
-    clock.tick(60)
+    clock.advance(60)
     fired = evaluator.run(m)
     assert [e.name for e in fired] == [e.name for e in sink.events] == ["alert.firing"]
     assert fired[0].time == at(60) and fired[0].details["notify"] == ["oncall"]
     # Only what the rules need is read: no pods, no metrics for an `unavailable` rule.
     assert {call for call, _ in kube.calls} == {"list"} and ("list", "Pod") not in kube.calls
     kube.objects["Deployment"] = [deployment_json("web", 2, 2)]
-    clock.tick()
+    clock.advance(30)
     assert [e.name for e in evaluator.run(m)] == ["alert.resolved"]
 
 
 def test_no_rules_means_no_requests(kube: FakeKube) -> None:
-    assert AlertEvaluator(kube, MemorySink(), Clock()).run(model()) == []
+    assert AlertEvaluator(kube, MemorySink(), FakeClock(T0).wall).run(model()) == []
     assert kube.calls == []
 
 
@@ -205,12 +206,12 @@ def test_missing_metrics_are_logged_once_and_skip_only_the_usage_rules(
     kube.objects["Pod"] = [pod_json("web-a", resources={"requests": {"cpu": "100m"}})]
     kube.objects["Deployment"] = [deployment_json("web", 2, 0)]
     m = model(rule("hot", "cpuAbove", app="web", percent=50, hold=0), rule("down", "unavailable", app="web", hold=0))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     kube.metrics = ClusterUnavailable("503 ServiceUnavailable: the APIService is not available", status=503)
     for _ in range(3):
         evaluator.run(m)
-        clock.tick()
+        clock.advance(30)
     assert [(e.name, e.details["alert"]) for e in sink.events] == [("alert.firing", "down")]
     warnings = [r for r in caplog.records if "metrics API" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
@@ -226,16 +227,16 @@ def test_missing_metrics_are_logged_once_and_skip_only_the_usage_rules(
 def test_a_failed_list_skips_the_evaluation_without_a_verdict(kube: FakeKube, caplog: pytest.LogCaptureFixture) -> None:
     kube.objects["Deployment"] = [deployment_json("web", 2, 1)]
     m = model(rule("down", "unavailable", app="web", hold=0))
-    sink, clock = MemorySink(), Clock()
-    evaluator = AlertEvaluator(kube, sink, clock)
+    sink, clock = MemorySink(), FakeClock(T0)
+    evaluator = AlertEvaluator(kube, sink, clock.wall)
     assert [e.name for e in evaluator.run(m)] == ["alert.firing"]
     kube.fail_lists = ClusterUnavailable("GET /apis/apps/v1/deployments: API server unreachable")
-    clock.tick()
+    clock.advance(30)
     assert evaluator.run(m) == []
     assert "not evaluated this time" in caplog.text
     # A missing view resolved nothing: the alert resolves when the cluster is readable and healthy.
     kube.fail_lists = None
     kube.objects["Deployment"] = [deployment_json("web", 2, 2)]
-    clock.tick()
+    clock.advance(30)
     assert [e.name for e in evaluator.run(m)] == ["alert.resolved"]
     assert [e.name for e in sink.events] == ["alert.firing", "alert.resolved"]

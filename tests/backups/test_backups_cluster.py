@@ -32,20 +32,11 @@ from daemon.model.kinds import PlatformModel
 from daemon.render import render
 from daemon.render.storage import claim_name
 from daemon.state.inventory import InventoryStore
+from tests.clock import FakeClock
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo
 
 T0 = datetime(2030, 1, 1, 1, 0, 20, tzinfo=UTC)
-
-
-class Clock:
-    """The time the code under test sees; tests move it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclasses.dataclass
@@ -54,7 +45,7 @@ class Env:
     repo: PlatformRepo
     manager: ResourceManager
     sink: MemorySink
-    clock: Clock
+    clock: FakeClock
     applied: int = 0
 
     @property
@@ -74,7 +65,7 @@ class Env:
 
     def backups(self, **kwargs: Any) -> BackupManager:
         """A new BackupManager, as after a restart of the daemon."""
-        return BackupManager(self.kube, self.sink, self.clock, **kwargs)
+        return BackupManager(self.kube, self.sink, self.clock.wall, **kwargs)
 
     def snapshots(self) -> dict[str, dict[str, Any]]:
         rtype = self.kube.resource_type("snapshot.storage.k8s.io/v1", "VolumeSnapshot")
@@ -123,7 +114,7 @@ def env(tmp_path: Path, kubeconfig: Path) -> Iterator[Env]:
     repo.volumes["data"]["spec"]["backup"] = {"schedule": "0 */6 * * *", "retention": {"last": 2}}
     kube = KubeClient(str(kubeconfig))
     manager = ResourceManager(kube, inventory=InventoryStore(kube, namespace="dockyard-tests", name=f"inv-{prefix}"))
-    yield Env(kube, repo, manager, MemorySink(), Clock(T0))
+    yield Env(kube, repo, manager, MemorySink(), FakeClock(T0))
     kube.close()
 
 
@@ -163,10 +154,10 @@ def test_a_snapshot_is_taken_when_the_schedule_fires_and_announced_once_ready(en
     assert env.snapshot("data-203001010100")["metadata"]["annotations"][ANNOUNCED_ANNOTATION] == "ready"  # type: ignore[index]
     assert env.backups().run(model).empty
 
-    env.clock.now = datetime(2030, 1, 1, 5, 59, 59, tzinfo=UTC)
+    env.clock.set(datetime(2030, 1, 1, 5, 59, 59, tzinfo=UTC))
     assert env.backups().run(model).empty, "the schedule has not fired since 01:00"
 
-    env.clock.now = datetime(2030, 1, 1, 6, 0, 5, tzinfo=UTC)
+    env.clock.set(datetime(2030, 1, 1, 6, 0, 5, tzinfo=UTC))
     first = env.backups()
     assert names_of(first.run(model).created) == ["data-203001010600"]
     env.wait_ready("data-203001010600")
@@ -175,7 +166,7 @@ def test_a_snapshot_is_taken_when_the_schedule_fires_and_announced_once_ready(en
     assert env.backups().run(model).created == []
 
     # The daemon was down through three firings: one snapshot catches up, not three.
-    env.clock.now = datetime(2030, 1, 2, 3, 0, 0, tzinfo=UTC)
+    env.clock.set(datetime(2030, 1, 2, 3, 0, 0, tzinfo=UTC))
     assert names_of(env.backups().run(model).created) == ["data-203001020300"]
     env.wait_ready("data-203001020300")
     assert env.backups().run(model).created == []
@@ -203,7 +194,7 @@ def test_retention_prunes_the_oldest_beyond_last_and_the_resource_manager_leaves
     taken: list[str] = []
     objects: dict[str, dict[str, Any]] = {}
     for minute in (0, 10, 20, 30):
-        env.clock.now = datetime(2030, 1, 1, 0, minute, 30, tzinfo=UTC)
+        env.clock.set(datetime(2030, 1, 1, 0, minute, 30, tzinfo=UTC))
         report = env.backups().run(model)
         assert len(report.created) == 1
         taken.append(names_of(report.created)[0])
@@ -285,11 +276,11 @@ def test_an_error_or_a_timeout_is_announced_once_and_a_late_success_too(env: Env
     assert names_of(report.failed) == [first]
     assert env.backups(ready_timeout=timeout).run(stuck).empty
 
-    env.clock.now = T0 + timedelta(hours=5)
+    env.clock.set(T0 + timedelta(hours=5))
     (second,) = names_of(env.backups(ready_timeout=timeout).run(stuck).created)
-    env.clock.now += timeout - timedelta(seconds=1)
+    env.clock.set(env.clock.wall() + timeout - timedelta(seconds=1))
     assert env.backups(ready_timeout=timeout).run(stuck).empty
-    env.clock.now += timedelta(seconds=1)
+    env.clock.advance(1)
     assert names_of(env.backups(ready_timeout=timeout).run(stuck).failed) == [second]
     assert env.backups(ready_timeout=timeout).run(stuck).empty
 
@@ -326,7 +317,7 @@ def test_a_restore_binds_is_announced_once_and_its_snapshot_is_never_pruned(env:
         "name": source,
     }
 
-    env.clock.now = T0 + timedelta(minutes=1)
+    env.clock.set(T0 + timedelta(minutes=1))
     report = env.backups().run(restored)
     assert names_of(report.restored) == [claim]
     assert env.backups().run(restored).restored == []
@@ -337,12 +328,12 @@ def test_a_restore_binds_is_announced_once_and_its_snapshot_is_never_pruned(env:
 
     # Backups go on from the claim the app now mounts; last=1 would drop the restore source,
     # but a snapshot that spec.restore names is never pruned.
-    env.clock.now = T0 + timedelta(hours=5)
+    env.clock.set(T0 + timedelta(hours=5))
     (newer,) = names_of(env.backups().run(restored).created)
     assert env.snapshot(newer)["spec"]["source"]["persistentVolumeClaimName"] == claim  # type: ignore[index]
     env.wait_ready(newer)
     assert env.backups().run(restored).pruned == []
-    env.clock.now = T0 + timedelta(hours=11)
+    env.clock.set(T0 + timedelta(hours=11))
     (newest,) = names_of(env.backups().run(restored).created)
     env.wait_ready(newest)
     assert names_of(env.backups().run(restored).pruned) == [newer]

@@ -9,6 +9,7 @@ from pathlib import Path
 from daemon.edges.kube import KubeClient
 from daemon.model.events import MemorySink
 from daemon.runtime.daemon import Daemon
+from tests.clock import FakeClock
 from tests.daemon_settings import daemon_settings
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo
@@ -32,12 +33,12 @@ def test_the_leader_backs_up_volumes_every_minute(tmp_path: Path, kubeconfig: Pa
             identity="backup-leader",
         ),
         extra_sinks=(sink,),
-        clock=lambda: NOW,
+        clock=FakeClock(NOW).wall,
     )
     kube = KubeClient(str(kubeconfig))
     daemon.start()
     try:
-        wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+        wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
         # The job runs a minute after start; the volume has no backup yet, so it takes one then,
         # named by the daemon's (injected) clock, and announces it ready on a later run.
         wait_for(

@@ -11,6 +11,7 @@ import pytest
 from daemon.chat.authz import Authorizer, GroupDirectory, Identity, requirement
 from daemon.chat.commands import parse
 from daemon.model.kinds import SlackRoleBinding
+from tests.clock import FakeClock
 
 ROLES = (
     SlackRoleBinding("admin", users=("UADMIN",), tenants=("*",)),
@@ -152,9 +153,9 @@ class CountingFetch:
 
 
 def test_group_members_are_cached_for_a_minute_and_only_bound_groups_are_asked() -> None:
-    now = [1000.0]
+    clock = FakeClock()
     fetch = CountingFetch({"SSHOPDEV": ["UDEV"], "SOTHER": ["UDEV"]})
-    directory = GroupDirectory(fetch, ttl=60, clock=lambda: now[0])
+    directory = GroupDirectory(fetch, ttl=60, clock=clock.monotonic)
     authorizer = Authorizer(ROLES)
     groups = directory.groups_of("UDEV", authorizer.groups)
     assert groups == frozenset({"SSHOPDEV"})
@@ -162,22 +163,22 @@ def test_group_members_are_cached_for_a_minute_and_only_bound_groups_are_asked()
     directory.groups_of("UDEV", authorizer.groups)
     directory.groups_of("USOMEONE", authorizer.groups)
     assert fetch.calls == ["SSHOPDEV"]  # cached; SOTHER is bound nowhere and never asked about
-    now[0] += 61
+    clock.advance(61)
     directory.groups_of("UDEV", authorizer.groups)
     assert fetch.calls == ["SSHOPDEV", "SSHOPDEV"]
 
 
 def test_a_failing_lookup_keeps_what_was_known_and_never_grants_what_was_not() -> None:
-    now = [0.0]
+    clock = FakeClock()
     fetch = CountingFetch({"SSHOPDEV": ["UDEV"]})
-    directory = GroupDirectory(fetch, ttl=60, retry_after=10, clock=lambda: now[0])
+    directory = GroupDirectory(fetch, ttl=60, retry_after=10, clock=clock.monotonic)
     assert directory.members("SSHOPDEV") == {"UDEV"}
     fetch.fail = True
-    now[0] += 61
+    clock.advance(61)
     assert directory.members("SSHOPDEV") == {"UDEV"}  # Slack hiccup: still known
     assert directory.members("SNEW") == frozenset()  # never known: nobody
     calls = len(fetch.calls)
-    now[0] += 5
+    clock.advance(5)
     directory.members("SSHOPDEV")
     assert len(fetch.calls) == calls  # failures are retried after retry_after, not on every command
 

@@ -17,6 +17,7 @@ from daemon.errors import ConfigError
 from daemon.model.audit import HistoryRecord
 from daemon.model.events import MemorySink
 from tests.chat.slackhttp import BOT_TOKEN, SIGNING_SECRET, ChatSlack
+from tests.clock import FakeClock
 from tests.fixtures_cluster import wait_for
 
 APP_TOKEN = "xapp-1-A0APP-1234-0123456789abcdef"
@@ -120,10 +121,10 @@ def test_the_secret_filter_blanks_tokens_response_urls_signatures_and_given_secr
 
 
 def test_the_replay_guard_remembers_triggers_for_a_while() -> None:
-    now = [0.0]
-    guard = ReplayGuard(ttl=60, max_entries=3, clock=lambda: now[0])
+    clock = FakeClock()
+    guard = ReplayGuard(ttl=60, max_entries=3, clock=clock.monotonic)
     assert guard.first_time("a") and not guard.first_time("a")
-    now[0] = 61
+    clock.advance(61)
     assert guard.first_time("a")  # long gone: Slack never repeats a trigger that late
     for key in ("b", "c", "d"):
         assert guard.first_time(key)

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,15 @@ import pytest
 from daemon.cli import main
 from daemon.edges.kube import KubeClient
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult, new_record_id
-from daemon.state.history import DATA_KEY, MAX_DATA_BYTES, MAX_RECORD_BYTES, HistoryStore
+from daemon.state.history import (
+    DATA_KEY,
+    MAX_DATA_BYTES,
+    MAX_RECORD_BYTES,
+    STORE_LABEL,
+    AuditQuery,
+    HistoryStore,
+    Retention,
+)
 from daemon.views.history import format_history
 from tests.fixtures_cluster import namespace_name
 
@@ -85,30 +94,61 @@ def test_the_store_creates_its_namespace(kube: KubeClient, request: pytest.Fixtu
         kube.delete(kube.resource_type("v1", "Namespace"), None, missing)
 
 
-def test_oldest_records_are_trimmed_at_max_records(kube: KubeClient, namespace: str) -> None:
-    store = HistoryStore(kube, namespace=namespace, max_records=5)
-    for n in range(8):
-        store.append(record(n))
-
-    assert [r.id for r in store.list()] == [f"rec-{n:04d}" for n in (7, 6, 5, 4, 3)]
-
-
-def test_the_configmap_stays_under_its_size_limit(kube: KubeClient, namespace: str) -> None:
+def test_nothing_is_trimmed_on_append_and_a_full_day_continues_in_the_next_configmap(
+    kube: KubeClient, namespace: str
+) -> None:
     store = HistoryStore(kube, namespace=namespace, name="big")
     huge = [f"ConfigMap/t/{i:05d}: {'x' * 150}" for i in range(2000)]  # ~350 KiB of changes
-    for n in range(20):
+    for n in range(30):  # about 43 KiB each once bounded: more than one ConfigMap holds
         store.append(record(n, changes=huge))
 
-    configmap = kube.get(kube.resource_type("v1", "ConfigMap"), namespace, "big")
-    assert configmap is not None
-    assert len(configmap["data"][DATA_KEY].encode()) <= MAX_DATA_BYTES
+    chunks = kube.list_objects(
+        kube.resource_type("v1", "ConfigMap"), namespace=namespace, label_selector=f"{STORE_LABEL}=big"
+    )
+    assert len(chunks) >= 2, "one day's records outgrew one ConfigMap"
+    for chunk in chunks:
+        assert len(chunk["data"][DATA_KEY].encode()) <= MAX_DATA_BYTES
     records = store.list()
-    assert records[0].id == "rec-0019", "the newest record is always kept"
-    assert len(records) >= MAX_DATA_BYTES // MAX_RECORD_BYTES - 1
+    assert [r.id for r in records] == [f"rec-{n:04d}" for n in reversed(range(30))], "every record is kept"
     assert records[0].changes[-1].startswith("... and ")
     kept = len(records[0].changes) - 1
     assert records[0].changes[-1] == f"... and {2000 - kept} more"
     assert records[0].changes[:kept] == huge[:kept]
+    assert len(records[0].to_json().encode()) < MAX_RECORD_BYTES * 2
+
+
+def test_retention_deletes_whole_old_days_and_says_what_it_removed(kube: KubeClient, namespace: str) -> None:
+    store = HistoryStore(kube, namespace=namespace)
+    for day, count in ((1, 3), (2, 2), (20, 4)):
+        for n in range(count):
+            store.append(replace(record(day * 100 + n), started=f"2024-05-{day:02d}T08:00:{n:02d}+00:00"))
+    assert store.count() == 9
+
+    report = store.prune(datetime(2024, 5, 21, tzinfo=UTC), Retention(days=10, records=1000))
+    assert (report.records, report.days) == (5, ("20240501", "20240502"))
+    assert store.count() == 4
+    assert store.prune(datetime(2024, 5, 21, tzinfo=UTC), Retention(days=365, records=5)).empty, "within both"
+    for n in range(3):
+        store.append(replace(record(2100 + n), started=f"2024-05-21T08:00:{n:02d}+00:00"))
+    # Over the record budget: the oldest days go, but never the newest one.
+    report = store.prune(datetime(2024, 5, 21, tzinfo=UTC), Retention(days=365, records=5))
+    assert (report.records, report.days) == (4, ("20240520",))
+    assert [r.id for r in store.list()] == ["rec-2102", "rec-2101", "rec-2100"]
+    report = store.prune(datetime(2024, 5, 21, tzinfo=UTC), Retention(days=365, records=1))
+    assert report.empty and store.count() == 3, "the newest day always stays"
+
+
+def test_queries_filter_by_tenant_user_kind_and_time(kube: KubeClient, namespace: str) -> None:
+    store = HistoryStore(kube, namespace=namespace)
+    store.append(replace(record(1), tenants=["shop"], started="2024-05-01T08:00:00+00:00"))
+    store.append(replace(record(2, kind="command", user="alice (U1)", command="scale shop web 3"), tenants=["shop"]))
+    store.append(replace(record(3), tenants=["payments"], started="2024-05-03T08:00:00+00:00"))
+    assert [r.id for r in store.query(AuditQuery(tenant="shop"))] == ["rec-0002", "rec-0001"]
+    assert [r.id for r in store.query(AuditQuery(user="alice"))] == ["rec-0002"]
+    assert [r.id for r in store.query(AuditQuery(kind="command"))] == ["rec-0002"]
+    since = datetime(2024, 5, 2, tzinfo=UTC)
+    assert [r.id for r in store.query(AuditQuery(since=since))] == ["rec-0003"]
+    assert store.contains("sync", f"{3:040x}") and not store.contains("validation", f"{3:040x}")
 
 
 def test_concurrent_appends_lose_nothing(kubeconfig: Path, namespace: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 from daemon.edges.kube import KubeClient
 from daemon.state.lease import LeaderElector
 from devcluster import RunningCluster
+from tests.clock import FakeClock
 from tests.daemon.netcut import Partition
 from tests.fixtures_cluster import namespace_name, wait_for
 
@@ -194,29 +195,21 @@ def test_a_leader_cut_off_from_the_api_server_steps_down_before_the_lease_expire
         isolated_kube.close()
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_rounds_with_an_injected_clock(kube: KubeClient, lease_namespace: str) -> None:
-    a_clock, b_clock = FakeClock(), FakeClock(1_600_000_000.0)  # b's clock is far behind a's
-    a = LeaderElector(kube, namespace=lease_namespace, name="l", identity="a", lease_seconds=15, clock=a_clock)
-    b = LeaderElector(kube, namespace=lease_namespace, name="l", identity="b", lease_seconds=15, clock=b_clock)
+    a_clock, b_clock = FakeClock(1_700_000_000.0), FakeClock(1_600_000_000.0)  # b's clock is far behind a's
+    a = LeaderElector(kube, namespace=lease_namespace, name="l", identity="a", lease_seconds=15, clock=a_clock.unix)
+    b = LeaderElector(kube, namespace=lease_namespace, name="l", identity="b", lease_seconds=15, clock=b_clock.unix)
 
     assert a.try_acquire_or_renew()
     assert not b.try_acquire_or_renew()
     assert b.holder == "a"
 
     # Skew does not matter: b counts the lease from when *it* saw the record, on its own clock.
-    b_clock.now += 14
+    b_clock.advance(14)
     assert not b.try_acquire_or_renew(), "the lease has not run out on b's clock yet"
-    a_clock.now += 10  # a leads only until lease - renew_every after its last renewal began
+    a_clock.advance(10)  # a leads only until lease - renew_every after its last renewal began
     assert not a.is_leader, "a stepped down on its own"
-    b_clock.now += 1.5
+    b_clock.advance(1.5)
     assert b.try_acquire_or_renew()
     assert b.is_leader
 

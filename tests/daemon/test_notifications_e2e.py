@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.test_run_cluster import Setup, names, setup  # noqa: F401 - the fixture
+from tests.daemon.harness import Setup, names
 from tests.fixtures_cluster import wait_for
 from tests.notifiers.fakes import SLACK_TOKEN, FakeSlack
 
@@ -22,7 +22,7 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
     server.stop()
 
 
-def configure_ops_channel(setup: Setup) -> None:  # noqa: F811
+def configure_ops_channel(setup: Setup) -> None:
     setup.platform.notification_lists["ops"] = {
         "apiVersion": "dockyard.dev/v1alpha1",
         "kind": "NotificationList",
@@ -36,7 +36,7 @@ def configure_ops_channel(setup: Setup) -> None:  # noqa: F811
     setup.platform.tenant_doc["spec"]["notifications"] = ["ops"]
 
 
-def test_sync_results_reach_slack_threaded_by_revision(setup: Setup, slack: FakeSlack, tmp_path: Path) -> None:  # noqa: F811
+def test_sync_results_reach_slack_threaded_by_revision(setup: Setup, slack: FakeSlack, tmp_path: Path) -> None:
     configure_ops_channel(setup)
     first = setup.commit("notify #ops")
     daemon = setup.start()

@@ -2,142 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 import signal
 import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from daemon.edges.kube import KubeClient
-from daemon.model.events import Event, MemorySink
-from daemon.runtime.daemon import Daemon
 from devcluster import RunningCluster
-from tests.daemon_settings import daemon_settings
+from tests.clock import FakeClock
+from tests.daemon.harness import Setup, event, http_get, names, post_github_push
 from tests.fixtures_cluster import wait_for
-from tests.platforms import PlatformRepo, git
-
-WEBHOOK_SECRET = "s3cret-webhook-key"
-
-
-@dataclass
-class Setup:
-    """A bare remote, a working clone with a platform repo, and helpers to change it."""
-
-    remote: Path
-    work: Path
-    platform: PlatformRepo
-    kube: KubeClient
-    namespace: str  # where the daemon keeps lease, inventory and history
-    daemons: list[Daemon] = field(default_factory=list)
-    sinks: list[MemorySink] = field(default_factory=list)
-
-    def commit(self, message: str) -> str:
-        self.platform.write()
-        git(self.work, "add", "-A")
-        git(self.work, "commit", "-q", "-m", message)
-        git(self.work, "push", "-q", "origin", "HEAD:main")
-        return git(self.work, "rev-parse", "HEAD")
-
-    def start(self, clock: Callable[[], datetime] | None = None, **overrides: Any) -> Daemon:
-        settings = daemon_settings(
-            repo=self.remote.as_uri(),
-            kubeconfig=self.kube_config,
-            branch="main",
-            workdir=self.remote.parent / f"work-{len(self.daemons)}",
-            listen=("127.0.0.1", 0),
-            namespace=self.namespace,
-            identity=f"replica-{len(self.daemons)}",
-            webhook_secret=WEBHOOK_SECRET,
-            **overrides,
-        )
-        sink = MemorySink()
-        kwargs: dict[str, Any] = {"extra_sinks": (sink,)}
-        if clock is not None:
-            kwargs["clock"] = clock
-        daemon = Daemon.from_settings(settings, **kwargs)
-        daemon.start()
-        self.daemons.append(daemon)
-        self.sinks.append(sink)
-        return daemon
-
-    kube_config: Path = Path()
-
-    def deployment_image(self, app: str) -> str | None:
-        obj = self.kube.get(self.kube.resource_type("apps/v1", "Deployment"), self.platform.tenant, app)
-        return None if obj is None else str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
-
-
-@pytest.fixture
-def setup(tmp_path: Path, kubeconfig: Path) -> Iterator[Setup]:
-    prefix = f"rn-{secrets.token_hex(3)}"
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
-    platform = PlatformRepo(work, prefix)
-    kube = KubeClient(str(kubeconfig))
-    s = Setup(remote, work, platform, kube, namespace=f"dockyard-{prefix}")
-    s.kube_config = kubeconfig
-    s.commit("initial platform")
-    yield s
-    for daemon in s.daemons:
-        daemon.stop()
-    kube.close()
-
-
-def names(sink: MemorySink) -> list[str]:
-    return [e.name for e in sink.events]
-
-
-def event(sink: MemorySink, name: str) -> Event:
-    return next(e for e in sink.events if e.name == name)
-
-
-def post_github_push(daemon: Daemon, *, delivery: str, sha: str) -> int:
-    assert daemon.server is not None
-    host, port = daemon.server.address
-    body = json.dumps({"ref": "refs/heads/main", "after": sha, "pusher": {"name": "alice"}}).encode()
-    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    request = urllib.request.Request(
-        f"http://{host}:{port}/webhook/github",
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": signature,
-        },
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.status)
-
-
-def http_get(daemon: Daemon, path: str) -> tuple[int, str]:
-    assert daemon.server is not None
-    host, port = daemon.server.address
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.read().decode()
 
 
 def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(setup: Setup, promtool: Path) -> None:
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     assert http_get(daemon, "/readyz")[0] == 200
     assert setup.deployment_image("app1") == "busybox:1.36"
     assert "sync.succeeded" in names(setup.sinks[0])
@@ -190,7 +75,7 @@ def test_first_sync_then_a_pushed_commit_is_applied_within_seconds_of_a_webhook(
 
 def test_an_invalid_commit_is_rejected_whole_and_the_cluster_is_unchanged(setup: Setup) -> None:
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     good = daemon.reconciler.snapshot().applied_sha
     # One valid change and one invalid document in the same commit: nothing of it may land.
     setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.37"
@@ -213,7 +98,7 @@ def test_an_invalid_commit_is_rejected_whole_and_the_cluster_is_unchanged(setup:
 
 def test_drift_is_corrected_on_the_drift_check(setup: Setup) -> None:
     daemon = setup.start(force_conflicts=True)
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     deployments = setup.kube.resource_type("apps/v1", "Deployment")
     setup.kube.merge_patch(
         deployments,
@@ -260,10 +145,10 @@ def test_a_closed_window_skips_and_the_open_window_applies(
     open_at: tuple[int, int],
     next_open: str | None,
 ) -> None:
-    now = [datetime(2026, 3, 2, *closed_at, tzinfo=UTC)]  # a Monday
+    clock = FakeClock(datetime(2026, 3, 2, *closed_at, tzinfo=UTC))  # a Monday
     setup.platform.platform["spec"]["sync"]["windows"] = [{**window, "timezone": "UTC", "tenants": ["*"]}]
     setup.commit("sync window")
-    daemon = setup.start(clock=lambda: now[0])
+    daemon = setup.start(clock=clock.wall)
     wait_for(
         lambda: names(setup.sinks[0]),
         timeout=60,
@@ -274,8 +159,9 @@ def test_a_closed_window_skips_and_the_open_window_applies(
     skipped = event(setup.sinks[0], "sync.skipped")
     assert skipped.details["nextOpen"] == next_open
     assert setup.platform.tenant in daemon.reconciler.snapshot().deferred
-    assert not daemon.reconciler.snapshot().ready
-    now[0] = datetime(2026, 3, 2, *open_at, tzinfo=UTC)
+    # Ready all the same: it knows the cluster's state, and waits (a rolling restart must not).
+    assert daemon.reconciler.snapshot().ready
+    clock.set(datetime(2026, 3, 2, *open_at, tzinfo=UTC))
     daemon.runner.request("poll")
     wait_for(
         lambda: setup.deployment_image("app1"),
@@ -283,13 +169,18 @@ def test_a_closed_window_skips_and_the_open_window_applies(
         message="the apply once the window is open",
         until=lambda image: image == "busybox:1.36",
     )
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=30, message="ready after the window opened")
-    assert daemon.reconciler.snapshot().deferred == {}
+    wait_for(
+        lambda: daemon.reconciler.snapshot().deferred,
+        timeout=30,
+        message="nothing waits once the window opened",
+        until=lambda deferred: deferred == {},
+    )
+    assert daemon.reconciler.snapshot().last_sync_time is not None
 
 
 def test_two_daemons_elect_one_leader_and_fail_over(setup: Setup) -> None:
     first = setup.start()
-    wait_for(lambda: first.reconciler.snapshot().ready, timeout=60, message="the leader's first sync")
+    wait_for(lambda: first.reconciler.snapshot().last_sync_time, timeout=60, message="the leader's first sync")
     second = setup.start()
     wait_for(lambda: second.reconciler.snapshot().revision, timeout=30, message="the standby to load the revision")
     assert first.is_leader() and not second.is_leader()
@@ -347,7 +238,7 @@ def test_an_api_server_restart_mid_cycle_still_converges(setup: Setup, cluster: 
 
 def test_an_unreachable_remote_keeps_the_last_good_revision_and_is_reported_once(setup: Setup) -> None:
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     good = daemon.reconciler.snapshot().applied_sha
     hidden = setup.remote.with_name("moved.git")
     setup.remote.rename(hidden)
@@ -423,7 +314,7 @@ def test_sigterm_stops_between_objects_and_exits_zero(setup: Setup, tmp_path: Pa
     assert lease is not None and not lease["spec"].get("holderIdentity")
     # And a new daemon finishes the job.
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=60, message="the successor to converge")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=60, message="the successor to converge")
     assert setup.deployment_image("app29") == "busybox:1.36"
 
 
@@ -431,7 +322,7 @@ def test_a_paused_tenant_waits_and_resumes(setup: Setup, capsys: pytest.CaptureF
     from daemon.cli import main
 
     daemon = setup.start()
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     args = ["--kubeconfig", str(setup.kube_config), "--namespace", setup.namespace]
     assert main(["pause", setup.platform.tenant, *args]) == 0
     assert capsys.readouterr().out.strip() == f"paused: {setup.platform.tenant}"
@@ -471,7 +362,7 @@ def test_a_paused_tenant_waits_and_resumes(setup: Setup, capsys: pytest.CaptureF
 
 
 def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setup: Setup) -> None:
-    now = [datetime(2026, 3, 2, 7, 0, tzinfo=UTC)]  # a Monday, before the morning window
+    clock = FakeClock(datetime(2026, 3, 2, 7, 0, tzinfo=UTC))  # a Monday, before the morning window
     setup.platform.autoscalings["app1"] = {
         "apiVersion": "dockyard.dev/v1alpha1",
         "kind": "Autoscaling",
@@ -487,8 +378,8 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
         },
     }
     setup.commit("office hours")
-    daemon = setup.start(clock=lambda: now[0])
-    wait_for(lambda: daemon.reconciler.snapshot().ready, timeout=120, message="the first sync")
+    daemon = setup.start(clock=clock.wall)
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
     hpas = setup.kube.resource_type("autoscaling/v2", "HorizontalPodAutoscaler")
 
     def bounds() -> tuple[int, int]:
@@ -496,7 +387,7 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
         return spec["minReplicas"], spec["maxReplicas"]
 
     assert bounds() == (1, 3)
-    now[0] = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     daemon.runner.request("poll")
     wait_for(bounds, timeout=30, message="the HPA raised for office hours", until=lambda b: b == (4, 6))
     wait_for(
@@ -508,7 +399,7 @@ def test_scheduled_scaling_changes_the_hpa_when_its_window_opens_and_closes(setu
     scaled = event(setup.sinks[0], "scaling.succeeded")
     assert scaled.tenant == setup.platform.tenant and scaled.app == "app1"
     assert (scaled.details["before"], scaled.details["after"]) == ("1-3", "4-6")
-    now[0] = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # the window has closed
+    clock.set(datetime(2026, 3, 2, 18, 0, tzinfo=UTC))  # the window has closed
     daemon.runner.request("poll")
     wait_for(bounds, timeout=30, message="the HPA back to its normal bounds", until=lambda b: b == (1, 3))
     assert "drift.corrected" not in names(setup.sinks[0])

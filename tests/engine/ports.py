@@ -2,7 +2,8 @@
 rules are tested in milliseconds with them; the cluster tests are the second line.
 
 The in-memory cluster plans with the same pure rules as the real one (the inventory and the prune
-guard of ``daemon.policy.inventory``); it only replaces reading and writing the API server.
+guard of ``daemon.policy.inventory``, provenance annotations that never count as a change); it only
+replaces reading and writing the API server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from daemon.errors import ClusterError, SourceError
 from daemon.model.audit import HistoryRecord
 from daemon.model.refs import ObjRef, Revision
-from daemon.policy.diff import Change, ChangeSet
+from daemon.policy.diff import Change, ChangeSet, without_provenance
 from daemon.policy.inventory import Inventory, plan_prune
 from daemon.policy.plan import ApplyResult, ObjectResult, Plan
 from daemon.render import objref
@@ -87,7 +88,7 @@ class MemoryCluster:
             current = self.live.get(ref)
             if current is None:
                 changes.append(Change("create", ref, desired=obj))
-            elif current != obj:
+            elif without_provenance(current) != without_provenance(obj):
                 changes.append(Change("update", ref, desired=obj))
             else:
                 changes.append(Change("unchanged", ref, desired=obj))
@@ -135,6 +136,9 @@ class MemoryHistory:
 
     def append(self, record: HistoryRecord) -> None:
         self.records.append(record)
+
+    def contains(self, kind: str, revision: str) -> bool:
+        return any(r.kind == kind and r.revision == revision for r in self.records)
 
 
 class MemoryPauses:

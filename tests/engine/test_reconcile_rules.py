@@ -32,6 +32,7 @@ class Rig:
         self.pauses = MemoryPauses()
         self.clock = FakeClock(MONDAY_10)
         self.leader = True
+        self.night_image = "busybox:1.36"
         self.models: list[object] = []
         self.reconciler = Reconciler(
             self.source,
@@ -62,7 +63,7 @@ class Rig:
 
             tenant = doc("Tenant", name, {"quota": {"cpu": "4", "memory": "4Gi", "pods": 20}})
             (folder / "tenant.yaml").write_text(yaml.safe_dump(tenant))
-            (folder / "app-web.yaml").write_text(yaml.safe_dump(doc("App", "web", app_spec())))
+            (folder / "app-web.yaml").write_text(yaml.safe_dump(doc("App", "web", app_spec(self.night_image))))
             return root
 
         self.repo.write = write  # type: ignore[method-assign]
@@ -308,3 +309,40 @@ def test_a_reviewed_trailer_lets_one_mass_deletion_through(tmp_path: Path, trail
     rig.source.commit(f"retire the shop\n\n{trailer}")
     assert rig.reconciler.cycle("webhook").result == "succeeded"
     assert rig.cluster.names("Deployment") == set()
+
+
+def test_objects_rendered_twice_reject_the_commit_like_any_invalid_one(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    applied = dict(rig.cluster.live)
+    # An App named like the canary track of another: both would be Deployment app1-canary.
+    rig.repo.apps["app1"]["spec"]["canary"] = {"image": "busybox:1.37", "weight": 50}
+    rig.repo.apps["app1-canary"] = doc("App", "app1-canary", app_spec())
+    rig.source.commit("collide")
+    outcome = rig.reconciler.cycle("webhook")
+    assert (outcome.result, outcome.stopped_at) == ("invalid", "validation")
+    assert rig.cluster.live == applied
+    errors = next(e.errors for e in rig.sink.events if e.name == "validation.failed")
+    assert any("Deployment.apps/shop/app1-canary is rendered twice" in e for e in errors)
+
+
+def test_no_tenant_may_take_the_daemons_own_namespace(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.reconciler = Reconciler(
+        rig.source,
+        rig.cluster,
+        rig.sink,
+        metrics=DaemonMetrics(),
+        history=rig.history,
+        pauses=rig.pauses,
+        settings=ReconcileSettings(reserved_namespaces=("shop",)),
+        clock=rig.clock.wall,
+        monotonic=rig.clock.monotonic,
+        is_leader=lambda: True,
+    )
+    rig.source.commit()
+    assert rig.reconciler.cycle("poll").result == "invalid"
+    assert rig.cluster.live == {}
+    errors = next(e.errors for e in rig.sink.events if e.name == "validation.failed")
+    assert any("namespace 'shop' is reserved" in e for e in errors)

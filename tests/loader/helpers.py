@@ -156,8 +156,9 @@ BASE: dict[str, str] = {
         kind: Tenant
         metadata:
           name: other
-        """.rstrip()
-    + "\n        spec: {}\n",
+        spec:
+          quota: {cpu: "1", memory: 1Gi}
+        """,
     "tenants/other/front.yaml": """
         apiVersion: dockyard.dev/v1alpha1
         kind: App

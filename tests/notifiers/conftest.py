@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,11 +16,11 @@ from daemon.model.kinds import PlatformModel
 from notifiers.pacing import PacingPolicy
 from notifiers.service import NotificationService
 from notifiers.settings import NotifierSettings, SmtpSettings
+from tests.clock import FakeClock
 from tests.notifiers.fakes import (
     SLACK_TOKEN,
     SMTP_PASSWORD,
     SMTP_USER,
-    FakeClock,
     FakeSlack,
     FakeSmtp,
     TlsFiles,
@@ -32,12 +33,14 @@ WEBHOOK_KEY = "whsec-hmac-key-0123456789"
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    # From the real time: the events the tests emit are stamped with it (Event.time), and the
+    # service measures delivery latency against it.
+    return FakeClock(time.time())
 
 
 @pytest.fixture
 def slack_server(clock: FakeClock) -> Iterator[FakeSlack]:
-    server = FakeSlack(clock=clock).start()
+    server = FakeSlack(clock=clock.unix).start()
     yield server
     server.stop()
 
@@ -51,7 +54,7 @@ def real_slack_server() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def webhook_server(clock: FakeClock) -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver(WEBHOOK_KEY, clock=clock).start()
+    server = WebhookReceiver(WEBHOOK_KEY, clock=clock.unix).start()
     yield server
     server.stop()
 
@@ -118,7 +121,7 @@ def make_service(tmp_path: Path, clock: FakeClock) -> Iterator[ServiceFactory]:
             registry=registry or CollectorRegistry(),
             settings=settings,
             model=model,
-            clock=kwargs.pop("clock", clock),
+            clock=kwargs.pop("clock", clock.unix),
             rng=random.Random(7),
             **kwargs,
         )

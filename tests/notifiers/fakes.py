@@ -35,19 +35,6 @@ SMTP_USER = "dockyard"
 SMTP_PASSWORD = "smtp-pa55word-very-secret"
 
 
-class FakeClock:
-    """Unix time that moves only when told to."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,8 +7,9 @@ from email import message_from_bytes, policy
 
 from notifiers.service import NotificationService
 from notifiers.settings import SmtpSettings
+from tests.clock import FakeClock
 from tests.notifiers.conftest import ServiceFactory, base_settings
-from tests.notifiers.fakes import FakeClock, FakeSmtp
+from tests.notifiers.fakes import FakeSmtp
 from tests.notifiers.helpers import COMMIT, email, event, model, nlist
 
 OPS = model(nlist("ops", email("ops@example.com", "dev@example.com")), default="ops")

@@ -19,8 +19,9 @@ from notifiers.secrets import Redactor, SecretResolver
 from notifiers.service import NotificationService, default_senders
 from notifiers.settings import NotifierSettings, SmtpSettings
 from notifiers.targets.base import Delivery, DeliveryError, Job
+from tests.clock import FakeClock
 from tests.notifiers.conftest import ServiceFactory, base_settings
-from tests.notifiers.fakes import SLACK_TOKEN, FakeClock, FakeSlack, FakeSmtp, SlackFailure, WebhookReceiver, free_port
+from tests.notifiers.fakes import SLACK_TOKEN, FakeSlack, FakeSmtp, SlackFailure, WebhookReceiver, free_port
 from tests.notifiers.helpers import email, event, model, nlist, slack, webhook
 
 HOOK_TOKEN = "T0KEN-in-the-path-4f9a2c"
@@ -154,7 +155,7 @@ def test_no_secret_in_logs_errors_outbox_metrics_or_messages(
         webhook_server.robot_error = None
         # The sender on its own: its exception, with the whole chain of causes.
         redactor = Redactor()
-        sender = default_senders(settings, redactor, clock)[target.kind]
+        sender = default_senders(settings, redactor, clock.unix)[target.kind]
         if callable(prepare):
             prepare()
         delivery = Delivery(

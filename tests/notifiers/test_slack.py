@@ -10,8 +10,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 
 from notifiers.service import NotificationService
+from tests.clock import FakeClock
 from tests.notifiers.conftest import ServiceFactory, base_settings
-from tests.notifiers.fakes import FakeClock, FakeSlack, SlackFailure
+from tests.notifiers.fakes import FakeSlack, SlackFailure
 from tests.notifiers.helpers import COMMIT, event, model, nlist, slack
 
 PLATFORM_MODEL = model(nlist("platform", slack("#platform")), default="platform")

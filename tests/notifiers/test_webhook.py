@@ -10,8 +10,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from notifiers.service import NotificationService
+from tests.clock import FakeClock
 from tests.notifiers.conftest import WEBHOOK_KEY, ServiceFactory, base_settings
-from tests.notifiers.fakes import FakeClock, WebhookReceiver
+from tests.notifiers.fakes import WebhookReceiver
 from tests.notifiers.helpers import COMMIT, event, model, nlist, webhook
 
 

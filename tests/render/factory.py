@@ -121,8 +121,8 @@ def sample_model() -> PlatformModel:
         tenant="shop",
         network=(
             NetworkRule(to_app="api", from_tenant="shop", from_app="web", ports=(9090,)),
-            NetworkRule(to_app="api", from_tenant="monitoring", from_app=None, ports=(9090,), position=1),
-            NetworkRule(to_app="postgres", from_tenant="analytics", from_app="etl", ports=(5432,), position=2),
+            NetworkRule(to_app="api", from_tenant="monitoring", from_app=None, ports=(9090,)),
+            NetworkRule(to_app="postgres", from_tenant="analytics", from_app="etl", ports=(5432,)),
         ),
     )
     return PlatformModel(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
+from daemon.model.kinds import NetworkRule, Policy, TenantNetwork
+from daemon.model.refs import Metadata
 from daemon.render import objref, render
 from daemon.render.core import stage_of
-from tests.render.factory import sample_model
+from tests.render.factory import sample_model, src
 
 K8S_VERSION = "1.34"
 CRD_KINDS = {"VolumeSnapshotClass"}
@@ -104,13 +107,31 @@ def test_open_tenant_gets_no_deny(objects: list[dict[str, Any]]) -> None:
     assert "default-deny" not in names
 
 
-def test_allow_from_tenant_is_rendered_in_the_receiving_tenant_only(objects: list[dict[str, Any]]) -> None:
+def test_allow_from_renders_only_the_ingress_half_in_the_tenants_own_namespace(objects: list[dict[str, Any]]) -> None:
     ingress = by(objects, "NetworkPolicy", "allow-from-tenant-monitoring", "shop")
     assert ingress["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "monitoring"
     }
-    # The sending tenant declares its half itself (a Policy rule to: {tenant: shop}).
-    assert not [o for o in objects if o["metadata"]["name"] == "allow-egress-to-tenant-shop"]
+    # The egress half is monitoring's to declare (allowTo); shop's tenant.yaml writes nothing there.
+    assert not [
+        o
+        for o in objects
+        if o["metadata"].get("namespace") == "monitoring"
+        and o["kind"] == "NetworkPolicy"
+        and "shop" in o["metadata"]["annotations"]["dockyard.dev/source"]
+    ]
+
+
+def test_allow_to_renders_the_egress_half_in_the_tenants_own_namespace() -> None:
+    model = sample_model()
+    monitoring = replace(model.tenants[1], network=TenantNetwork("strict", allow_to=("shop",)))
+    objects = render(replace(model, tenants=(model.tenants[0], monitoring, model.tenants[2])), "abc")
+    egress = by(objects, "NetworkPolicy", "allow-egress-to-tenant-shop", "monitoring")
+    assert egress["spec"]["policyTypes"] == ["Egress"]
+    assert egress["spec"]["egress"] == [
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shop"}}}]}
+    ]
+    assert egress["metadata"]["annotations"]["dockyard.dev/source"] == "tenants/monitoring/tenant.yaml:3"
 
 
 def test_policy_rules_inside_and_across_tenants(objects: list[dict[str, Any]]) -> None:
@@ -122,6 +143,41 @@ def test_policy_rules_inside_and_across_tenants(objects: list[dict[str, Any]]) -
     assert across["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "monitoring"
     }
+    # Only the shop's half: nothing in the source tenants' namespaces comes from the shop's Policy.
+    assert not [
+        o
+        for o in objects
+        if o["kind"] != "Namespace"
+        and o["metadata"].get("namespace") != "shop"
+        and "tenants/shop/" in o["metadata"]["annotations"]["dockyard.dev/source"]
+    ]
+
+
+def test_a_rule_to_another_tenant_is_the_egress_half_in_the_own_namespace() -> None:
+    model = sample_model()
+    policy = Policy(
+        metadata=Metadata("out"),
+        source=src("tenants/shop/out.yaml"),
+        tenant="shop",
+        network=(NetworkRule(to_app="etl", from_tenant="shop", from_app="api", ports=(8080,), to_tenant="analytics"),),
+    )
+    objects = render(replace(model, policies=(*model.policies, policy)), "abc")
+    egress = by(objects, "NetworkPolicy", "allow-out-0", "shop")
+    assert egress["spec"]["podSelector"] == {"matchLabels": {"dockyard.dev/app": "api"}}
+    assert egress["spec"]["egress"] == [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "analytics"}},
+                    "podSelector": {"matchLabels": {"dockyard.dev/app": "etl"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 8080}],
+        }
+    ]
+    # etl is another tenant's app: a rule out to it restricts nothing in the shop.
+    same = by(objects, "NetworkPolicy", "allow-same-tenant", "shop")
+    assert "etl" not in str(same["spec"]["podSelector"])
 
 
 def test_a_tenants_documents_render_only_into_its_own_namespace(objects: list[dict[str, Any]]) -> None:

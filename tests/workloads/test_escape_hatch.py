@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from daemon.commands.validate import with_render_problems
+from daemon.commands.validate import rendered
 from daemon.errors import ValidationFailed
 from daemon.loader import load_repo
 from daemon.render import render
@@ -17,8 +17,9 @@ from tests.loader.helpers import BASE, errors, line_of, load, repo, text
 from tests.render.test_render import by
 
 ALLOW = (
-    "  manifests:\n"
-    "    allowedKinds: [ConfigMap, Service, networking.k8s.io/Ingress, apps/Deployment, policy/PodDisruptionBudget]\n"
+    "  tenancy:\n"
+    "    allowedManifestKinds:\n"
+    "      [ConfigMap, Service, networking.k8s.io/Ingress, apps/Deployment, policy/PodDisruptionBudget]\n"
 )
 HEAD = "apiVersion: dockyard.dev/v1alpha1\nkind: Patch\nmetadata:\n  name: {name}\n"
 
@@ -45,7 +46,7 @@ def test_manifests_need_the_platforms_consent(tmp_path: Path) -> None:
     assert errors(result) == [
         ("tenants/shop/manifests/flags.yaml", 2, "the platform does not allow ConfigMap manifests")
     ]
-    assert result.errors[0].hint == "allowed: none (spec.manifests.allowedKinds in platform.yaml)"
+    assert result.errors[0].hint == "allowed: none (spec.tenancy.allowedManifestKinds in platform.yaml)"
     assert load(tmp_path / "2", {"platform.yaml": platform(), "tenants/shop/manifests/flags.yaml": CONFIG}).ok
 
 
@@ -138,7 +139,7 @@ def test_manifests_render_as_owned_objects_in_the_tenants_namespace(tmp_path: Pa
     )
     clash = load_repo(repo(tmp_path / "2", {"platform.yaml": platform(), "tenants/shop/manifests/svc.yaml": taken}))
     assert clash.model is not None
-    checked = with_render_problems(clash)
+    checked = rendered(clash)
     assert [(p.file, p.message) for p in checked.errors] == [
         ("tenants/shop/manifests/svc.yaml", "Service 'api' is an object Dockyard renders from the tenant's documents")
     ]

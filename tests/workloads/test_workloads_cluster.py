@@ -349,7 +349,10 @@ def test_a_secret_from_git_lands_in_its_tenant_and_its_values_never_show(
 
 
 def test_manifests_and_patches_are_applied_owned_and_pruned(kube: KubeClient, repo: PlatformRepo) -> None:
-    repo.platform["spec"]["manifests"] = {"allowedKinds": ["ConfigMap", "networking.k8s.io/NetworkPolicy"]}
+    repo.platform["spec"].setdefault("tenancy", {})["allowedManifestKinds"] = [
+        "ConfigMap",
+        "networking.k8s.io/NetworkPolicy",
+    ]
     repo.extra["manifests/flags.yaml"] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

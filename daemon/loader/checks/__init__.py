@@ -19,7 +19,9 @@ from daemon.loader.checks import (
     apps,
     autoscaling,
     containers,
+    crosstenant,
     exposure,
+    guardrails,
     jobs,
     names,
     notifications,
@@ -45,12 +47,17 @@ FAMILIES: Final[tuple[Callable[[CheckContext], None], ...]] = (
     autoscaling.check,
     notifications.check,
     quotas.check,
+    guardrails.check,
+    crosstenant.check,
 )
 
 
-def cross_check(entries: Sequence[Entry], tenant_dirs: Iterable[str] = ()) -> list[Problem]:
-    """Every problem found across ``entries``; a folder in ``tenant_dirs`` counts as a tenant for references."""
-    ctx = CheckContext(entries, tenant_dirs)
+def cross_check(
+    entries: Sequence[Entry], tenant_dirs: Iterable[str] = (), reserved_namespaces: Iterable[str] = ()
+) -> list[Problem]:
+    """Every problem found across ``entries``; a folder in ``tenant_dirs`` counts as a tenant for
+    references; no tenant may be named after one of ``reserved_namespaces`` (nor the built-in ones)."""
+    ctx = CheckContext(entries, tenant_dirs, reserved_namespaces)
     for check in FAMILIES:
         check(ctx)
     return ctx.problems

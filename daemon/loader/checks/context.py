@@ -36,8 +36,12 @@ def where(entry: Entry, path: DocPath = ("metadata", "name")) -> str:
 class CheckContext:
     """The entries of one load, indexed once for all families, and the problems they report in order."""
 
-    def __init__(self, entries: Sequence[Entry], tenant_dirs: Iterable[str] = ()) -> None:
+    def __init__(
+        self, entries: Sequence[Entry], tenant_dirs: Iterable[str] = (), reserved_namespaces: Iterable[str] = ()
+    ) -> None:
         self.entries = entries
+        #: namespaces reserved where the load runs (the daemon's own), on top of platform.yaml's
+        self.reserved_namespaces = tuple(reserved_namespaces)
         self.problems: list[Problem] = []
         self.names: dict[tuple[str, str | None], dict[str, Entry]] = defaultdict(dict)
         for entry in entries:

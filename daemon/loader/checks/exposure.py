@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from daemon.loader.checks.context import CheckContext, items, mapping, where
 from daemon.loader.documents import Entry
+from daemon.loader.guardrails import guardrails
 
 
 def check(ctx: CheckContext) -> None:
@@ -84,7 +85,7 @@ def check(ctx: CheckContext) -> None:
 def _allowed(ctx: CheckContext) -> list[str] | None:
     if ctx.platform is None:
         return None
-    return [str(t) for t in items(mapping(ctx.platform.spec().get("tenancy")).get("allowedServiceTypes"))]
+    return list(guardrails(ctx.platform.spec()).allowed_service_types)
 
 
 def _service_names(ctx: CheckContext) -> dict[tuple[str | None, str], Entry]:

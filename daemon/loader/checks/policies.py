@@ -1,10 +1,9 @@
-"""Policy: what network rules name (apps, tenants), the ports they open, consent between tenants
-(each side of a cross-tenant flow declares its half), closed apps, and alerts."""
+"""Policy: what network rules name (apps, tenants; one side is always its own tenant), the ports
+they open, their destinations out of the tenant, closed apps, and alerts. Whether the other
+tenant of a cross-tenant rule declares its half is :mod:`crosstenant`'s warning."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from daemon.loader.checks.context import CheckContext, DocPath, items, mapping
@@ -13,47 +12,9 @@ from daemon.loader.documents import Entry
 _DESTINATIONS = ("app", "tenant", "cidr", "host")
 
 
-@dataclass(frozen=True)
-class _Flow:
-    """One declared half of traffic between two tenants."""
-
-    source: str  # sending tenant
-    source_app: str | None
-    target: str  # receiving tenant
-    target_app: str | None
-
-
-def _is_egress(to: dict[str, Any]) -> bool:
-    return any(k in to for k in ("tenant", "cidr", "host"))
-
-
-def _declared(ctx: CheckContext) -> tuple[dict[str, list[_Flow]], dict[str, list[_Flow]]]:
-    """Cross-tenant flows by receiving tenant (ingress halves) and by sending tenant (egress halves)."""
-    ins: dict[str, list[_Flow]] = defaultdict(list)
-    outs: dict[str, list[_Flow]] = defaultdict(list)
-    for entry in ctx.valid["Policy"]:
-        own = str(entry.tenant)
-        for rule in items(entry.spec().get("network")):
-            allow = mapping(rule.get("allow"))
-            to, source = mapping(allow.get("to")), mapping(allow.get("from"))
-            if "tenant" in to and to["tenant"] != own:
-                outs[own].append(_Flow(own, source.get("app"), to["tenant"], to.get("app")))
-            elif not _is_egress(to) and source.get("tenant", own) != own:
-                ins[own].append(_Flow(source["tenant"], source.get("app"), own, to.get("app")))
-    for entry in ctx.valid["Tenant"]:
-        for item in items(mapping(entry.spec().get("network")).get("allowFrom")):
-            ins[str(entry.name)].append(_Flow(item["tenant"], None, str(entry.name), None))
-    return ins, outs
-
-
-def _covers(declared: _Flow, wanted: _Flow) -> bool:
-    """True when the declared half lets ``wanted`` through (None: every app)."""
-    return (
-        declared.source == wanted.source
-        and declared.target == wanted.target
-        and declared.source_app in (None, wanted.source_app)
-        and declared.target_app in (None, wanted.target_app)
-    )
+def _is_egress(to: dict[str, Any], own: str) -> bool:
+    """A rule out of the tenant: to another tenant, or to addresses outside the cluster."""
+    return to.get("tenant", own) != own or "cidr" in to or "host" in to
 
 
 def _workload(ctx: CheckContext, entry: Entry, path: DocPath, name: object, tenant: str | None) -> bool:
@@ -69,44 +30,37 @@ def _strict(ctx: CheckContext, tenant: str) -> bool:
 
 
 def check(ctx: CheckContext) -> None:
-    ins, outs = _declared(ctx)
     for entry in ctx.valid["Policy"]:
         spec = entry.spec()
-        tenant = entry.tenant
+        tenant = str(entry.tenant)
         for i, rule in enumerate(items(spec.get("network"))):
             if "close" in rule:
                 _workload(ctx, entry, ("spec", "network", i, "close", "app"), rule["close"]["app"], tenant)
                 continue
             base: DocPath = ("spec", "network", i, "allow")
             allow = rule["allow"]
-            if _is_egress(allow["to"]):
-                _egress(ctx, entry, base, allow, ins)
-            else:
-                _ingress(ctx, entry, base, allow, outs)
-        _alerts(ctx, entry, spec)
-    for entry in ctx.valid["Tenant"]:
-        for i, item in enumerate(items(mapping(entry.spec().get("network")).get("allowFrom"))):
-            other = item["tenant"]
-            wanted = _Flow(other, None, str(entry.name), None)
-            if other != entry.name and _strict(ctx, other) and not any(_covers_out(f, wanted) for f in outs[other]):
+            source_tenant = mapping(allow.get("from")).get("tenant", tenant)
+            target_tenant = allow["to"].get("tenant", tenant)
+            if tenant not in (source_tenant, target_tenant):
                 ctx.report(
                     entry,
-                    ("spec", "network", "allowFrom", i, "tenant"),
-                    f"tenant '{other}' does not let its pods out to tenant '{entry.name}' yet, so nothing arrives",
-                    f"tenant '{other}' declares its half in a Policy: allow: {{to: {{tenant: {entry.name}}}}}",
-                    code="network.consent",
-                    warning=True,
+                    (*base, "to", "tenant"),
+                    f"this rule is between tenants '{source_tenant}' and '{target_tenant}'; a Policy of tenant "
+                    f"'{tenant}' can only allow traffic into or out of its own apps",
+                    f"each of those tenants declares its own half in its own folder; here, leave out from.tenant "
+                    f"(traffic out to '{target_tenant}') or to.tenant (traffic in from '{source_tenant}')",
+                    code="ref.cross-tenant",
+                    key=True,
                 )
+                continue
+            if _is_egress(allow["to"], tenant):
+                _egress(ctx, entry, base, allow)
+            else:
+                _ingress(ctx, entry, base, allow)
+        _alerts(ctx, entry, spec)
 
 
-def _covers_out(declared: _Flow, wanted: _Flow) -> bool:
-    """An egress half covers traffic to any app of the target when it names no app."""
-    return declared.source == wanted.source and declared.target == wanted.target and declared.target_app is None
-
-
-def _ingress(
-    ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any], outs: dict[str, list[_Flow]]
-) -> None:
+def _ingress(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any]) -> None:
     tenant = str(entry.tenant)
     source = mapping(allow.get("from"))
     if not source:
@@ -125,29 +79,11 @@ def _ingress(
         tenant_ok = ctx.require(entry, (*base, "from", "tenant"), "Tenant", source["tenant"], noun="tenant")
     if "app" in source and tenant_ok:
         _workload(ctx, entry, (*base, "from", "app"), source["app"], source_tenant)
-    if not _workload(ctx, entry, (*base, "to", "app"), allow["to"]["app"], tenant):
-        return
-    _rule_ports(ctx, entry, base, allow, tenant)
-    wanted = _Flow(source_tenant, source.get("app"), tenant, allow["to"]["app"])
-    consented = any(_covers(f, wanted) for f in outs[source_tenant])
-    if tenant_ok and source_tenant != tenant and _strict(ctx, source_tenant) and not consented:
-        target = f"{{tenant: {tenant}, app: {allow['to']['app']}}}"
-        ctx.report(
-            entry,
-            (*base, "from", "tenant"),
-            f"tenant '{source_tenant}' does not let {_which(source.get('app'))} out to this app yet, so nothing "
-            "arrives",
-            f"tenant '{source_tenant}' declares its half in a Policy: allow: {{to: {target}}}",
-            code="network.consent",
-            warning=True,
-        )
+    if "app" in allow["to"] and _workload(ctx, entry, (*base, "to", "app"), allow["to"]["app"], tenant):
+        _rule_ports(ctx, entry, base, allow, tenant)
 
 
-def _which(app: str | None) -> str:
-    return f"App '{app}'" if app else "its pods"
-
-
-def _egress(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any], ins: dict[str, list[_Flow]]) -> None:
+def _egress(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any]) -> None:
     tenant = str(entry.tenant)
     to, source = allow["to"], mapping(allow.get("from"))
     kinds = [k for k in _DESTINATIONS if k in to and not (k == "app" and "tenant" in to)]
@@ -183,35 +119,10 @@ def _egress(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any
             warning=True,
         )
     target = to.get("tenant")
-    if target is None:
+    if target is None or not ctx.require(entry, (*base, "to", "tenant"), "Tenant", target, noun="tenant"):
         return
-    if target == tenant:
-        ctx.report(
-            entry,
-            (*base, "to", "tenant"),
-            "traffic inside the tenant needs no rule out",
-            "its apps reach each other; use to: {app: ...} with from: {app: ...} to open a targeted app",
-            code="network.rule",
-        )
-        return
-    if not ctx.require(entry, (*base, "to", "tenant"), "Tenant", target, noun="tenant"):
-        return
-    if "app" in to:
-        if not _workload(ctx, entry, (*base, "to", "app"), to["app"], target):
-            return
+    if "app" in to and _workload(ctx, entry, (*base, "to", "app"), to["app"], target):
         _rule_ports(ctx, entry, base, allow, target)
-    wanted = _Flow(tenant, source.get("app"), target, to.get("app"))
-    if _strict(ctx, target) and not any(_covers(f, wanted) for f in ins[target]):
-        into = f"{{app: {to['app']}}}" if "app" in to else "its apps"
-        ctx.report(
-            entry,
-            (*base, "to", "tenant"),
-            f"tenant '{target}' does not accept this traffic yet, so nothing arrives",
-            f"tenant '{target}' declares its half: a Policy rule allow: {{from: {{tenant: {tenant}}}, to: {into}}}, "
-            "or allowFrom in its tenant.yaml",
-            code="network.consent",
-            warning=True,
-        )
 
 
 def _rule_ports(ctx: CheckContext, entry: Entry, base: DocPath, allow: dict[str, Any], tenant: str) -> None:

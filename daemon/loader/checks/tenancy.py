@@ -58,6 +58,18 @@ def _platform_refs(ctx: CheckContext) -> None:
                 )
             else:
                 default_at = i
+    storage_prices = mapping(spec.get("prices")).get("storageGiBMonth")
+    for name in storage_prices if isinstance(storage_prices, dict) else ():
+        if name != "default" and name not in names:
+            guess = did_you_mean(name, list(names))
+            ctx.report(
+                entry,
+                ("spec", "prices", "storageGiBMonth", name),
+                f"storage class '{name}' has a price but is not defined in spec.storageClasses",
+                f"did you mean '{guess}'?" if guess else "name a class of spec.storageClasses, or use 'default'",
+                code="ref.storage-class",
+                key=True,
+            )
     roles = items(mapping(mapping(spec.get("chat")).get("slack")).get("roles"))
     for i, role in enumerate(roles):
         for j, tenant in enumerate(items(role.get("tenants"))):
@@ -71,8 +83,9 @@ def _tenant_refs(ctx: CheckContext) -> None:
         spec = entry.spec()
         for i, name in enumerate(items(spec.get("notifications"))):
             ctx.require(entry, ("spec", "notifications", i), "NotificationList", name, noun="notification list")
-        for i, item in enumerate(items(mapping(spec.get("network")).get("allowFrom"))):
-            ctx.require(entry, ("spec", "network", "allowFrom", i, "tenant"), "Tenant", item["tenant"], noun="tenant")
+        for field in ("allowFrom", "allowTo"):
+            for i, item in enumerate(items(mapping(spec.get("network")).get(field))):
+                ctx.require(entry, ("spec", "network", field, i, "tenant"), "Tenant", item["tenant"], noun="tenant")
         if classes is not None:
             for i, name in enumerate(items(spec.get("storageClasses"))):
                 if name not in classes:
