@@ -48,7 +48,7 @@ def test_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code, out, _ = run(capsys, "--repo", str(platform), "--base", "main", "--head", "feature", "-o", "json")
     data = json.loads(out)
     assert code == 0 and data["verdict"] == "valid"
-    assert data["counts"] == {"create": 6, "update": 3, "delete": 1, "unchanged": 82}
+    assert data["counts"] == {"create": 6, "update": 3, "delete": 1, "unchanged": 92}
     assert {
         "from": "shop/web",
         "to": "analytics/recommender",

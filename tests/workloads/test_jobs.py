@@ -70,6 +70,7 @@ def model(tmp_path: Path) -> PlatformModel:
           name: shop
         spec:
           storageClasses: [ceph-rbd, cephfs]
+          quota: {cpu: "4", memory: 8Gi}
         """
     )
     result = load(

@@ -65,12 +65,13 @@ def test_a_flow_between_tenants_needs_both_halves(tmp_path: Path) -> None:
         (
             "tenants/shop/out.yaml",
             line_of(SHOP_OUT, "to: {tenant: other"),
-            "tenant 'other' does not accept this traffic yet, so nothing arrives",
+            "traffic out to tenant 'other' is allowed here, but 'other' does not let it in yet",
         ),
     ]
     assert result.warnings[0].hint == (
-        "tenant 'other' declares its half: a Policy rule allow: {from: {tenant: shop}, to: {app: front}}, "
-        "or allowFrom in its tenant.yaml"
+        "each tenant declares its own half; it takes effect once tenant 'other' adds allowFrom: "
+        "[{tenant: shop}] in its tenant.yaml, or a Policy rule allow: {from: {tenant: shop, app: api}, "
+        "to: {app: front}}"
     )
     # The other way round: the receiving tenant asks for traffic the sender does not let out.
     only_in = load(tmp_path / "2", {"tenants/other/in.yaml": OTHER_IN})
@@ -78,7 +79,7 @@ def test_a_flow_between_tenants_needs_both_halves(tmp_path: Path) -> None:
         (
             "tenants/other/in.yaml",
             line_of(OTHER_IN, "from: {tenant"),
-            "tenant 'shop' does not let App 'api' out to this app yet, so nothing arrives",
+            "traffic in from tenant 'shop' is allowed here, but 'shop' does not let it out yet",
         ),
     ]
     both = load(tmp_path / "3", {"tenants/shop/out.yaml": SHOP_OUT, "tenants/other/in.yaml": OTHER_IN})
@@ -94,10 +95,7 @@ def test_rules_out_of_a_tenant_are_checked(tmp_path: Path) -> None:
           network:
             - allow:
                 from: {tenant: other, app: front}
-                to: {tenant: shop}
-            - allow:
-                from: {app: api}
-                to: {tenant: shop}
+                to: {cidr: 10.0.0.0/8}
             - allow:
                 to: {app: api, cidr: 10.0.0.0/8}
             - allow:
@@ -117,7 +115,6 @@ def test_rules_out_of_a_tenant_are_checked(tmp_path: Path) -> None:
     path = "tenants/shop/bad.yaml"
     assert errors(result) == [
         (path, line_of(bad, "from: {tenant: other"), "a rule out of this tenant sends from its own apps"),
-        (path, line_of(bad, "to: {tenant: shop}", 2), "traffic inside the tenant needs no rule out"),
         (path, line_of(bad, "to: {app: api, cidr"), "to names app and cidr; a rule goes to one kind of destination"),
         (path, line_of(bad, "frnt"), "App 'frnt' does not exist in tenant 'other'"),
         (
@@ -128,6 +125,11 @@ def test_rules_out_of_a_tenant_are_checked(tmp_path: Path) -> None:
         (path, line_of(bad, "wbe"), "App 'wbe' does not exist in tenant 'shop'"),
     ]
     assert [w for w in warnings(result) if w[0] == path] == [
+        (
+            path,
+            line_of(bad, "to: {tenant: other, app: frnt}"),
+            "traffic out to tenant 'other' is allowed here, but 'other' does not let it in yet",
+        ),
         (path, line_of(bad, "ports: [80]"), "port 80 is not a port of App 'api'"),
     ]
     assert result.warnings[-1].hint == "80 is its Service port; NetworkPolicy sees the container port 8080"
@@ -135,7 +137,9 @@ def test_rules_out_of_a_tenant_are_checked(tmp_path: Path) -> None:
 
 def test_an_open_tenant_is_told_that_rules_out_change_nothing(tmp_path: Path) -> None:
     tenant = text(BASE["tenants/shop/tenant.yaml"]) + "  network:\n    isolation: open\n"
-    result = load(tmp_path, {"tenants/shop/tenant.yaml": tenant, "tenants/shop/out.yaml": SHOP_OUT})
+    platform = text(BASE["platform.yaml"]) + "  tenancy:\n    allowedIsolation: [strict, open]\n"
+    files = {"platform.yaml": platform, "tenants/shop/tenant.yaml": tenant, "tenants/shop/out.yaml": SHOP_OUT}
+    result = load(tmp_path, files)
     assert (
         "tenants/shop/out.yaml",
         line_of(SHOP_OUT, "to: {cidr"),
@@ -147,12 +151,12 @@ def test_an_open_tenant_is_told_that_rules_out_change_nothing(tmp_path: Path) ->
         o["metadata"]["name"] for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == "shop"
     }
     # No egress policy in an open tenant (it would restrict those pods); the closed app is closed.
-    assert names == {"close-web", "allow-ingress-controller", "allow-out-4"}
+    assert names == {"close-web", "allow-ingress-controller", "allow-out-3"}
     close = by(objects, "NetworkPolicy", "close-web", "shop")
     assert close["spec"] == {"podSelector": {"matchLabels": {"dockyard.dev/app": "web"}}, "policyTypes": ["Ingress"]}
     # Its domain still routes to it, and so do the rules into it; rules into apps that are not
     # closed render nothing (an open tenant's apps accept everyone).
-    assert by(objects, "NetworkPolicy", "allow-out-4", "shop")["spec"]["podSelector"] == {
+    assert by(objects, "NetworkPolicy", "allow-out-3", "shop")["spec"]["podSelector"] == {
         "matchLabels": {"dockyard.dev/app": "web"}
     }
     controller = by(objects, "NetworkPolicy", "allow-ingress-controller", "shop")
@@ -167,7 +171,7 @@ def _objects(tmp_path: Path) -> list[dict[str, Any]]:
 
 def test_each_half_renders_in_its_own_namespace(tmp_path: Path) -> None:
     objects = _objects(tmp_path)
-    out = by(objects, "NetworkPolicy", "allow-egress-out-0", "shop")
+    out = by(objects, "NetworkPolicy", "allow-out-0", "shop")
     assert out["spec"] == {
         "podSelector": {"matchLabels": {"dockyard.dev/app": "api"}},
         "policyTypes": ["Egress"],
@@ -198,14 +202,14 @@ def test_each_half_renders_in_its_own_namespace(tmp_path: Path) -> None:
 
 def test_egress_to_ranges_and_hosts_by_their_ranges(tmp_path: Path) -> None:
     objects = _objects(tmp_path)
-    ntp = by(objects, "NetworkPolicy", "allow-egress-out-1", "shop")["spec"]["egress"]
+    ntp = by(objects, "NetworkPolicy", "allow-out-1", "shop")["spec"]["egress"]
     assert ntp == [
         {
             "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
             "ports": [{"protocol": "UDP", "port": 123}],
         }
     ]
-    stripe = by(objects, "NetworkPolicy", "allow-egress-out-2", "shop")
+    stripe = by(objects, "NetworkPolicy", "allow-out-2", "shop")
     assert stripe["metadata"]["annotations"]["dockyard.dev/egress-host"] == "api.stripe.com"
     assert stripe["spec"]["podSelector"] == {}  # every app of the tenant
     assert stripe["spec"]["egress"] == [
@@ -232,10 +236,10 @@ def test_a_closed_app_is_not_reachable_from_its_tenant_or_allowed_tenants(tmp_pa
 def test_the_example_declares_both_halves_of_every_flow() -> None:
     model = load_or_raise(EXAMPLE)
     objects = render(model, "r")
-    assert by(objects, "NetworkPolicy", "allow-egress-shop-3", "shop")["spec"]["egress"][0]["to"][0][
-        "namespaceSelector"
-    ] == {"matchLabels": {"kubernetes.io/metadata.name": "payments"}}
-    card = by(objects, "NetworkPolicy", "allow-egress-payments-1", "payments")
+    assert by(objects, "NetworkPolicy", "allow-shop-4", "shop")["spec"]["egress"][0]["to"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "payments"}
+    }
+    card = by(objects, "NetworkPolicy", "allow-payments-1", "payments")
     assert card["metadata"]["annotations"]["dockyard.dev/egress-host"] == "api.card-processor.example"
     same = by(objects, "NetworkPolicy", "allow-same-tenant", "analytics")
     assert "etl-worker" in same["spec"]["podSelector"]["matchExpressions"][0]["values"]
