@@ -24,6 +24,7 @@ from daemon.loader.yamlsource import Document
 from daemon.model.manifests import NEVER_MANIFESTS, Manifest
 from daemon.model.podspec import violations
 from daemon.model.refs import SourceRef
+from daemon.model.tenancy import MANIFEST_RULE_KIND, RESERVED_ANNOTATION_PREFIX, Guardrails
 
 _NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 #: More cluster-scoped kinds a tenant may try (the loader's list names the common ones).
@@ -191,6 +192,7 @@ def check_manifests(items: Sequence[ManifestDoc], entries: Iterable[Entry]) -> l
             )
         seen.setdefault(key, item)
         problems.extend(item.problem(path, message, code="guardrail.host") for path, message in violations(obj))
+        problems.extend(_annotations(item, rules))
         problems.extend(_service(item, service_types))
         problems.extend(_ingress(item, hosts))
     return problems
@@ -209,6 +211,39 @@ def _service(item: ManifestDoc, allowed: set[str]) -> list[Problem]:
             code="guardrail.service-type",
         )
     ]
+
+
+def _annotations(item: ManifestDoc, rules: Guardrails) -> list[Problem]:
+    """The annotation guardrails of tenant documents, for raw manifests (rules of kind Manifest)."""
+    meta = item.manifest.object.get("metadata") or {}
+    out = []
+    for key in meta.get("annotations") or {}:
+        path = ("metadata", "annotations", key)
+        if str(key).startswith(RESERVED_ANNOTATION_PREFIX):
+            out.append(
+                item.problem(
+                    path,
+                    f"annotation '{key}' is reserved for Dockyard",
+                    f"annotations under {RESERVED_ANNOTATION_PREFIX} are set by Dockyard itself (as labels are)",
+                    code="guardrail.annotation",
+                    key=True,
+                )
+            )
+        elif not rules.annotation_allowed(MANIFEST_RULE_KIND, str(key)):
+            prefixes = sorted(
+                {p for r in rules.annotations if {MANIFEST_RULE_KIND, "*"} & set(r.kinds) for p in r.prefixes}
+            )
+            allowed = "allows: " + ", ".join(prefixes) if prefixes else "allows none"
+            out.append(
+                item.problem(
+                    path,
+                    f"annotation '{key}' is not allowed on raw manifests",
+                    f"spec.tenancy.annotations in platform.yaml {allowed} for {MANIFEST_RULE_KIND}",
+                    code="guardrail.annotation",
+                    key=True,
+                )
+            )
+    return out
 
 
 def _ingress(item: ManifestDoc, hosts: dict[str, str]) -> list[Problem]:

@@ -36,6 +36,11 @@ SYSTEM_SUBJECT_PREFIX: Final = "system:"
 #: The tenant document kinds, the ones the guardrails speak about.
 TENANT_DOCUMENT_KINDS: Final = ("Tenant", "App", "Volume", "Policy", "Autoscaling", "Job")
 
+#: What the annotation rules call a raw manifest (tenants/<t>/manifests/) and the annotations a
+#: Patch adds or changes: the escape hatch carries annotations onto objects as documents do.
+MANIFEST_RULE_KIND: Final = "Manifest"
+PATCH_RULE_KIND: Final = "Patch"
+
 
 @dataclass(frozen=True)
 class MemberRule:

@@ -138,5 +138,5 @@ def _render(
             render_job(job, tenants[job.tenant], {v.name: v for v in model.volumes_of(job.tenant)}, revision)
         )
     # The escape hatch comes last: raw manifests next to what is rendered, then patches on it.
-    objects.extend(render_manifests(model.manifests, objects, revision))
-    return apply_patches(objects, model.patches, allowed_service_types=platform.tenancy.allowed_service_types)
+    objects.extend(render_manifests(model.manifests, objects, revision, platform.tenancy))
+    return apply_patches(objects, model.patches, rules=platform.tenancy)

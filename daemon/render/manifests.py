@@ -10,21 +10,32 @@ from typing import Any
 from daemon.errors import Problem, ValidationFailed
 from daemon.model.manifests import Manifest
 from daemon.model.refs import Metadata
+from daemon.model.tenancy import MANIFEST_RULE_KIND, RESERVED_ANNOTATION_PREFIX, Guardrails
 from daemon.render.meta import object_meta
 
 
 def render_manifests(
-    manifests: Iterable[Manifest], taken: Iterable[dict[str, Any]], revision: str
+    manifests: Iterable[Manifest], taken: Iterable[dict[str, Any]], revision: str, rules: Guardrails
 ) -> list[dict[str, Any]]:
-    """The manifests as objects; one that has the kind and name of a rendered object is refused."""
+    """The manifests as objects; one that has the kind and name of a rendered object is refused.
+    As for documents (``boundary.confine``), a manifest keeps only the annotations the platform
+    allows on raw manifests, and none of Dockyard's labels or annotations."""
     rendered = {_identity(o) for o in taken}
     objects: list[dict[str, Any]] = []
     problems: list[Problem] = []
     for manifest in manifests:
         obj = copy.deepcopy(dict(manifest.object))
         meta = obj.get("metadata") or {}
-        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
-        annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
+        labels = {
+            str(k): str(v)
+            for k, v in (meta.get("labels") or {}).items()
+            if not str(k).startswith(RESERVED_ANNOTATION_PREFIX)
+        }
+        annotations = {
+            str(k): str(v)
+            for k, v in (meta.get("annotations") or {}).items()
+            if rules.annotation_allowed(MANIFEST_RULE_KIND, str(k))
+        }
         merged = object_meta(
             manifest.name,
             source=manifest.source,

@@ -17,10 +17,12 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from daemon import API_GROUP
 from daemon.errors import Problem, ValidationFailed
-from daemon.model.labels import MANAGED_BY, TENANT_LABEL
+from daemon.model.labels import MANAGED_BY
 from daemon.model.manifests import PATCHABLE_KINDS, Patch
 from daemon.model.podspec import violations
+from daemon.model.tenancy import PATCH_RULE_KIND, Guardrails
 
 _MERGE_KEYS: Final = ("name", "containerPort", "mountPath", "port")
 _MISSING: Final = object()
@@ -31,7 +33,7 @@ class PatchFailed(Exception):
 
 
 def apply_patches(
-    objects: list[dict[str, Any]], patches: Iterable[Patch], *, allowed_service_types: Sequence[str]
+    objects: list[dict[str, Any]], patches: Iterable[Patch], *, rules: Guardrails
 ) -> list[dict[str, Any]]:
     problems: list[Problem] = []
     index = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): i for i, o in enumerate(objects)}
@@ -56,7 +58,7 @@ def apply_patches(
         except PatchFailed as e:
             problems.append(Problem(*where, f"Patch '{patch.name}' cannot be applied: {e}", code="patch.apply"))
             continue
-        found = _guardrails(before, after, allowed_service_types)
+        found = _guardrails(before, after, rules)
         if found:
             problems.extend(
                 Problem(*where, f"Patch '{patch.name}': {message}", code="patch.guardrail") for message in found
@@ -68,7 +70,7 @@ def apply_patches(
     return objects
 
 
-def _guardrails(before: Mapping[str, Any], after: Any, service_types: Sequence[str]) -> list[str]:
+def _guardrails(before: Mapping[str, Any], after: Any, rules: Guardrails) -> list[str]:
     if not isinstance(after, dict) or not isinstance(after.get("metadata"), dict):
         return ["the result is not an object any more"]
     found = []
@@ -80,14 +82,20 @@ def _guardrails(before: Mapping[str, Any], after: Any, service_types: Sequence[s
             found.append(f"it changes metadata.{field}, which a patch cannot")
     labels_before = before["metadata"].get("labels") or {}
     labels_after = after["metadata"].get("labels") or {}
-    for label in (MANAGED_BY, TENANT_LABEL):
+    for label in sorted({MANAGED_BY, *(k for k in (*labels_before, *labels_after) if k.startswith(API_GROUP + "/"))}):
         if labels_after.get(label) != labels_before.get(label):
             found.append(f"it changes the label {label}, which marks what Dockyard owns")
+    notes_before = before["metadata"].get("annotations") or {}
+    for key, value in (after["metadata"].get("annotations") or {}).items():
+        if notes_before.get(key) != value and not rules.annotation_allowed(PATCH_RULE_KIND, str(key)):
+            found.append(
+                f"it sets the annotation {key}, which spec.tenancy.annotations does not allow for {PATCH_RULE_KIND}"
+            )
     for path, message in violations(after):
         found.append(f"at {'.'.join(str(p) for p in path)}: {message}")
     if after.get("kind") == "Service":
         kind = (after.get("spec") or {}).get("type", "ClusterIP")
-        if kind != "ClusterIP" and kind not in service_types:
+        if kind != "ClusterIP" and kind not in rules.allowed_service_types:
             found.append(f"the platform does not allow {kind} Services (spec.tenancy.allowedServiceTypes)")
     return found
 

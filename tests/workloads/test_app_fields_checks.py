@@ -307,12 +307,19 @@ def test_a_template_can_say_everything_an_app_can() -> None:
 def test_pod_annotations_stay_out_of_dockyards_prefix(tmp_path: Path) -> None:
     content = app("meshed", "spec:\n  image: nginx:1.27\n  podAnnotations: {dockyard.dev/files-digest: x, a.io/b: c}\n")
     result = load(tmp_path, {"tenants/shop/meshed.yaml": content})
+    # The same guardrail as for the App's own annotations (spec.tenancy.annotations).
     assert errors(result) == [
-        ("tenants/shop/meshed.yaml", 7, "'dockyard.dev/files-digest' is under dockyard.dev/, which Dockyard reserves")
+        ("tenants/shop/meshed.yaml", 7, "annotation 'dockyard.dev/files-digest' is reserved for Dockyard"),
+        ("tenants/shop/meshed.yaml", 7, "annotation 'a.io/b' is not allowed on App documents"),
     ]
     from daemon.render import render
 
-    ok = load(tmp_path / "2", {"tenants/shop/meshed.yaml": content.replace("dockyard.dev/files-digest: x, ", "")})
+    rule = "  tenancy:\n    annotations:\n      - {kinds: [App], prefixes: [a.io/]}\n"
+    files = {
+        "platform.yaml": text(BASE["platform.yaml"]) + rule,
+        "tenants/shop/meshed.yaml": content.replace("dockyard.dev/files-digest: x, ", ""),
+    }
+    ok = load(tmp_path / "2", files)
     assert ok.model is not None
     deployment = next(
         o for o in render(ok.model, "r") if o["kind"] == "Deployment" and o["metadata"]["name"] == "meshed"

@@ -3,10 +3,12 @@ and owned like everything else, and patches on rendered objects; both behind the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from daemon.commands.validate import rendered
 from daemon.errors import ValidationFailed
@@ -262,3 +264,65 @@ def test_strategic_merge_by_kubernetes_keys() -> None:
         "containers": [{"name": "a", "image": "x:1", "ports": [{"containerPort": 80}, {"containerPort": 81}]}],
         "args": ["--two"],
     }
+
+
+def test_manifests_and_patches_carry_only_the_annotations_the_platform_allows(tmp_path: Path) -> None:
+    # An ingress-nginx snippet is configuration of the shared controller: no tenant may set it
+    # unless the platform says so (spec.tenancy.annotations), through the escape hatch too.
+    snippet = "nginx.ingress.kubernetes.io/server-snippet"
+    annotated = CONFIG.replace(
+        "  labels: {team: checkout}\n",
+        "  labels: {team: checkout, dockyard.dev/app: api}\n"
+        f"  annotations: {{{snippet}: deny all, dockyard.dev/x: y}}\n",
+    )
+    files = {"platform.yaml": platform(), "tenants/shop/manifests/flags.yaml": annotated}
+    result = load(tmp_path, files)
+    assert errors(result) == [
+        ("tenants/shop/manifests/flags.yaml", 6, f"annotation '{snippet}' is not allowed on raw manifests"),
+        ("tenants/shop/manifests/flags.yaml", 6, "annotation 'dockyard.dev/x' is reserved for Dockyard"),
+    ]
+    assert result.errors[0].hint == "spec.tenancy.annotations in platform.yaml allows none for Manifest"
+    rule = "    annotations:\n      - {kinds: [Manifest, Patch], prefixes: [nginx.ingress.kubernetes.io/]}\n"
+    allowed = load(tmp_path / "2", {**files, "platform.yaml": platform(rule)})
+    assert [e[2] for e in errors(allowed)] == ["annotation 'dockyard.dev/x' is reserved for Dockyard"]
+    # Render drops what the loader reports (the second line): the reserved annotation and label.
+    model = allowed_model(tmp_path / "3", platform(rule), annotated.replace("dockyard.dev/x: y", "example.com/x: y"))
+    flags = by(render(model, "r1"), "ConfigMap", "feature-flags", "shop")["metadata"]
+    assert flags["annotations"][snippet] == "deny all" and "example.com/x" not in flags["annotations"]
+    assert flags["labels"]["team"] == "checkout" and "dockyard.dev/app" not in flags["labels"]
+
+    body = f"spec:\n  target: {{kind: Ingress, name: web}}\n  merge: {{metadata: {{annotations: {{{snippet}: x}}}}}}\n"
+    objects, problems = _patched(tmp_path / "4", {"snippet": _patch("snippet", body)})
+    assert objects is None and problems == [
+        f"Patch 'snippet': it sets the annotation {snippet}, which spec.tenancy.annotations does not allow for Patch"
+    ]
+    objects, problems = _patched(tmp_path / "5", {"snippet": _patch("snippet", body)}, rule)
+    assert problems == [] and objects is not None
+    assert by(objects, "Ingress", "web", "shop")["metadata"]["annotations"][snippet] == "x"
+
+
+def allowed_model(tmp_path: Path, platform_text: str, manifest: str) -> Any:
+    result = load(tmp_path, {"platform.yaml": platform_text, "tenants/shop/manifests/flags.yaml": manifest})
+    # The loader reports example.com/x (no rule allows it); the model is built to show what
+    # render would do with it, as if the loader had let it through.
+    assert [e[2] for e in errors(result)] == ["annotation 'example.com/x' is not allowed on raw manifests"]
+    ok = load(tmp_path / "ok", {"platform.yaml": platform_text, "tenants/shop/manifests/flags.yaml": CONFIG})
+    assert ok.model is not None
+    (original,) = ok.model.manifests
+    obj = yaml.safe_load(manifest)
+    return replace(ok.model, manifests=(replace(original, object=obj),))
+
+
+def test_render_refuses_a_manifest_outside_the_tenant_of_its_folder(tmp_path: Path) -> None:
+    # The loader forces a manifest into its folder's tenant; were it ever to attribute one to
+    # another tenant, render.boundary still refuses the object (its source names the folder).
+    result = load(tmp_path, {"platform.yaml": platform(), "tenants/shop/manifests/flags.yaml": CONFIG})
+    assert result.model is not None
+    (manifest,) = result.model.manifests
+    wrong = replace(result.model, manifests=(replace(manifest, tenant="other"),))
+    with pytest.raises(ValidationFailed) as caught:
+        render(wrong, "r1")
+    assert [p.code for p in caught.value.problems] == ["render.outside-tenant"]
+    assert caught.value.problems[0].message == (
+        "ConfigMap/other/feature-flags would be rendered into namespace 'other', outside tenant 'shop'"
+    )

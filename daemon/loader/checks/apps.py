@@ -60,16 +60,6 @@ def check(ctx: CheckContext) -> None:
                     key=True,
                 )
         _strategy(ctx, entry, spec)
-        for key in mapping(spec.get("podAnnotations")):
-            if str(key).startswith("dockyard.dev/"):
-                ctx.report(
-                    entry,
-                    ("spec", "podAnnotations", key),
-                    f"'{key}' is under dockyard.dev/, which Dockyard reserves",
-                    "use another prefix",
-                    code="value.reserved",
-                    key=True,
-                )
 
 
 #: Rollout settings and the workloads they apply to.
