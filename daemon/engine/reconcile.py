@@ -164,6 +164,8 @@ class DaemonState:
     scaling_changes: tuple[ScalingChange, ...] = ()
     #: canaries promoted or aborted by a revision, announced once it is applied
     canary_changes: tuple[CanaryChange, ...] = ()
+    #: the last cycle found another replica leading (see Reconciler._take_over)
+    standing_by: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,11 +272,11 @@ class Reconciler:
             self._mark_ready(c)
             return CycleOutcome("invalid", revision.sha, "validation failed", "validation")
         if not self._is_leader():
-            # The leader announces what it applies (canary promotions, aborts); a standby that
-            # takes over later must not announce again what its predecessor already did.
-            c.state = replace(c.state, canary_changes=())
+            c.state = replace(c.state, standing_by=True)
             self._mark_ready(c)
             return CycleOutcome("standby", revision.sha, "not the leader", "standby")
+        if c.state.standing_by:
+            self._take_over(c, revision)
         rescheduled = not is_new and self._refresh_schedules(c, revision)
         if not is_new and not rescheduled and self._up_to_date(c, revision):
             return CycleOutcome("noop", revision.sha, "up to date", "up-to-date")
@@ -562,6 +564,14 @@ class Reconciler:
         for change in c.state.scaling_changes:
             self._emit(say.scheduled_scaling(revision, change.tenant, change.app, change.before, change.after))
         c.state = replace(c.state, scaling_changes=())
+
+    def _take_over(self, c: _Cycle, revision: Revision) -> None:
+        """The first cycle as leader after standing by: the canary ends this replica saw while
+        standing by were announced by the old leader if it applied the revision (the audit
+        trail says so); otherwise they are this leader's to announce once it applies them."""
+        applied_before = self._history is not None and self._history.contains("sync", revision.sha)
+        canaries = () if applied_before else c.state.canary_changes
+        c.state = replace(c.state, standing_by=False, canary_changes=canaries)
 
     def _announce_canaries(self, c: _Cycle, revision: Revision, held: Mapping[str, WindowDecision]) -> None:
         """``canary.promoted``/``canary.aborted`` once the change is in the cluster: a tenant whose

@@ -256,6 +256,12 @@ def test_a_failed_run_is_announced_once(kube: KubeClient, repo: PlatformRepo) ->
         ),
     )
     sink = MemorySink()
+    # Only the leader speaks: a standby's monitor neither announces nor marks the run.
+    JobMonitor(kube, sink).scheduled_run(lambda: False, lambda: model)
+    assert sink.events == []
+    assert FAILURE_ANNOUNCED_ANNOTATION not in (
+        _job_objects(kube, repo.tenant)[name]["metadata"].get("annotations") or {}
+    )
     report = JobMonitor(kube, sink).run(model)
     assert report.failed == [f"{repo.tenant}/{name}"]
     (event,) = sink.events
