@@ -40,7 +40,7 @@ $(NCA_STAMP):
 
 nca: $(NCA_STAMP)
 
-# The cluster's binaries (what the demo needs); the tests add promtool.
+# The cluster's binaries (what the demo needs); the tests add promtool, sops and kube-score.
 binaries: install
 	hack/localcluster/build.sh
 

@@ -37,6 +37,7 @@ spec:
       default: true
     - name: cephfs
       provisioner: rook-ceph.cephfs.csi.ceph.com
+      snapshotClass: csi-cephfsplugin-snapclass
   ingress:
     className: nginx
     tls: true
@@ -189,7 +190,9 @@ metadata:
   name: {app}-data
 spec:
   size: 10Gi
-  storageClass: ceph-rbd
+  # The stateful App scales to 2 replicas that share this claim: ReadWriteMany (cephfs).
+  storageClass: cephfs
+  accessMode: ReadWriteMany
   backup:
     schedule: "0 */6 * * *"
     retention: {{last: 4, daily: 7, weekly: 4, monthly: 6}}

@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "history",
     "pause",
+    "canary",
     "version",
 )
 

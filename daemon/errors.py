@@ -17,6 +17,7 @@ which client produced them::
     ├── ForgeError               the GitHub or GitLab API refused or failed a request (no token in it)
     ├── DevClusterError          the local control plane could not be built or started
     ├── NotificationError        delivery to a target failed (secrets are never in it)
+    ├── SecretError              an encrypted file of the repo cannot be decrypted (never carries a value)
     └── ChatError                a chat command cannot be carried out; message and hint are
                                  written for the person who typed it (never a secret)
 """
@@ -136,6 +137,11 @@ class NotificationError(DockyardError):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+
+
+class SecretError(DockyardError):
+    """An encrypted (SOPS) file cannot be decrypted or does not hold what it must; the message
+    says why and never carries a value, encrypted or not."""
 
 
 class ChatError(DockyardError):

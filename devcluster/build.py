@@ -23,7 +23,7 @@ CLUSTER_BINARIES: tuple[str, ...] = (
     "kwok",
     "metrics-server",
 )
-TEST_BINARIES: tuple[str, ...] = ("promtool",)
+TEST_BINARIES: tuple[str, ...] = ("promtool", "sops", "kube-score")
 SNAPSHOT_CRDS: tuple[str, ...] = (
     "snapshot.storage.k8s.io_volumesnapshotclasses.yaml",
     "snapshot.storage.k8s.io_volumesnapshotcontents.yaml",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -176,3 +177,30 @@ def promtool() -> Path:
     from devcluster.build import ensure_built
 
     return ensure_built(tests=True).binary("promtool")
+
+
+def _held(binary: Path, factory: pytest.TempPathFactory) -> Path:
+    """A link to a built binary that stays for the session: build.sh drops the assembled
+    directories of other versions, which a checkout with other pins may do meanwhile."""
+    held = factory.mktemp("bin") / binary.name
+    try:
+        os.link(binary, held)
+    except OSError:
+        shutil.copy2(binary, held)
+    return held
+
+
+@pytest.fixture(scope="session")
+def sops(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sops binary, built with the control plane: an independent encryptor for SOPS fixtures."""
+    from devcluster.build import ensure_built
+
+    return _held(ensure_built(tests=True).binary("sops"), tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def kube_score(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kube-score, built with the control plane: the judge of the rendered example."""
+    from devcluster.build import ensure_built
+
+    return _held(ensure_built(tests=True).binary("kube-score"), tmp_path_factory)

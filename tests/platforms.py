@@ -64,6 +64,9 @@ class PlatformRepo:
         self.apps["app0"]["spec"]["replicas"] = 1  # ReadWriteOnce: one pod
         self.autoscalings: dict[str, dict[str, Any]] = {}
         self.notification_lists: dict[str, dict[str, Any]] = {}
+        #: more files of the tenant, by path inside its folder: documents (Jobs, Policies, ...) or
+        #: text written as it is (encrypted Secrets)
+        self.extra: dict[str, dict[str, Any] | str] = {}
 
     @property
     def tenant_dir(self) -> Path:
@@ -82,6 +85,12 @@ class PlatformRepo:
             _dump(self.tenant_dir / f"volume-{name}.yaml", volume)
         for name, scaling in self.autoscalings.items():
             _dump(self.tenant_dir / f"autoscaling-{name}.yaml", scaling)
+        for rel, document in self.extra.items():
+            (self.tenant_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(document, str):
+                (self.tenant_dir / rel).write_text(document)
+            else:
+                _dump(self.tenant_dir / rel, document)
         if self.notification_lists:
             (self.root / "notifications").mkdir(exist_ok=True)
         for name, nlist in self.notification_lists.items():

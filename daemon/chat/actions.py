@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from daemon.chat.commands import Pause, Resume, Rollback, Scale, Sync
+from daemon.chat.commands import CanaryEnd, Pause, Resume, Rollback, Scale, Sync
 from daemon.chat.gitops import AUTHOR_EMAIL, AUTHOR_NAME, CommitMode, CommitResult, GitOps, Requester
 from daemon.chat.ports import ChatContext, Outcome
 from daemon.chat.views import Reply, escape, notice_view
@@ -93,12 +93,17 @@ class Actions:
             reply = notice_view("▶️", f"Resumed {names}", lines, [f"by <@{requester.user_id}>"], in_channel=True)
         return Outcome("succeeded", reply, f"{command.verb}d {', '.join(tenants) or 'nothing'}")
 
-    def commit(self, command: Scale | Rollback, requester: Requester) -> Outcome:
+    def commit(self, command: Scale | CanaryEnd | Rollback, requester: Requester) -> Outcome:
         mode = self._commit_mode()
         if isinstance(command, Scale):
             self._context.require_tenant(command.tenant_name)
             result = self._gitops.scale(
                 command.tenant_name, command.app, command.replicas, requester=requester, mode=mode
+            )
+        elif isinstance(command, CanaryEnd):
+            self._context.require_tenant(command.tenant_name)
+            result = self._gitops.canary(
+                command.tenant_name, command.app, command.outcome, requester=requester, mode=mode
             )
         else:
             result = self._gitops.rollback(command.revision, requester=requester, mode=mode)

@@ -10,7 +10,7 @@ command but ``help`` is denied.
 role for the tenant        may run
 =========================  ======================================================
 viewer                     help, status, diff, history
-operator                   + sync, pause, resume, scale
+operator                   + sync, pause, resume, scale, canary
 admin                      + rollback, ``sync --force``, pause/resume of every tenant
 =========================  ======================================================
 
@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from daemon.chat.commands import (
+    CanaryEnd,
     Command,
     Diff,
     Help,
@@ -107,7 +108,7 @@ def requirement(command: Command) -> Requirement:
         if command.tenant is None:
             return Requirement("admin", ALL_TENANTS, f"`{command.verb}` without a tenant affects every tenant")
         return Requirement("operator", tenant)
-    if isinstance(command, Scale):
+    if isinstance(command, Scale | CanaryEnd):
         return Requirement("operator", tenant)
     if isinstance(command, Rollback):
         return Requirement("admin", ALL_TENANTS, "a rollback changes the whole platform repo")

@@ -9,6 +9,7 @@ Grammar (words are separated by spaces; the verb is case-insensitive)::
     history [n]                       the last n cycles and commands (default 10, at most 50)
     pause [tenant] / resume [tenant]  hold or release a tenant's changes (all tenants without one)
     scale <tenant>/<app> <n>          a commit setting the App's spec.replicas
+    canary promote|abort <tenant> <app>  a commit ending the App's canary (also <tenant>/<app>)
     rollback <revision>               a commit restoring the platform as of <revision>
 
 :func:`parse` returns one of the frozen command classes below or raises
@@ -21,7 +22,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from daemon.errors import ChatError
 
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_HISTORY",
     "MAX_REPLICAS",
     "USAGE",
+    "CanaryEnd",
     "Command",
     "CommandSyntaxError",
     "Diff",
@@ -170,6 +172,25 @@ class Scale(Command):
 
 
 @dataclass(frozen=True)
+class CanaryEnd(Command):
+    """``canary promote|abort``: the canary's image becomes the App's, or the canary goes."""
+
+    verb: ClassVar[str] = "canary"
+    slow: ClassVar[bool] = True
+    mutating: ClassVar[bool] = True
+    outcome: Literal["promote", "abort"] = "promote"
+    tenant_name: str = ""
+    app: str = ""
+
+    @property
+    def tenant(self) -> str | None:
+        return self.tenant_name
+
+    def text(self) -> str:
+        return f"canary {self.outcome} {self.tenant_name} {self.app}"
+
+
+@dataclass(frozen=True)
 class Rollback(Command):
     verb: ClassVar[str] = "rollback"
     slow: ClassVar[bool] = True
@@ -190,6 +211,8 @@ USAGE: dict[str, str] = {
     "pause": "`pause [tenant]` - stop applying a tenant's changes (every tenant without one)",
     "resume": "`resume [tenant]` - apply a paused tenant's changes again",
     "scale": "`scale <tenant>/<app> <replicas>` - commit a new replica count to the platform repo",
+    "canary": "`canary promote|abort <tenant> <app>` - commit the end of an App's canary (promote: its image "
+    "becomes the App's)",
     "rollback": "`rollback <revision>` - commit the platform repo as it was at <revision>",
 }
 
@@ -286,6 +309,23 @@ def _parse_scale(args: list[str]) -> Command:
     return Scale(tenant, app, _count(args[1], "replicas", "scale", low=0, high=MAX_REPLICAS))
 
 
+def _parse_canary(args: list[str]) -> Command:
+    if not args or args[0].lower() not in ("promote", "abort"):
+        raise _error("`canary` needs promote or abort, for example `canary promote shop web`.", "canary")
+    outcome: Literal["promote", "abort"] = "promote" if args[0].lower() == "promote" else "abort"
+    rest = args[1:]
+    if len(rest) == 1 and "/" in rest[0]:
+        tenant, app = _tenant_app(rest[0], "canary", app_required=True)
+    elif len(rest) == 2:
+        tenant, app = _name(rest[0], "tenant", "canary"), _name(rest[1], "app", "canary")
+    else:
+        raise _error(
+            f"`canary {outcome}` needs a tenant and an app, for example `canary {outcome} shop web`.", "canary"
+        )
+    assert app is not None
+    return CanaryEnd(outcome, tenant, app)
+
+
 def _parse_rollback(args: list[str]) -> Command:
     if len(args) != 1:
         raise _error("`rollback` needs one revision, for example `rollback 1a2b3c4`.", "rollback")
@@ -303,6 +343,7 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "pause": _parse_pause,
     "resume": _parse_resume,
     "scale": _parse_scale,
+    "canary": _parse_canary,
     "rollback": _parse_rollback,
 }
 

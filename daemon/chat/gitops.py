@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit
 
-from daemon.chat.yamledit import set_app_replicas
+from daemon.chat.yamledit import end_canary, set_app_replicas
 from daemon.edges import files
 from daemon.edges.git import REMOTE, GitRemote, Redactor, check, run_git
 from daemon.edges.source import GitSource
@@ -69,8 +69,10 @@ class Requester:
     via: str = "Slack"
 
     def trailer(self) -> str:
-        user = self.user_id if _USER_ID.match(self.user_id) else "unknown"
         name = _UNSAFE_NAME.sub("", self.user_name)[:64].strip()
+        if self.via != "Slack":  # the command line: a local user name, no Slack id
+            return f"Requested-by: {name or 'unknown'} via {self.via}"
+        user = self.user_id if _USER_ID.match(self.user_id) else "unknown"
         return f"Requested-by: <@{user}>" + (f" ({name})" if name else "") + f" via {self.via}"
 
 
@@ -314,6 +316,62 @@ class GitOps:
             )
 
         return self._commit("scale", change, requester=requester, mode=mode, summary=summary)
+
+    def canary(
+        self,
+        tenant: str,
+        app: str,
+        outcome: Literal["promote", "abort"],
+        *,
+        requester: Requester,
+        mode: CommitMode,
+    ) -> CommitResult:
+        """Commits the end of the canary of ``tenant/app``: its image becomes the App's (promote),
+        or it is removed (abort)."""
+        summary: list[str] = []
+
+        def change(work: _Work) -> str:
+            model, platform = work.model, work.platform
+            if model.tenant(tenant) is None:
+                raise ChatError(
+                    f"there is no tenant `{tenant}`", hint=_did_you_mean(tenant, [t.name for t in model.tenants])
+                )
+            found = next((a for a in model.apps_of(tenant) if a.name == app), None)
+            if found is None:
+                names = [a.name for a in model.apps_of(tenant)]
+                raise ChatError(f"tenant `{tenant}` has no app `{app}`", hint=_did_you_mean(app, names))
+            if found.canary is None:
+                raise ChatError(f"`{tenant}/{app}` has no canary to {outcome}")
+            # Never through a symlink: the App's file is edited where it is, or not at all.
+            try:
+                text = files.read_text(platform, found.source.file)
+                edit = end_canary(text, app, outcome, current_image=found.image, file=found.source.file)
+                files.write_text(platform, found.source.file, edit.text)
+            except files.UnsafePath as e:
+                raise ChatError(f"cannot edit {found.source.file}: {e}", hint="edit that file by hand") from e
+            changed = _validated(platform, "the edited platform repo")
+            now = next((a for a in changed.apps_of(tenant) if a.name == app), None)
+            wanted = found.canary.image if outcome == "promote" else found.image
+            if now is None or now.canary is not None or now.image != wanted:
+                raise ChatError(
+                    f"editing {found.source.file} did not {outcome} the canary of `{tenant}/{app}`",
+                    hint="edit that file by hand",
+                )
+            where = f"{_repo_path(work.prefix, found.source.file)}:{edit.line}"
+            if outcome == "promote":
+                summary.append(f"image {found.image} → {found.canary.image}, canary removed, in {where}")
+                return (
+                    f"Promote the canary of {tenant}/{app}: {found.canary.image}\n\n"
+                    f"The App's image becomes the canary's ({found.image} → {found.canary.image}) and the canary "
+                    f"track goes, in {where}."
+                )
+            summary.append(f"canary {found.canary.image} removed, {found.image} stays, in {where}")
+            return (
+                f"Abort the canary of {tenant}/{app}: {found.canary.image}\n\n"
+                f"The canary track goes; {found.image} serves all of the App's traffic again ({where})."
+            )
+
+        return self._commit(f"canary-{outcome}", change, requester=requester, mode=mode, summary=summary)
 
     def rollback(self, revision: str, *, requester: Requester, mode: CommitMode) -> CommitResult:
         """Commits the platform directory as it was at ``revision`` on top of the branch."""

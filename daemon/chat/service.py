@@ -38,6 +38,7 @@ from typing import Any
 from daemon.chat.actions import Actions
 from daemon.chat.authz import Authorizer, Decision, GroupDirectory, Identity
 from daemon.chat.commands import (
+    CanaryEnd,
     Command,
     CommandSyntaxError,
     Diff,
@@ -236,7 +237,7 @@ class ChatService:
                 return self._actions.sync(command, requester)
             if isinstance(command, Pause | Resume):
                 return self._actions.pause_or_resume(command, requester)
-            if isinstance(command, Scale | Rollback):
+            if isinstance(command, Scale | CanaryEnd | Rollback):
                 return self._actions.commit(command, requester)
             message = f"`{command.verb}` is not implemented"
             return Outcome("failed", error_view(message), message, errors=[message])
@@ -292,7 +293,7 @@ class ChatService:
         except DockyardError as e:
             _log.warning("could not record the chat command in the history: %s", e)
         tenant = command.tenant if command is not None else None
-        app = command.app if isinstance(command, Status | Scale) else None
+        app = command.app if isinstance(command, Status | Scale | CanaryEnd) else None
         details: dict[str, Any] = {
             "via": "slack",
             "user": invocation.user_id,

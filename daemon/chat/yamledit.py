@@ -9,14 +9,17 @@ them.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from typing import Literal
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from daemon.errors import ChatError
 
-__all__ = ["Edit", "set_app_replicas"]
+__all__ = ["CanaryEdit", "Edit", "end_canary", "set_app_replicas"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +114,103 @@ def set_app_replicas(text: str, app: str, replicas: int, *, file: str = "the fil
             raise ChatError(f"cannot add spec.replicas to the App {app} in {file}; add it by hand")
     new_line = f"{prefix}{' ' * indent}replicas: {value}\n"
     return Edit(text[:at] + new_line + text[at:], None, line)
+
+
+@dataclass(frozen=True)
+class CanaryEdit:
+    text: str  # the whole new file
+    canary_image: str
+    line: int  # 1-based line where spec.canary was
+
+
+_PLAIN_IMAGE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9._/:@]*$")
+
+
+def _content_end(node: Node) -> int:
+    """Index just past the last character of a value (comments after it excluded)."""
+    if isinstance(node, MappingNode) and node.value:
+        key, value = node.value[-1]
+        return max(_content_end(key), _content_end(value))
+    if isinstance(node, SequenceNode) and node.value:
+        return _content_end(node.value[-1])
+    return int(node.end_mark.index)
+
+
+def _without_key(text: str, mapping: MappingNode, key: str, what: str) -> tuple[str, int]:
+    """``text`` without ``key`` and its value in a block mapping, and the comment lines right above it."""
+    found = _get(mapping, key)
+    assert found is not None
+    key_node, value = found
+    if mapping.flow_style:
+        raise ChatError(f"{what} is written in a flow mapping ({{...}}); edit it by hand")
+    start = _line_start(text, key_node.start_mark.index)
+    if text[start : key_node.start_mark.index].strip():
+        raise ChatError(f"{what} shares its line with another key; edit it by hand")
+    indent = key_node.start_mark.column
+    # Full-line comments right above the key, at its indentation, describe it: they go too.
+    while start > 0:
+        above = _line_start(text, start - 1)
+        line = text[above:start]
+        if line.strip().startswith("#") and len(line) - len(line.lstrip(" ")) == indent:
+            start = above
+        else:
+            break
+    end = text.find("\n", _content_end(value))
+    end = len(text) if end < 0 else end + 1
+    return text[:start] + text[end:], key_node.start_mark.line + 1
+
+
+def _image_text(image: str) -> str:
+    return image if _PLAIN_IMAGE.match(image) else json.dumps(image)
+
+
+def _set_scalar(text: str, node: Node, value: str, what: str) -> str:
+    if not isinstance(node, ScalarNode) or text[node.start_mark.index : node.end_mark.index].count("\n"):
+        raise ChatError(f"{what} is not a plain value; edit it by hand")
+    return text[: node.start_mark.index] + _image_text(value) + text[node.end_mark.index :]
+
+
+def end_canary(
+    text: str, app: str, outcome: Literal["promote", "abort"], *, current_image: str, file: str = "the file"
+) -> CanaryEdit:
+    """``text`` without the canary of the App ``app``, and with ``promote`` its image as the App's.
+
+    The image goes where the App's image is written: ``spec.image``, else a template parameter
+    ``spec.parameters.image`` that holds the current image, else a new ``spec.image`` (an App's own
+    fields override its template's).
+    """
+    document = _find_document(text, "App", app, file)
+    spec_pair = _get(document, "spec")
+    if spec_pair is None or not isinstance(spec_pair[1], MappingNode):
+        raise ChatError(f"the App {app} in {file} has no spec mapping")
+    canary = _get(spec_pair[1], "canary")
+    if canary is None:
+        raise ChatError(
+            f"the canary of the App {app} is not written in {file}: it comes from its template",
+            hint="end it in the template, or by hand",
+        )
+    image = _scalar(canary[1], "image") if isinstance(canary[1], MappingNode) else None
+    if not image:
+        raise ChatError(f"the canary of the App {app} in {file} has no plain image; edit it by hand")
+    text, line = _without_key(text, spec_pair[1], "canary", f"spec.canary of the App {app} in {file}")
+    if outcome == "abort":
+        return CanaryEdit(text, image, line)
+    spec = _get(_find_document(text, "App", app, file), "spec")
+    assert spec is not None
+    assert isinstance(spec[1], MappingNode)
+    own = _get(spec[1], "image")
+    if own is not None:
+        return CanaryEdit(_set_scalar(text, own[1], image, f"spec.image of the App {app}"), image, line)
+    parameters = _get(spec[1], "parameters")
+    if parameters is not None and isinstance(parameters[1], MappingNode):
+        param = _get(parameters[1], "image")
+        if param is not None and isinstance(param[1], ScalarNode) and param[1].value == current_image:
+            return CanaryEdit(
+                _set_scalar(text, param[1], image, f"spec.parameters.image of the App {app}"), image, line
+            )
+    if spec[1].flow_style or not spec[1].value:
+        raise ChatError(f"cannot add spec.image to the App {app} in {file}; add it by hand")
+    first = spec[1].value[0][0]
+    at = _line_start(text, first.start_mark.index)
+    new_line = f"{' ' * first.start_mark.column}image: {_image_text(image)}\n"
+    return CanaryEdit(text[:at] + new_line + text[at:], image, line)

@@ -12,15 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from daemon.errors import ConfigError, DockyardError
+from daemon.errors import ConfigError, DockyardError, SecretError
 
 if TYPE_CHECKING:  # imported where used: `render` and `validate` load no Kubernetes client
     from daemon.edges.kube import KubeClient
+    from daemon.edges.sops import AgeKeys
     from daemon.engine.apply import ResourceManager
     from daemon.model.audit import HistoryKind, HistoryResult
-    from daemon.model.kinds import PlatformModel
+    from daemon.model.kinds import PlatformModel, ScaleSchedule
     from daemon.policy.plan import Plan
 
 
@@ -63,6 +64,40 @@ def load_model(path: Path, *, reserved_namespaces: tuple[str, ...] = ()) -> Plat
     return load_or_raise(path, reserved_namespaces=reserved_namespaces)
 
 
+def age_keys(environ: Mapping[str, str]) -> AgeKeys | None:
+    """The age identities that open the repo's encrypted Secrets: ``DOCKYARD_AGE_KEY`` (the key
+    itself) or ``DOCKYARD_AGE_KEY_FILE`` (a keys.txt file); None when neither is set."""
+    from daemon.edges.sops import AgeKeys
+
+    text, origin = environ.get("DOCKYARD_AGE_KEY"), "DOCKYARD_AGE_KEY"
+    path = environ.get("DOCKYARD_AGE_KEY_FILE")
+    if not text and path:
+        origin = f"DOCKYARD_AGE_KEY_FILE ({path})"
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read {origin}: {getattr(e, 'strerror', None) or type(e).__name__}") from e
+    if not text:
+        return None
+    try:
+        return AgeKeys.parse(text, origin=origin)
+    except SecretError as e:
+        raise ConfigError(str(e)) from e
+
+
+def render_repo(
+    model: PlatformModel,
+    revision: str,
+    environ: Mapping[str, str],
+    schedules: Mapping[tuple[str, str], ScaleSchedule] | None = None,
+) -> list[dict[str, Any]]:
+    """The repo's objects, its encrypted Secrets opened with the key in ``environ``."""
+    from daemon.engine.secrets import SecretOpener
+    from daemon.render import render
+
+    return render(model, revision, schedules, secrets=SecretOpener(age_keys(environ)).open(model.secrets))
+
+
 def kube_client(args: argparse.Namespace) -> KubeClient:
     from daemon.edges.kube import KubeClient
 
@@ -94,7 +129,6 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: d
     """Validate and render ``--repo`` (with the scheduled scaling in force ``now``, as the daemon
     renders it) and plan it against ``--kubeconfig`` (plan and apply)."""
     from daemon.policy.windows import active_scale_schedules
-    from daemon.render import render
 
     path = repo_path(args.repo)
     model = load_model(path, reserved_namespaces=(args.namespace,))
@@ -102,7 +136,7 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: d
     manager = resource_manager(args, kube_client(args))
     schedules = active_scale_schedules(model.autoscalings, now or datetime.now(UTC))
     plan = manager.plan(
-        render(model, revision, schedules),
+        render_repo(model, revision, os.environ, schedules),
         max_fraction=model.platform.prune.max_fraction,
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,

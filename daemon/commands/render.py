@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 import yaml
 
-from daemon.commands._common import add_repo_arg, load_model, repo_path, revision_of
+from daemon.commands._common import add_repo_arg, load_model, render_repo, repo_path, revision_of
 from daemon.policy.diff import mask_secret
-from daemon.render import render
 
 #: libyaml's emitter when PyYAML was built with it (several times faster, the same YAML).
 DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     path = repo_path(args.repo)
     model = load_model(path)
-    objects = render(model, revision_of(path))
+    objects = render_repo(model, revision_of(path), os.environ)
     if args.tenant:
         objects = [o for o in objects if o["metadata"].get("labels", {}).get("dockyard.dev/tenant") == args.tenant]
     yaml.dump_all(

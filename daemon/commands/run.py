@@ -76,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> DaemonSettings:
     """Every setting of the daemon, read once here from the flags and the environment."""
     from daemon.chat.config import SlackConfig
+    from daemon.commands._common import age_keys
     from daemon.edges.git import GitRemote, TrustedKeys
     from daemon.runtime import settings as s
     from notifiers.settings import NotifierSettings
@@ -120,6 +121,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
         ),
         notifications=NotifierSettings.from_env(environ),
         slack=SlackConfig.from_env(environ),
+        secrets=s.SecretSettings(age_keys=age_keys(environ)),
         forges=forge_settings(environ),
         workdir=args.workdir,
         ready_note=args.ready_note,

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from daemon.errors import ConfigError, Problem, ValidationFailed
 from daemon.loader import LoadResult, load_repo
+from daemon.model.secrets import SecretData
 from daemon.render import render
 
 _COLOURS = {"error": "\033[31m", "warning": "\033[33m", "ok": "\033[32m", "bold": "\033[1m", "dim": "\033[2m"}
@@ -52,12 +53,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def rendered(result: LoadResult) -> LoadResult:
-    """``result`` with what only rendering finds (objects rendered twice, or outside their
-    tenant's namespace), so that validate refuses every revision the daemon would refuse."""
+    """``result`` with what only rendering finds (objects rendered twice or outside their tenant's
+    namespace, patches that do not apply, manifests that take a rendered object's name), so that
+    validate refuses every revision the daemon would refuse; Secrets render empty here:
+    validation needs no key."""
     if result.model is None:
         return result
+    sealed = {(s.tenant, s.name): SecretData({}) for s in result.model.secrets}
     try:
-        render(result.model)
+        render(result.model, "", secrets=sealed)
     except ValidationFailed as e:
         return LoadResult(None, tuple(sorted((*result.problems, *e.problems))), result.files, result.documents)
     return result
@@ -101,6 +105,7 @@ def summary(result: LoadResult, *, strict: bool = False) -> tuple[str, bool]:
         counts = [
             (len(model.tenants), "tenant"),
             (len(model.apps), "app"),
+            (len(model.jobs), "job"),
             (len(model.volumes), "volume"),
             (len(model.policies), "policy"),
             (len(model.autoscalings), "autoscaling"),
@@ -145,6 +150,7 @@ def as_json(result: LoadResult, root: str, *, failed: bool) -> dict[str, Any]:
         counts = {
             "tenants": len(model.tenants),
             "apps": len(model.apps),
+            "jobs": len(model.jobs),
             "volumes": len(model.volumes),
             "policies": len(model.policies),
             "autoscalings": len(model.autoscalings),

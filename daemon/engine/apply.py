@@ -25,7 +25,7 @@ from typing import Any
 from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
 from daemon.edges.watch import LiveCache, LiveObjects
 from daemon.errors import ApplyConflict, ClusterError, ObjectInvalid
-from daemon.model.labels import MANAGED_BY, MANAGER_NAME
+from daemon.model.labels import MANAGED_BY, MANAGER_NAME, VOLUME_LABEL
 from daemon.model.refs import ObjRef
 from daemon.policy.diff import Change, ChangeSet, FieldChange, diff_object, removed_fields, without_provenance
 from daemon.policy.health import WATCHED_KINDS, Health, assess
@@ -221,7 +221,12 @@ class ResourceManager:
         desired_refs = {objref(o) for o in desired}
         stale_live = self._stale_objects(inventory, desired_refs, live, types)
         prune = plan_prune(
-            inventory, desired_refs, stale_live, max_fraction=max_fraction, allow_mass_prune=allow_mass_prune
+            inventory,
+            desired_refs,
+            stale_live,
+            max_fraction=max_fraction,
+            allow_mass_prune=allow_mass_prune,
+            volumes_with_claims=_volumes_with_claims(desired),
         )
         for ref in prune.delete:
             changes.append(Change("blocked" if prune.blocked else "prune", ref, reason=prune.reason))
@@ -538,6 +543,18 @@ def slim_live(obj: dict[str, Any]) -> dict[str, Any]:
     if slim.get("kind") not in WATCHED_KINDS:
         slim.pop("status", None)
     return slim
+
+
+def _volumes_with_claims(desired: Iterable[Mapping[str, Any]]) -> frozenset[tuple[str, str]]:
+    """(namespace, Volume) of every claim the desired state renders."""
+    found = set()
+    for obj in desired:
+        if obj.get("kind") == "PersistentVolumeClaim":
+            meta = obj.get("metadata", {})
+            volume = (meta.get("labels") or {}).get(VOLUME_LABEL)
+            if volume:
+                found.add((str(meta.get("namespace", "")), str(volume)))
+    return frozenset(found)
 
 
 def _fingerprint(obj: Mapping[str, Any]) -> str:

@@ -11,7 +11,9 @@ Volume with ``spec.backup`` it
 3. prunes what the retention rules no longer keep (:mod:`daemon.backup_retention`), in one
    ``backup.pruned`` event per volume.
 
-and announces each restored claim once it is Bound (``backup.restored``).
+and announces each restored claim once it is Bound (``backup.restored``). A ``perReplica`` Volume
+has one claim per replica of its StatefulSet; each claim has its own chain (snapshots
+``<claim>-<minute>``, the schedule and retention applied to each).
 
 Nothing is remembered in memory: the schedule reads the times annotated on the existing
 VolumeSnapshots, and what was announced is written on the objects (the snapshot, the claim)
@@ -40,14 +42,13 @@ from daemon.edges.kube import KubeClient, ResourceType
 from daemon.errors import ClusterError
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, Volume
-from daemon.model.labels import MANAGED_BY, MANAGER_NAME, TENANT_LABEL
+from daemon.model.labels import MANAGED_BY, MANAGER_NAME, TENANT_LABEL, VOLUME_LABEL
 from daemon.policy.retention import as_utc, keep
 from daemon.render.meta import owner_labels
 from daemon.render.storage import SNAPSHOT_API, claim_name
 
 log = logging.getLogger(__name__)
 
-VOLUME_LABEL = f"{API_GROUP}/volume"
 #: The schedule a snapshot was taken for (on VolumeSnapshots; render puts it on claims too).
 SCHEDULE_ANNOTATION = f"{API_GROUP}/backup-schedule"
 #: When a snapshot was taken, by the daemon's clock: the schedule and the retention read it.
@@ -94,6 +95,7 @@ class _Snapshot:
     announced: str
     content: str  # the bound VolumeSnapshotContent, "" until there is one
     deleting: bool
+    source: str  # the claim it is a snapshot of
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> _Snapshot:
@@ -110,6 +112,7 @@ class _Snapshot:
             announced=str(annotations.get(ANNOUNCED_ANNOTATION, "")),
             content=str(status.get("boundVolumeSnapshotContentName") or ""),
             deleting=bool(meta.get("deletionTimestamp")),
+            source=str(((obj.get("spec") or {}).get("source") or {}).get("persistentVolumeClaimName") or ""),
         )
 
 
@@ -225,21 +228,42 @@ class BackupManager:
         assert volume.backup is not None
         for snapshot in snapshots:
             self._follow(volume, snapshot, now, report)
-        claim = claims.get((volume.tenant, claim_name(volume)))
-        if claim is None:
+        chains = self._chains(volume, snapshots, claims)
+        if not chains:
             # Not applied yet (first sync, a closed sync window): there is nothing to back up,
             # and no object yet on which to remember an announcement.
             return
-        snapshot_class = self._snapshot_class(model, volume, claim, report)
+        snapshot_class = self._snapshot_class(model, volume, chains[0][0], report)
         if snapshot_class is None:
             return
-        if self._due(volume.backup.schedule, snapshots, now):
-            if (claim.get("status") or {}).get("phase") == "Bound":
-                self._create(volume, claim, snapshot_class, now, report)
-            else:
-                # A claim without a volume holds no data; the snapshot is taken once it binds.
-                log.debug("backup of %s/%s waits for its claim to bind", volume.tenant, volume.name)
-        self._prune(model, volume, snapshots, now, report)
+        for claim, own in chains:
+            if self._due(volume.backup.schedule, own, now):
+                if (claim.get("status") or {}).get("phase") == "Bound":
+                    self._create(volume, claim, snapshot_class, now, report)
+                else:
+                    # A claim without a volume holds no data; the snapshot is taken once it binds.
+                    log.debug(
+                        "backup of %s/%s waits for claim %s to bind",
+                        volume.tenant,
+                        volume.name,
+                        claim["metadata"]["name"],
+                    )
+            self._prune(model, volume, own, now, report)
+
+    def _chains(
+        self, volume: Volume, snapshots: list[_Snapshot], claims: Mapping[tuple[str, str], Mapping[str, Any]]
+    ) -> list[tuple[Mapping[str, Any], list[_Snapshot]]]:
+        """(claim, its snapshots) for each claim backed up: the Volume's claim, whose chain goes on
+        through a restore into a new claim, or each replica's claim of a ``perReplica`` Volume."""
+        if not volume.per_replica:
+            claim = claims.get((volume.tenant, claim_name(volume)))
+            return [] if claim is None else [(claim, snapshots)]
+        replicas = sorted(
+            name
+            for (namespace, name), claim in claims.items()
+            if namespace == volume.tenant and (claim["metadata"].get("labels") or {}).get(VOLUME_LABEL) == volume.name
+        )
+        return [(claims[(volume.tenant, name)], [s for s in snapshots if s.source == name]) for name in replicas]
 
     def _follow(self, volume: Volume, snapshot: _Snapshot, now: datetime, report: BackupReport) -> None:
         """Announces a snapshot's outcome once: ready, or failed (an error, or too slow)."""
@@ -321,8 +345,8 @@ class BackupManager:
         self, volume: Volume, claim: Mapping[str, Any], snapshot_class: str, now: datetime, report: BackupReport
     ) -> None:
         assert volume.backup is not None
-        name = snapshot_name(volume.name, now)
         source = claim["metadata"]["name"]
+        name = snapshot_name(source if volume.per_replica else volume.name, now)
         obj = {
             "apiVersion": f"{SNAPSHOT_API}/v1",
             "kind": "VolumeSnapshot",
@@ -465,9 +489,10 @@ class BackupManager:
         )
 
 
-def snapshot_name(volume: str, moment: datetime) -> str:
-    """``<volume>-<YYYYMMDDHHMM>`` in UTC: sortable, and unique per volume and minute."""
-    return f"{volume}-{as_utc(moment):%Y%m%d%H%M}"
+def snapshot_name(chain: str, moment: datetime) -> str:
+    """``<volume>-<YYYYMMDDHHMM>`` (``<claim>-...`` for a replica's claim) in UTC: sortable, and
+    unique per chain and minute."""
+    return f"{chain}-{as_utc(moment):%Y%m%d%H%M}"
 
 
 def _parse_time(value: object) -> datetime | None:

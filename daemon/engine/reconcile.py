@@ -28,12 +28,13 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from daemon.engine.secrets import SecretOpener
 from daemon.errors import CycleStopped, DockyardError, SourceError, ValidationFailed
 from daemon.loader import LoadCache, load_or_raise
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
@@ -42,6 +43,8 @@ from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, ScaleSchedule
 from daemon.model.labels import APP_LABEL
 from daemon.model.refs import Revision
+from daemon.model.secrets import SealedSecret, SecretData
+from daemon.policy.canary import CanaryChange, canary_changes
 from daemon.policy.health import WATCHED_KINDS, Health, Unhealthy, assess
 from daemon.policy.plan import ApplyResult, Plan, changed_tenants, plan_tenants, tenant_of
 from daemon.policy.scaling import ScheduledScaling
@@ -109,6 +112,12 @@ class HistorySink(Protocol):
     def contains(self, kind: HistoryKind, revision: str) -> bool: ...
 
 
+class SecretSource(Protocol):
+    """Opens the repo's encrypted Secrets (:class:`daemon.engine.secrets.SecretOpener`)."""
+
+    def open(self, sealed: Iterable[SealedSecret]) -> Mapping[tuple[str, str], SecretData]: ...
+
+
 class PauseSource(Protocol):
     def paused(self) -> frozenset[str]: ...
 
@@ -150,6 +159,10 @@ class DaemonState:
     schedules: Mapping[tuple[str, str], ScaleSchedule] = field(default_factory=dict)
     #: scheduled scaling changes rendered but not applied yet
     scaling_changes: tuple[ScheduledScaling, ...] = ()
+    #: canaries promoted or aborted by a revision, announced once it is applied
+    canary_changes: tuple[CanaryChange, ...] = ()
+    #: the last cycle found another replica leading (see Reconciler._take_over)
+    standing_by: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,8 +203,10 @@ class Reconciler:
         is_leader: Callable[[], bool] = lambda: True,
         on_model: Callable[[PlatformModel], None] = lambda _: None,
         on_scheduled_scaling: Callable[[ScheduledScaling], None] = lambda _: None,
+        secrets: SecretSource | None = None,
     ) -> None:
         self._source = source
+        self._secrets = secrets or SecretOpener()
         self._cluster = cluster
         self._events = events
         self._metrics = metrics
@@ -256,10 +271,13 @@ class Reconciler:
             self._mark_ready(c)
             return CycleOutcome("invalid", revision.sha, "validation failed", "validation")
         if not self._is_leader():
+            c.state = replace(c.state, standing_by=True)
             self._mark_ready(c)
             # What degrades and recovers while another replica leads is that replica's news.
             c.state = replace(c.state, unhealthy=())
             return CycleOutcome("standby", revision.sha, "not the leader", "standby")
+        if c.state.standing_by:
+            self._take_over(c, revision)
         rescheduled = not is_new and self._refresh_schedules(c, revision)
         if not is_new and not rescheduled and self._up_to_date(c, revision):
             return CycleOutcome("noop", revision.sha, "up to date", "up-to-date")
@@ -297,8 +315,9 @@ class Reconciler:
             )
             schedules = active_scale_schedules(model.autoscalings, self._clock())
             # Rendering checks what no single document can: objects rendered twice, or outside
-            # their tenant's namespace. Such a revision is rejected like an invalid one.
-            desired = tuple(render(model, revision.sha, schedules))
+            # their tenant's namespace, and opens the encrypted Secrets. A revision that fails
+            # there (or whose Secrets the daemon cannot open) is rejected like an invalid one.
+            desired = self._render(model, revision, schedules)
         except ValidationFailed as e:
             self._reject(c, revision, [p.format() for p in e.problems if p.severity == "error"])
             return False
@@ -313,6 +332,7 @@ class Reconciler:
             desired=desired,
             invalid_sha="",
             schedules=schedules,
+            canary_changes=c.state.canary_changes + canary_changes(c.state.model, model),
         )
         self._on_model(model)
         return True
@@ -361,13 +381,24 @@ class Reconciler:
                         say.schedule_change(old, new),
                     )
                 )
+        try:
+            desired = self._render(model, revision, schedules)
+        except ValidationFailed as e:
+            # The revision opened before: only a key that changed under the daemon gets here.
+            raise CycleStopped("render", f"cannot render {revision.sha[:8]}: {e}") from e
         c.state = replace(
             c.state,
             schedules=schedules,
-            desired=tuple(render(model, revision.sha, schedules)),
+            desired=desired,
             scaling_changes=c.state.scaling_changes + tuple(changes),
         )
         return True
+
+    def _render(
+        self, model: PlatformModel, revision: Revision, schedules: Mapping[tuple[str, str], ScaleSchedule]
+    ) -> tuple[Mapping[str, Any], ...]:
+        """The revision's objects, its encrypted Secrets opened with the daemon's key."""
+        return tuple(render(model, revision.sha, schedules, self._secrets.open(model.secrets)))
 
     def _up_to_date(self, c: _Cycle, revision: Revision) -> bool:
         """A periodic cycle with nothing new and nothing waiting has nothing to do; explicit
@@ -441,6 +472,7 @@ class Reconciler:
         """Nothing to send: the cluster matches the revision, except what waits for a window."""
         self._mark_ready(c)
         self._update_health(c, revision, _live_health(plan, self._clock()), plan)
+        self._announce_canaries(c, revision, held)
         first_sync = not held and c.state.applied_sha != revision.sha
         c.state = replace(
             c.state,
@@ -483,6 +515,7 @@ class Reconciler:
         scheduled_only = bool(c.state.scaling_changes) and c.state.applied_sha == revision.sha
         if applied_ok:
             self._announce_scaling(c)
+            self._announce_canaries(c, revision, held)
         drift = not scheduled_only and (
             c.trigger == "drift" or (c.state.applied_sha == revision.sha and c.trigger != "manual")
         )
@@ -537,6 +570,25 @@ class Reconciler:
             except Exception:  # announcing never stops reconciliation
                 log.exception("could not hand over the scheduled scaling of %s/%s", change.tenant, change.app)
         c.state = replace(c.state, scaling_changes=())
+
+    def _take_over(self, c: _Cycle, revision: Revision) -> None:
+        """The first cycle as leader after standing by: the canary ends this replica saw while
+        standing by were announced by the old leader if it applied the revision (the audit
+        trail says so); otherwise they are this leader's to announce once it applies them."""
+        applied_before = self._history is not None and self._history.contains("sync", revision.sha)
+        canaries = () if applied_before else c.state.canary_changes
+        c.state = replace(c.state, standing_by=False, canary_changes=canaries)
+
+    def _announce_canaries(self, c: _Cycle, revision: Revision, held: Mapping[str, WindowDecision]) -> None:
+        """``canary.promoted``/``canary.aborted`` once the change is in the cluster: a tenant whose
+        changes wait (a window, a pause) hears about it when they are applied."""
+        waiting = []
+        for change in c.state.canary_changes:
+            if change.tenant in held:
+                waiting.append(change)
+            else:
+                self._emit(say.canary_ended(revision, change))
+        c.state = replace(c.state, canary_changes=tuple(waiting))
 
     def _mark_ready(self, c: _Cycle) -> None:
         if not c.state.ready:

@@ -10,6 +10,7 @@ Used by ``dockyard diff`` and ``dockyard review``, the daemon's merge-request re
 from __future__ import annotations
 
 import gc
+import hashlib
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from daemon.edges.revisions import RevisionReader
 from daemon.errors import SourceError
 from daemon.loader import LoadCache, LoadResult, load_repo
+from daemon.model.kinds import PlatformModel
 from daemon.model.refs import Revision
+from daemon.model.secrets import SecretData
 from daemon.policy.review import Comparison, RevisionSide, review
 from daemon.render import render
 
@@ -63,9 +67,20 @@ def _compare(base: Tree, head: Tree, *, now: datetime, validate_only: bool, note
         return replace(comparison, base_errors=base_result.errors)
     if head_result.model is None:
         return comparison
-    before = RevisionSide(base_result.model, tuple(render(base_result.model)), base.sha, base.message)
-    after = RevisionSide(head_result.model, tuple(render(head_result.model)), head.sha, head.message)
+    before = RevisionSide(base_result.model, _rendered(base_result.model), base.sha, base.message)
+    after = RevisionSide(head_result.model, _rendered(head_result.model), head.sha, head.message)
     return replace(comparison, review=review(before, after, now=now))
+
+
+def _rendered(model: PlatformModel) -> tuple[dict[str, Any], ...]:
+    """The revision's objects as the daemon would render them, but for its encrypted Secrets:
+    a review has no key (and must show no value), so each Secret holds the digest of its SOPS
+    file, and a change of the file shows as a change of the Secret, masked like any Secret."""
+    sealed = {
+        (s.tenant, s.name): SecretData({"sops-file-sha256": hashlib.sha256(s.text.encode()).hexdigest()})
+        for s in model.secrets
+    }
+    return tuple(render(model, secrets=sealed))
 
 
 @contextmanager

@@ -16,16 +16,12 @@ from daemon.loader.guardrails import guardrails
 from daemon.model.kinds import (
     AccessMode,
     AlertRule,
-    App,
     AuditSettings,
     Autoscaling,
     Backup,
-    Canary,
     ChatSettings,
     DeletionPolicy,
-    EnvVar,
     IngressSettings,
-    KeyRef,
     Limits,
     LoggingSettings,
     LogOutput,
@@ -37,29 +33,24 @@ from daemon.model.kinds import (
     NotificationTarget,
     Platform,
     Policy,
-    Port,
     Prices,
-    Probe,
-    Probes,
     PruneSettings,
     Quota,
-    Resources,
     Retention,
     ScaleSchedule,
     ScalingMetric,
     ScalingRules,
     SlackRoleBinding,
     StorageClassDef,
-    Strategy,
     SyncSettings,
     SyncWindow,
     Template,
     Tenant,
     TenantNetwork,
     VerifySettings,
-    VolumeMount,
 )
 from daemon.model.kinds import Volume as VolumeModel
+from daemon.model.manifests import Patch
 from daemon.model.refs import Metadata, SourceRef
 
 Data = Mapping[str, Any]
@@ -233,7 +224,11 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         )
         if "quota" in spec
         else None,
-        limits=Limits(default_cpu=_quantity(limits, "defaultCpu"), default_memory=_quantity(limits, "defaultMemory"))
+        limits=Limits(
+            default_cpu=_quantity(limits, "defaultCpu"),
+            default_memory=_quantity(limits, "defaultMemory"),
+            default_ephemeral_storage=_quantity(limits, "defaultEphemeralStorage"),
+        )
         if "limits" in spec
         else None,
         pod_security=spec.get("podSecurity", "baseline"),
@@ -245,79 +240,6 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         storage_classes=_strings(spec, "storageClasses") if "storageClasses" in spec else None,
         notifications=_strings(spec, "notifications"),
         deletion_policy=spec.get("deletionPolicy", "Retain"),
-    )
-
-
-def _env(item: Data) -> EnvVar:
-    value = item.get("value")
-    if isinstance(value, bool):
-        value = str(value).lower()  # what a person who wrote `true` means, not Python's "True"
-    secret = _map(item, "secretRef")
-    config = _map(item, "configMapRef")
-    return EnvVar(
-        name=item["name"],
-        value=None if value is None else str(value),
-        secret_ref=KeyRef(secret["name"], secret["key"]) if secret else None,
-        config_map_ref=KeyRef(config["name"], config["key"]) if config else None,
-    )
-
-
-def _probe(data: Data) -> Probe | None:
-    if not data:
-        return None
-    return Probe(
-        http=data.get("http"),
-        tcp=data.get("tcp"),
-        command=_strings(data, "command"),
-        port=data.get("port"),
-        initial_delay_seconds=data.get("initialDelaySeconds"),
-        period_seconds=data.get("periodSeconds"),
-        failure_threshold=data.get("failureThreshold"),
-    )
-
-
-def app(data: Data, source: SourceRef, tenant_name: str, parameters: Mapping[str, object]) -> App:
-    spec = _map(data, "spec")
-    resources = _map(spec, "resources")
-    limits = _map(resources, "limits")
-    probes = _map(spec, "probes")
-    strategy = _map(spec, "strategy")
-    canary = _map(spec, "canary")
-    return App(
-        metadata=metadata(data),
-        source=source,
-        tenant=tenant_name,
-        image=spec["image"],
-        replicas=spec.get("replicas", 1),
-        command=_strings(spec, "command"),
-        args=_strings(spec, "args"),
-        env=tuple(_env(e) for e in _list(spec, "env")),
-        ports=tuple(Port(p["name"], p["port"], p.get("protocol", "TCP")) for p in _list(spec, "ports")),
-        domains=_strings(spec, "domains"),
-        resources=Resources(
-            cpu=_quantity(resources, "cpu"),
-            memory=_quantity(resources, "memory"),
-            limit_cpu=_quantity(limits, "cpu"),
-            limit_memory=_quantity(limits, "memory"),
-        )
-        if resources
-        else None,
-        probes=Probes(
-            readiness=_probe(_map(probes, "readiness")),
-            liveness=_probe(_map(probes, "liveness")),
-            startup=_probe(_map(probes, "startup")),
-        ),
-        volumes=tuple(
-            VolumeMount(v["volume"], v["mountPath"], bool(v.get("readOnly", False)), v.get("subPath"))
-            for v in _list(spec, "volumes")
-        ),
-        stateful=bool(spec.get("stateful", False)),
-        strategy=Strategy(max_surge=strategy.get("maxSurge", "25%"), max_unavailable=strategy.get("maxUnavailable", 0))
-        if strategy
-        else None,
-        canary=Canary(image=canary["image"], weight=canary["weight"]) if canary else None,
-        template=spec.get("template"),
-        parameters=dict(parameters),
     )
 
 
@@ -345,6 +267,7 @@ def volume(data: Data, source: SourceRef, tenant_name: str, default_class: str |
         if backup
         else None,
         restore_snapshot=_map(spec, "restore").get("snapshot"),
+        per_replica=bool(spec.get("perReplica", False)),
     )
 
 
@@ -355,10 +278,15 @@ _DURATION_PARAMS = frozenset({"window", "for"})
 def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
     spec = _map(data, "spec")
     rules = []
+    closed = []
     for item in _list(spec, "network"):
+        if "close" in item:
+            closed.append(str(_map(item, "close")["app"]))
+            continue
         allow = _map(item, "allow")
         source_ref = _map(allow, "from")
         target = _map(allow, "to")
+        cidrs = _strings(target, "cidrs") if "cidrs" in target else ((target["cidr"],) if "cidr" in target else ())
         rules.append(
             NetworkRule(
                 to_app=target.get("app"),
@@ -366,6 +294,10 @@ def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
                 from_app=source_ref.get("app"),
                 ports=tuple(int(p) for p in _list(allow, "ports")),
                 to_tenant=target.get("tenant", tenant_name),
+                protocol=allow.get("protocol", "TCP"),
+                cidrs=cidrs,
+                except_cidrs=_strings(target, "except"),
+                host=target.get("host"),
             )
         )
     alerts = []
@@ -385,7 +317,12 @@ def policy(data: Data, source: SourceRef, tenant_name: str) -> Policy:
             )
         )
     return Policy(
-        metadata=metadata(data), source=source, tenant=tenant_name, network=tuple(rules), alerts=tuple(alerts)
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        network=tuple(rules),
+        alerts=tuple(alerts),
+        closed=tuple(closed),
     )
 
 
@@ -460,4 +397,18 @@ def template(data: Data, source: SourceRef) -> Template:
         extends=spec.get("extends"),
         parameters_schema=dict(_map(spec, "parameters")),
         app=dict(_map(spec, "app")),
+    )
+
+
+def patch(data: Data, source: SourceRef, tenant_name: str) -> Patch:
+    spec = _map(data, "spec")
+    target = _map(spec, "target")
+    return Patch(
+        metadata=metadata(data),
+        source=source,
+        tenant=tenant_name,
+        target_kind=target["kind"],
+        target_name=target["name"],
+        json_patch=tuple(dict(op) for op in _list(spec, "jsonPatch")),
+        merge=dict(_map(spec, "merge")) if "merge" in spec else None,
     )

@@ -115,8 +115,10 @@ def classify(doc: Document, source: SourceFile) -> tuple[Entry | None, list[Prob
             message = f"'{shown}' is a cluster-scoped Kubernetes object; platform repo documents cannot create it"
             hint = "ask the platform team; tenants only declare " + ", ".join(ALLOWED_KINDS["tenant-object"])
         elif isinstance(api_version, str) and api_version != API_VERSION:
-            message = f"'{shown}' ({api_version}) is not a Dockyard kind; raw Kubernetes objects are not applied"
+            message = f"'{shown}' ({api_version}) is not a Dockyard kind"
             hint = "describe it with one of: " + ", ".join(ALLOWED_KINDS[source.place])
+            if source.tenant is not None:
+                hint += f"; raw Kubernetes objects go in tenants/{source.tenant}/manifests/ (kinds the platform allows)"
         else:
             message = f"unknown kind '{shown}'"
             guess = did_you_mean(shown, KINDS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -334,6 +335,22 @@ def _check_uri_format(value: object) -> bool:
     return not isinstance(value, str) or bool(_URL_RE.match(value))
 
 
+def check_cidr(value: str) -> None:
+    """An IPv4 or IPv6 network in CIDR notation whose host bits are zero (``10.0.0.0/8``, not ``10.0.0.1/8``)."""
+    if "/" not in value:
+        raise ValueError("a CIDR needs a prefix length, e.g. 203.0.113.0/24 (or /32 for one address)")
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as e:
+        raise ValueError(str(e)) from None
+
+
+def _check_cidr_format(value: object) -> bool:
+    if isinstance(value, str):
+        check_cidr(value)
+    return True
+
+
 #: Each format our schemas use, with its check (for both validators).
 FORMAT_CHECKS: tuple[tuple[str, Callable[[object], bool]], ...] = (
     ("cron", lambda value: _checked(_check_cron_format, value)),
@@ -343,6 +360,7 @@ FORMAT_CHECKS: tuple[tuple[str, Callable[[object], bool]], ...] = (
     ("timezone", _check_timezone_format),
     ("email", _check_email_format),
     ("uri", _check_uri_format),
+    ("cidr", lambda value: _checked(_check_cidr_format, value)),
 )
 
 
@@ -368,4 +386,5 @@ def format_checker() -> FormatChecker:
     checker.checks("timezone")(_check_timezone_format)
     checker.checks("email")(_check_email_format)
     checker.checks("uri")(_check_uri_format)
+    checker.checks("cidr", raises=ValueError)(_check_cidr_format)
     return checker

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from daemon.loader import formats
 from daemon.model.tenancy import AnnotationRule, Guardrails, Isolation, MemberRule, PodSecurity, QuotaRules
+from daemon.model.workload import ServiceType
 
 _DEFAULTS = Guardrails()
 
@@ -55,6 +56,8 @@ def guardrails(spec: Mapping[str, Any]) -> Guardrails:
         annotations=tuple(AnnotationRule(tuple(a["kinds"]), tuple(a["prefixes"])) for a in annotations)
         if isinstance(annotations, list)
         else (),
+        allowed_service_types=cast(tuple[ServiceType, ...], _strings(tenancy, "allowedServiceTypes") or ()),
+        allowed_manifest_kinds=_strings(tenancy, "allowedManifestKinds") or (),
     )
 
 

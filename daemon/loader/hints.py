@@ -22,6 +22,10 @@ from daemon.loader.yamlsource import Document
 
 _SNAKE: Final = re.compile(r"(?<!^)(?=[A-Z])")
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+#: Fields of Kubernetes pods that reach into the node; tenants never set them, whatever they write.
+HOST_LEVEL_FIELDS: Final = frozenset(
+    {"hostNetwork", "hostPID", "hostIPC", "hostPath", "hostPort", "hostUsers", "privileged", "procMount"}
+)
 _TYPE_NAMES: Final = {
     "string": "a string",
     "integer": "a whole number",
@@ -145,6 +149,17 @@ class Explainer:
             if key in allowed or _matches_any(patterns, key):
                 continue
             guess = did_you_mean(key, allowed)
+            if key in HOST_LEVEL_FIELDS:
+                out.append(
+                    self._problem(
+                        (*path, key),
+                        f"'{key}' is a host-level setting; tenants can never set it",
+                        "what runs on a node's own network, processes or files is decided by the platform team",
+                        key=True,
+                        code="schema.host-level",
+                    )
+                )
+                continue
             if guess:
                 hint = f"did you mean '{guess}'?"
             elif allowed:
@@ -358,6 +373,29 @@ class Explainer:
                 code="schema.choice",
             )
         ]
+
+    def _on_dependent_required(
+        self, error: ValidationError, path: tuple[str | int, ...], schema: dict[str, Any], value: Any, name: str
+    ) -> list[Problem]:
+        properties = schema.get("properties", {})
+        out = []
+        dependencies = error.validator_value if isinstance(error.validator_value, dict) else {}
+        for field, needs in dependencies.items():
+            if not isinstance(value, dict) or field not in value:
+                continue
+            for needed in needs:
+                if needed not in value:
+                    description = str(properties.get(needed, {}).get("description", ""))
+                    out.append(
+                        self._problem(
+                            (*path, field),
+                            f"{field} needs {needed} in {name}",
+                            f"{needed}: {description}" if description else "",
+                            key=True,
+                            code="schema.dependent",
+                        )
+                    )
+        return out or [self._problem(path, error.message, code="schema.dependent")]
 
     def _on_one_of(
         self, error: ValidationError, path: tuple[str | int, ...], schema: dict[str, Any], value: Any, name: str

@@ -9,16 +9,18 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
-from daemon.loader import budget, build
+from daemon.loader import budget, build, build_workload
 from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
+from daemon.loader.manifests import ManifestDoc, check_manifests, manifests_of
 from daemon.loader.repo import PLATFORM_FILE, walk
 from daemon.loader.schemas import is_valid, validator
+from daemon.loader.secrets import duplicate_secrets, load_secrets
 from daemon.loader.templates import instantiate, resolve_templates, validate_instance
 from daemon.loader.yamlsource import Document, compact, read_file
 from daemon.model.kinds import PlatformModel
@@ -110,12 +112,22 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
     # Where each entry came from, to find its cached schema result: (rel, digest, index).
     origin: dict[int, tuple[str, bytes, int]] = {}
     live: set[tuple[str, bytes]] = set()
+    sealed = []
+    raw: list[ManifestDoc] = []
     for number, source in enumerate(repo.files):
         stop = budget.over_budget(source, documents, values, len(repo.files) - number)
         if stop is not None:
             problems.append(stop)
             complete = False
             break
+        if source.place == "tenant-secret":
+            # Encrypted Secrets are not Dockyard documents: their envelope is checked on its own
+            # (one document per file, within the file size limit).
+            found_secrets, found = load_secrets(source)
+            sealed.extend(found_secrets)
+            problems.extend(found)
+            documents += 1
+            continue
         digest = _digest(source.path) if cache is not None else None
         key = (source.rel, digest) if digest is not None else None
         if cache is not None and key is not None and key in cache.files:
@@ -132,6 +144,12 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         problems.extend(found)
         documents += len(read)
         values += sum(d.values for d in read)
+        if source.place == "tenant-manifest":
+            # Raw Kubernetes objects: not Dockyard documents, checked as manifests.
+            found_manifests, found = manifests_of(read, source)
+            raw.extend(found_manifests)
+            problems.extend(found)
+            continue
         for index, document in enumerate(read):
             entry, found = classify(document, source)
             problems.extend(found)
@@ -193,10 +211,13 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
 
     if complete:
         problems.extend(cross_check(entries, repo.tenant_dirs, reserved_namespaces))
+        problems.extend(duplicate_secrets(sealed))
+        problems.extend(check_manifests(raw, entries))
     ordered = budget.capped(sorted(_unique(problems)))
     if any(p.severity == "error" for p in ordered):
         return LoadResult(None, ordered, len(repo.files), len(entries))
-    return LoadResult(_model(entries), ordered, len(repo.files), len(entries))
+    model = replace(_model(entries), secrets=tuple(sealed), manifests=tuple(m.manifest for m in raw))
+    return LoadResult(model, ordered, len(repo.files), len(entries))
 
 
 def load_or_raise(
@@ -227,12 +248,14 @@ def _model(entries: list[Entry]) -> PlatformModel:
     default_class = platform.default_storage_class.name if platform.default_storage_class else None
     builders: dict[str, Callable[[Entry], object]] = {
         "Tenant": lambda e: build.tenant(e.data, _source(e)),
-        "App": lambda e: build.app(e.data, _source(e), str(e.tenant), e.parameters),
+        "App": lambda e: build_workload.app(e.data, _source(e), str(e.tenant), e.parameters),
         "Volume": lambda e: build.volume(e.data, _source(e), str(e.tenant), default_class),
         "Policy": lambda e: build.policy(e.data, _source(e), str(e.tenant)),
         "Autoscaling": lambda e: build.autoscaling(e.data, _source(e), str(e.tenant)),
         "NotificationList": lambda e: build.notification_list(e.data, _source(e)),
         "Template": lambda e: build.template(e.data, _source(e)),
+        "Job": lambda e: build_workload.job(e.data, _source(e), str(e.tenant)),
+        "Patch": lambda e: build.patch(e.data, _source(e), str(e.tenant)),
     }
     built: dict[str, list[object]] = {kind: [] for kind in builders}
     for entry in entries:
@@ -247,6 +270,8 @@ def _model(entries: list[Entry]) -> PlatformModel:
         autoscalings=tuple(built["Autoscaling"]),  # type: ignore[arg-type]
         notification_lists=tuple(built["NotificationList"]),  # type: ignore[arg-type]
         templates=tuple(built["Template"]),  # type: ignore[arg-type]
+        jobs=tuple(built["Job"]),  # type: ignore[arg-type]
+        patches=tuple(built["Patch"]),  # type: ignore[arg-type]
     )
 
 

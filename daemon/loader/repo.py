@@ -6,7 +6,9 @@ Layout (see PLATFORM-FORMAT.md)::
     notifications/**/*.yaml          NotificationList
     templates/**/*.yaml              Template
     tenants/<tenant>/tenant.yaml     Tenant
-    tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling
+    tenants/<tenant>/secrets/*.yaml  Kubernetes Secrets encrypted with SOPS (age)
+    tenants/<tenant>/manifests/**    raw Kubernetes manifests (the escape hatch)
+    tenants/<tenant>/**/*.yaml       App, Volume, Policy, Autoscaling, Job, Patch
 
 Symlinks are followed only while they stay inside their own area: a link in a tenant's folder
 only to something in the same tenant's folder, any other link only to something in the checkout
@@ -26,10 +28,14 @@ from typing import Final, Literal
 
 from daemon.errors import Problem
 
-Place = Literal["platform", "notifications", "templates", "tenant", "tenant-object"]
+Place = Literal["platform", "notifications", "templates", "tenant", "tenant-object", "tenant-secret", "tenant-manifest"]
 
 PLATFORM_FILE: Final = "platform.yaml"
 TENANT_FILES: Final = ("tenant.yaml", "tenant.yml")
+#: The folder of a tenant that holds its encrypted Secrets (not Dockyard documents).
+SECRETS_DIR: Final = "secrets"
+#: The folder of a tenant that holds its raw Kubernetes manifests.
+MANIFESTS_DIR: Final = "manifests"
 KNOWN_TOP_LEVEL: Final = (PLATFORM_FILE, "notifications", "templates", "tenants")
 YAML_SUFFIXES: Final = (".yaml", ".yml")
 # Files every repo has that are none of our business; anything else unknown gets a warning.
@@ -42,7 +48,9 @@ ALLOWED_KINDS: Final[dict[Place, tuple[str, ...]]] = {
     "notifications": ("NotificationList",),
     "templates": ("Template",),
     "tenant": ("Tenant",),
-    "tenant-object": ("App", "Volume", "Policy", "Autoscaling"),
+    "tenant-object": ("App", "Volume", "Policy", "Autoscaling", "Job", "Patch"),
+    "tenant-secret": (),
+    "tenant-manifest": (),
 }
 HOME_OF_KIND: Final = {
     "Platform": "platform.yaml",
@@ -53,6 +61,8 @@ HOME_OF_KIND: Final = {
     "Volume": "tenants/<tenant>/",
     "Policy": "tenants/<tenant>/",
     "Autoscaling": "tenants/<tenant>/",
+    "Job": "tenants/<tenant>/",
+    "Patch": "tenants/<tenant>/",
 }
 
 
@@ -240,7 +250,11 @@ class _Walker:
             self.tenant_dirs.append(name)
             has_tenant_file = False
             for child, child_rel, child_real, child_is_dir in self.entries(real, entry_rel):
-                if child_is_dir:
+                if child_is_dir and child == SECRETS_DIR:
+                    self.yaml_tree(child_real, child_rel, "tenant-secret", name)
+                elif child_is_dir and child == MANIFESTS_DIR:
+                    self.yaml_tree(child_real, child_rel, "tenant-manifest", name)
+                elif child_is_dir:
                     self.yaml_tree(child_real, child_rel, "tenant-object", name)
                 elif child in TENANT_FILES:
                     has_tenant_file = True

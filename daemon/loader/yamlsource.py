@@ -382,6 +382,14 @@ def compact(documents: Sequence[Document]) -> None:
 
 def read_file(path: Path, rel: str) -> tuple[list[Document], list[Problem]]:
     """Every document of the file at ``path`` (``rel`` is how problems name it)."""
+    text, problems = read_text(path, rel)
+    if text is None:
+        return [], problems
+    return parse_text(text, rel)
+
+
+def read_text(path: Path, rel: str) -> tuple[str | None, list[Problem]]:
+    """The UTF-8 text of the file at ``path`` within the size limit; None with the problem otherwise."""
     try:
         size = path.stat().st_size
         if size <= MAX_FILE_BYTES:
@@ -389,9 +397,9 @@ def read_file(path: Path, rel: str) -> tuple[list[Document], list[Problem]]:
                 raw = stream.read(MAX_FILE_BYTES + 1)
             size = len(raw)
     except OSError as e:
-        return [], [Problem(rel, 0, 0, f"cannot read the file: {e.strerror or e}", code="file.unreadable")]
+        return None, [Problem(rel, 0, 0, f"cannot read the file: {e.strerror or e}", code="file.unreadable")]
     if size > MAX_FILE_BYTES:
-        return [], [
+        return None, [
             Problem(
                 rel,
                 0,
@@ -402,11 +410,11 @@ def read_file(path: Path, rel: str) -> tuple[list[Document], list[Problem]]:
             )
         ]
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), []
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        return [], [
+        return None, [
             Problem(
                 rel,
                 line,
@@ -416,7 +424,6 @@ def read_file(path: Path, rel: str) -> tuple[list[Document], list[Problem]]:
                 code="file.encoding",
             )
         ]
-    return parse_text(text, rel)
 
 
 def parse_text(text: str, rel: str) -> tuple[list[Document], list[Problem]]:

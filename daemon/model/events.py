@@ -38,6 +38,9 @@ EVENT_NAMES: tuple[str, ...] = (
     "backup.failed",
     "backup.pruned",
     "backup.restored",
+    "job.failed",
+    "canary.promoted",
+    "canary.aborted",
     "command.executed",
     "audit.pruned",
     "notification.deadlettered",
@@ -86,6 +89,7 @@ DEFAULT_SEVERITY: Mapping[str, Severity] = {
     "alert.firing": "warning",
     "scaling.limited": "warning",
     "backup.failed": "critical",
+    "job.failed": "warning",
     "notification.deadlettered": "critical",
     **{opening: "warning" for opening, _ in PROBLEM_EVENTS.values()},
 }

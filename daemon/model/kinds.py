@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from daemon import API_VERSION
+from daemon.model.manifests import Manifest, Patch
 from daemon.model.refs import Metadata, SourceRef
+from daemon.model.secrets import SealedSecret
 from daemon.model.tenancy import Guardrails, Isolation, PodSecurity
+from daemon.model.workload import Expose, FileMount, PreStop, Scheduling, SecurityContext
 
 KINDS: tuple[str, ...] = (
     "Platform",
@@ -25,10 +28,12 @@ KINDS: tuple[str, ...] = (
     "Autoscaling",
     "NotificationList",
     "Template",
+    "Job",
+    "Patch",
 )
 
 
-TENANT_KINDS: tuple[str, ...] = ("App", "Volume", "Policy", "Autoscaling")
+TENANT_KINDS: tuple[str, ...] = ("App", "Volume", "Policy", "Autoscaling", "Job", "Patch")
 
 
 Role = Literal["admin", "edit", "view"]
@@ -215,6 +220,7 @@ class Quota:
 class Limits:
     default_cpu: str | None = None
     default_memory: str | None = None
+    default_ephemeral_storage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,13 +265,21 @@ class EnvVar:
     value: str | None = None
     secret_ref: KeyRef | None = None
     config_map_ref: KeyRef | None = None
+    field_path: str | None = None  # the downward API: metadata.name, status.podIP, ...
 
 
 @dataclass(frozen=True)
 class Port:
     name: str
-    port: int
+    port: int  # the container's
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    service_port: int | None = None  # what callers of the Service use; None: the container's
+    node_port: int | None = None  # with a NodePort or LoadBalancer exposure; None: the cluster picks
+
+    @property
+    def exposed(self) -> int:
+        """The port of the Service."""
+        return self.port if self.service_port is None else self.service_port
 
 
 @dataclass(frozen=True)
@@ -273,10 +287,16 @@ class Probe:
     http: str | None = None  # path of an HTTP GET
     tcp: str | int | None = None  # port name or number for a TCP check
     command: tuple[str, ...] = ()  # exec probe
+    grpc: str | int | None = None  # port name or number of a gRPC health server
+    grpc_service: str | None = None
     port: str | int | None = None  # for http
+    scheme: Literal["HTTP", "HTTPS"] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     initial_delay_seconds: int | None = None
     period_seconds: int | None = None
     failure_threshold: int | None = None
+    timeout_seconds: int | None = None
+    success_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -292,26 +312,58 @@ class Resources:
     memory: str | None = None
     limit_cpu: str | None = None
     limit_memory: str | None = None
+    ephemeral_storage: str | None = None
+    limit_ephemeral_storage: str | None = None
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """An emptyDir: empty when the pod starts, gone with it."""
+
+    size_limit: str | None = None
+    medium: Literal["Memory"] | None = None
 
 
 @dataclass(frozen=True)
 class VolumeMount:
-    volume: str
+    volume: str  # a Volume's name, or a scratch volume's name when ``scratch`` is set
     mount_path: str
     read_only: bool = False
     sub_path: str | None = None
+    scratch: Scratch | None = None
 
 
 @dataclass(frozen=True)
 class Strategy:
     max_surge: str | int = "25%"
     max_unavailable: str | int = 0
+    type: Literal["RollingUpdate", "Recreate", "OnDelete"] = "RollingUpdate"
+    partition: int | None = None  # stateful apps: only ordinals at or above it are updated
+
+
+@dataclass(frozen=True)
+class Container:
+    """An init container or a sidecar of an App (the App's own container is the App itself)."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    working_dir: str | None = None
+    env: tuple[EnvVar, ...] = ()
+    resources: Resources | None = None
+    volumes: tuple[VolumeMount, ...] = ()
+    files: tuple[FileMount, ...] = ()
+    security: SecurityContext | None = None
+    ports: tuple[Port, ...] = ()
+    probes: Probes = field(default_factory=Probes)
 
 
 @dataclass(frozen=True)
 class Canary:
     image: str
-    weight: int  # percent of replicas on the canary track, 0-100
+    weight: int  # percent of the traffic of the App's domains sent to the canary track, 0-100
+    replicas: int = 1  # pods of the canary track (its floor when the App is autoscaled)
 
 
 @dataclass(frozen=True)
@@ -332,9 +384,69 @@ class App:
     stateful: bool = False
     strategy: Strategy | None = None
     canary: Canary | None = None
+    working_dir: str | None = None
+    files: tuple[FileMount, ...] = ()
+    init_containers: tuple[Container, ...] = ()
+    sidecars: tuple[Container, ...] = ()
+    security: SecurityContext | None = None
+    service_account: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    scheduling: Scheduling = field(default_factory=Scheduling)
+    termination_grace_seconds: int | None = None
+    pre_stop: PreStop | None = None
+    expose: Expose | None = None
     #: the Template it was instantiated from, if any (fields above are already filled in)
     template: str | None = None
     parameters: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+@dataclass(frozen=True)
+class Job:
+    """Batch work: runs once (a Kubernetes Job) or on ``schedule`` (a CronJob), to completion.
+
+    Its pod has the shape of an App's (the fields with an App's names mean the same) without what
+    serves traffic: no ports, probes, domains or replicas.
+    """
+
+    metadata: Metadata
+    source: SourceRef
+    tenant: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    working_dir: str | None = None
+    env: tuple[EnvVar, ...] = ()
+    resources: Resources | None = None
+    volumes: tuple[VolumeMount, ...] = ()
+    files: tuple[FileMount, ...] = ()
+    init_containers: tuple[Container, ...] = ()
+    sidecars: tuple[Container, ...] = ()
+    security: SecurityContext | None = None
+    service_account: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    scheduling: Scheduling = field(default_factory=lambda: Scheduling(spread="none"))
+    termination_grace_seconds: int | None = None
+    schedule: str | None = None  # five-field cron; None: run once
+    timezone: str = "UTC"
+    concurrency: Literal["Forbid", "Allow", "Replace"] = "Forbid"
+    starting_deadline_seconds: int = 3600
+    keep_succeeded: int = 3
+    keep_failed: int = 3
+    suspend: bool = False
+    retries: int = 3
+    active_deadline_seconds: int | None = None
+    completions: int | None = None
+    parallelism: int | None = None
+    restart_policy: Literal["Never", "OnFailure"] = "Never"
+    # What a pod template has in common with an App's: a Job serves nothing.
+    ports: tuple[Port, ...] = ()
+    probes: Probes = field(default_factory=Probes)
+    pre_stop: PreStop | None = None
 
     @property
     def name(self) -> str:
@@ -366,6 +478,8 @@ class Volume:
     deletion_policy: DeletionPolicy = "Retain"
     backup: Backup | None = None
     restore_snapshot: str | None = None
+    #: one claim per replica of the stateful App that mounts it (volumeClaimTemplates)
+    per_replica: bool = False
 
     @property
     def name(self) -> str:
@@ -374,11 +488,12 @@ class Volume:
 
 @dataclass(frozen=True)
 class NetworkRule:
-    """Allow traffic to ``to_app`` of ``to_tenant`` from ``from_app`` of ``from_tenant``.
+    """One allowed flow of a Policy: to ``to_app`` of ``to_tenant`` from ``from_app`` of ``from_tenant``.
 
     One side is always the policy's own tenant (the default of both ``*_tenant``): a rule into it
-    is the ingress half, a rule out of it to another tenant the egress half. An app ``None``
-    means every app of that tenant. ``ports`` empty means every port of the target.
+    is the ingress half, a rule out of it (to another tenant, or to the address ranges ``cidrs``
+    minus ``except_cidrs``, which stand for ``host`` when the rule names one) the egress half. An
+    app ``None`` means every app of that tenant. ``ports`` empty means every port of the target.
     """
 
     to_app: str | None
@@ -386,6 +501,17 @@ class NetworkRule:
     from_app: str | None = None
     ports: tuple[int, ...] = ()
     to_tenant: str = ""  # "" : the policy's own tenant
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    cidrs: tuple[str, ...] = ()
+    except_cidrs: tuple[str, ...] = ()
+    host: str | None = None
+
+    def target_tenant(self, policy_tenant: str) -> str:
+        return self.to_tenant or policy_tenant
+
+    def is_egress(self, policy_tenant: str) -> bool:
+        """Whether the rule lets the policy's tenant out (to another tenant or to addresses)."""
+        return bool(self.cidrs) or self.target_tenant(policy_tenant) != policy_tenant
 
 
 @dataclass(frozen=True)
@@ -406,6 +532,8 @@ class Policy:
     tenant: str
     network: tuple[NetworkRule, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
+    #: apps of the tenant that accept only what a rule allows (not the rest of the tenant)
+    closed: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -502,6 +630,12 @@ class PlatformModel:
     autoscalings: tuple[Autoscaling, ...] = ()
     notification_lists: tuple[NotificationList, ...] = ()
     templates: tuple[Template, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    #: tenants' Secrets, encrypted (decrypted only when rendering)
+    secrets: tuple[SealedSecret, ...] = ()
+    #: the escape hatch: tenants' raw manifests, and patches to what is rendered
+    manifests: tuple[Manifest, ...] = ()
+    patches: tuple[Patch, ...] = ()
     api_version: str = API_VERSION
 
     def tenant(self, name: str) -> Tenant | None:
@@ -509,6 +643,9 @@ class PlatformModel:
 
     def apps_of(self, tenant: str) -> tuple[App, ...]:
         return tuple(a for a in self.apps if a.tenant == tenant)
+
+    def jobs_of(self, tenant: str) -> tuple[Job, ...]:
+        return tuple(j for j in self.jobs if j.tenant == tenant)
 
     def volumes_of(self, tenant: str) -> tuple[Volume, ...]:
         return tuple(v for v in self.volumes if v.tenant == tenant)

@@ -19,6 +19,14 @@ APP_LABEL = f"{API_GROUP}/app"
 TRACK_LABEL = f"{API_GROUP}/track"
 
 
+#: On Jobs and CronJobs (and the Jobs and pods a CronJob makes): the Dockyard Job they run.
+JOB_LABEL = f"{API_GROUP}/job"
+
+
+#: On claims: the Volume they hold the data of (one claim, or one per replica, or a restored copy).
+VOLUME_LABEL = f"{API_GROUP}/volume"
+
+
 #: The ``Kind/name`` of the document an object was rendered from (its tenant is a label).
 SOURCE_ANNOTATION = f"{API_GROUP}/source"
 

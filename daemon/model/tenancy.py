@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from daemon import API_GROUP
+from daemon.model.workload import ServiceType
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
@@ -33,7 +34,12 @@ RESERVED_ANNOTATION_PREFIX: Final = f"{API_GROUP}/"
 SYSTEM_SUBJECT_PREFIX: Final = "system:"
 
 #: The tenant document kinds, the ones the guardrails speak about.
-TENANT_DOCUMENT_KINDS: Final = ("Tenant", "App", "Volume", "Policy", "Autoscaling")
+TENANT_DOCUMENT_KINDS: Final = ("Tenant", "App", "Volume", "Policy", "Autoscaling", "Job")
+
+#: What the annotation rules call a raw manifest (tenants/<t>/manifests/) and the annotations a
+#: Patch adds or changes: the escape hatch carries annotations onto objects as documents do.
+MANIFEST_RULE_KIND: Final = "Manifest"
+PATCH_RULE_KIND: Final = "Patch"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,10 @@ class Guardrails:
     members: tuple[MemberRule, ...] = (MemberRule("User", ("*",)), MemberRule("Group", ("*",)))
     quota: QuotaRules = field(default_factory=QuotaRules)
     annotations: tuple[AnnotationRule, ...] = ()
+    #: Service types besides ClusterIP that Apps may ask for (App spec.expose)
+    allowed_service_types: tuple[ServiceType, ...] = ()
+    #: kinds tenants may write as raw manifests in tenants/<t>/manifests/ ("Kind" or "group/Kind")
+    allowed_manifest_kinds: tuple[str, ...] = ()
 
     def reserving(self, namespace: str, extra: Iterable[str] = ()) -> str | None:
         """The reserved name or pattern that ``namespace`` falls under, if any.

@@ -28,7 +28,7 @@ METRICS_GRACE = timedelta(minutes=5)
 
 #: Kinds whose health is worth waiting for; everything else is healthy once it exists.
 WATCHED_KINDS = frozenset(
-    {"Deployment", "StatefulSet", "DaemonSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler"}
+    {"Deployment", "StatefulSet", "DaemonSet", "PersistentVolumeClaim", "HorizontalPodAutoscaler", "Job", "CronJob"}
 )
 
 
@@ -88,6 +88,10 @@ def assess(ref: ObjRef, obj: Mapping[str, Any], now: datetime | None = None) -> 
         return Health(ref, "progressing", f"{phase}: waiting for the storage class to provision a volume")
     if kind == "HorizontalPodAutoscaler":
         return _autoscaler(ref, obj, now)
+    if kind == "Job":
+        return _job(ref, obj)
+    if kind == "CronJob":
+        return _cron_job(ref, obj)
     if kind == "Namespace":
         phase = obj.get("status", {}).get("phase", "Active")
         return Health(ref, "healthy" if phase == "Active" else "progressing", phase)
@@ -140,16 +144,31 @@ def _deployment(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
 
 
 def _stateful_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """Rolled out and ready. A partitioned rollout is done once the ordinals at or above the
+    partition run the new revision (the others wait for the partition to come down); with
+    OnDelete, pods change only when someone deletes them, so a pending update is not a rollout."""
     spec, status = obj.get("spec", {}), obj.get("status", {})
     if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
         return Health(ref, "progressing", "waiting for the controller to see the new spec")
     want = spec.get("replicas", 1)
     ready = status.get("readyReplicas", 0)
-    if status.get("updateRevision") and status.get("currentRevision") != status.get("updateRevision"):
-        return Health(ref, "progressing", f"rolling out: {status.get('updatedReplicas', 0)} of {want} updated")
+    updated = status.get("updatedReplicas", 0)
+    strategy = spec.get("updateStrategy") or {}
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    pending = bool(status.get("updateRevision")) and status.get("currentRevision") != status.get("updateRevision")
+    note = ""
+    if pending and strategy.get("type") == "OnDelete":
+        note = f"; {want - updated} pod(s) take the new revision when deleted (OnDelete)"
+    elif pending and partition > 0:
+        target = max(want - partition, 0)
+        if updated < target:
+            return Health(ref, "progressing", f"rolling out: {updated} of {target} updated (partition {partition})")
+        note = f"; partition {partition}: {updated} of {want} on the new revision"
+    elif pending:
+        return Health(ref, "progressing", f"rolling out: {updated} of {want} updated")
     if ready < want:
         return Health(ref, "progressing", f"{ready} of {want} replicas ready")
-    return Health(ref, "healthy", f"{ready}/{want} ready")
+    return Health(ref, "healthy", f"{ready}/{want} ready{note}")
 
 
 def _daemon_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
@@ -167,3 +186,35 @@ def _daemon_set(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
     if available < want:
         return Health(ref, "progressing", f"{available} of {want} nodes have an available pod")
     return Health(ref, "healthy", f"{available}/{want} nodes")
+
+
+def _job(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """The outcome of the run: a Job that still runs is healthy (an apply does not wait for batch
+    work), one that failed is degraded until a new run replaces it."""
+    status = obj.get("status", {})
+    complete, failed = _condition(obj, "Complete"), _condition(obj, "Failed")
+    if complete is not None and complete.get("status") == "True":
+        return Health(ref, "healthy", "succeeded")
+    if failed is not None and failed.get("status") == "True":
+        return Health(ref, "degraded", f"failed: {failed.get('reason', '')}: {failed.get('message', '')}")
+    if obj.get("spec", {}).get("suspend"):
+        return Health(ref, "healthy", "suspended")
+    done = status.get("succeeded", 0)
+    want = obj.get("spec", {}).get("completions", 1)
+    return Health(ref, "healthy", f"running: {status.get('active', 0)} active, {done} of {want} done")
+
+
+def _cron_job(ref: ObjRef, obj: Mapping[str, Any]) -> Health:
+    """The outcome of the last run: its schedule time against the last success."""
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if spec.get("suspend"):
+        return Health(ref, "healthy", "suspended")
+    scheduled, succeeded = status.get("lastScheduleTime"), status.get("lastSuccessfulTime")
+    if not scheduled:
+        return Health(ref, "healthy", "waiting for its first run")
+    if status.get("active"):
+        return Health(ref, "healthy", f"running (started for {scheduled})")
+    # RFC 3339 times in UTC, as the API server writes them, compare as text.
+    if succeeded and str(succeeded) >= str(scheduled):
+        return Health(ref, "healthy", f"the last run succeeded at {succeeded}")
+    return Health(ref, "degraded", f"the last run (scheduled {scheduled}) did not succeed")

@@ -2,8 +2,10 @@
 
 The inventory is the set of objects the last successful apply left in the cluster. An object in
 the inventory that the new desired state no longer contains is stale: it is pruned unless it is
-a volume or a namespace whose deletion policy is ``Retain`` (the default), and the whole prune is
-held when it would delete more than ``max_fraction`` of the inventory at once.
+a volume or a namespace whose deletion policy is ``Retain`` (the default), or the claim of a
+Volume that still has a claim (a restore moved its data to a new one: the data it replaced is
+kept whatever the policy), and the whole prune is held when it would delete more than
+``max_fraction`` of the inventory at once.
 
 It is kept in pieces, so that no object grows with the platform and a tenant's inventory lives
 with the tenant: the objects of each namespace are listed in a ConfigMap in that namespace, and
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.model.labels import DELETION_POLICY_ANNOTATION, MANAGED_BY, MANAGER_NAME
+from daemon.model.labels import DELETION_POLICY_ANNOTATION, MANAGED_BY, MANAGER_NAME, VOLUME_LABEL
 from daemon.model.refs import ObjRef
 
 #: Kinds that hold data or everything else; pruned only when their policy says ``Delete``.
@@ -154,8 +156,10 @@ def plan_prune(
     *,
     max_fraction: float,
     allow_mass_prune: bool = False,
+    volumes_with_claims: frozenset[tuple[str, str]] = frozenset(),
 ) -> PrunePlan:
-    """Decide which stale objects to delete. ``live`` holds the stale objects that still exist."""
+    """Decide which stale objects to delete. ``live`` holds the stale objects that still exist;
+    ``volumes_with_claims`` the (namespace, Volume) pairs the desired state still has a claim for."""
     stale = sorted(inventory.entries - set(desired))
     delete: list[ObjRef] = []
     retain: list[tuple[ObjRef, str]] = []
@@ -165,6 +169,10 @@ def plan_prune(
             continue  # already gone
         if not is_owned(obj):
             retain.append((ref, f"no longer labelled {MANAGED_BY}={MANAGER_NAME}; someone else owns it now"))
+            continue
+        volume = (obj.get("metadata", {}).get("labels") or {}).get(VOLUME_LABEL)
+        if ref.kind == "PersistentVolumeClaim" and (ref.namespace, volume) in volumes_with_claims:
+            retain.append((ref, f"the data Volume {volume} had before its restore: kept, never pruned"))
             continue
         policy = (obj.get("metadata", {}).get("annotations") or {}).get(DELETION_POLICY_ANNOTATION, "Retain")
         if ref.kind in PROTECTED_KINDS and policy != "Delete":

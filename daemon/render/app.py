@@ -1,35 +1,22 @@
-"""An App becomes its workload (Deployment or StatefulSet), Service, Ingress and disruption budget.
+"""An App becomes its workload (Deployment or StatefulSet), Services, Ingress, disruption budget,
+the ConfigMap of its inline files and its ServiceAccount; a canary its own track (see
+:mod:`daemon.render.canary`: the traffic of the domains is split at the Ingress by weight).
 
-A canary is a second Deployment track (``dockyard.dev/track: canary``) behind the same Service,
-so traffic splits roughly by the share of replicas on each track. When an Autoscaling targets
-the app, the stable workload leaves ``spec.replicas`` out so the HPA alone owns it.
+When an Autoscaling targets the app, the workloads leave ``spec.replicas`` out so the HPAs alone
+own them.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from typing import Any
 
-from daemon.model.kinds import App, Autoscaling, Probe, Tenant, Volume
+from daemon.model.kinds import App, Autoscaling, Job, Port, Tenant, Volume
 from daemon.model.labels import TRACK_LABEL
-from daemon.model.quantity import parse_quantity
-from daemon.render.meta import object_meta, owner_labels, selector_labels
-from daemon.render.storage import claim_name
-
-
-def canary_split(replicas: int, weight: int) -> tuple[int, int]:
-    """(stable, canary) replica counts for a canary weight in percent.
-
-    A positive weight always gets at least one canary pod, and the stable track keeps at least
-    one pod unless the weight is 100.
-    """
-    if weight <= 0:
-        return replicas, 0
-    if weight >= 100:
-        return 0, max(replicas, 1)
-    canary = max(1, math.floor(replicas * weight / 100 + 0.5))
-    stable = max(1, replicas - canary)
-    return stable, canary
+from daemon.render.canary import canary_ingress, canary_name, canary_service, track_selector
+from daemon.render.meta import object_meta, selector_labels
+from daemon.render.pod import files_config_map, inline_files, pod_template
+from daemon.render.storage import claim_template
 
 
 def render_app(
@@ -43,8 +30,11 @@ def render_app(
     ingress_tls: bool,
 ) -> list[dict[str, Any]]:
     replicas = autoscaling.min_replicas if autoscaling else app.replicas
-    stable, canary = canary_split(replicas, app.canary.weight) if app.canary and not app.stateful else (replicas, 0)
+    canary = app.canary if not app.stateful else None
     objects: list[dict[str, Any]] = []
+    files = inline_files(app)
+    if files:
+        objects.append(_files(app, files, revision))
     if app.stateful:
         objects.append(_stateful_set(app, tenant, volumes, revision, None if autoscaling else app.replicas))
         objects.append(_service(app, revision, headless=True))
@@ -58,29 +48,67 @@ def render_app(
                 name=app.name,
                 image=app.image,
                 track="stable",
-                replicas=None if autoscaling else stable,
+                replicas=None if autoscaling else app.replicas,
             )
         )
-        if app.canary is not None and canary > 0:
+        if canary is not None:
             objects.append(
                 _deployment(
                     app,
                     tenant,
                     volumes,
                     revision,
-                    name=f"{app.name}-canary",
-                    image=app.canary.image,
+                    name=canary_name(app),
+                    image=canary.image,
                     track="canary",
-                    replicas=canary,
+                    replicas=None if autoscaling else canary.replicas,
                 )
             )
-    if app.ports:
-        objects.append(_service(app, revision, headless=False))
+    if service_ports(app):
+        service = _service(app, revision, headless=False)
+        objects.append(service)
+        if canary is not None:
+            objects.append(canary_service(service, app))
+        if app.expose is not None and app.expose.service is not None:
+            objects.append(_exposed_service(app, revision, app.expose.service))
     if app.domains and app.ports:
-        objects.append(_ingress(app, revision, ingress_class=ingress_class, tls=ingress_tls))
-    if replicas > 1:
+        ingress = _ingress(app, revision, ingress_class=ingress_class, tls=ingress_tls)
+        objects.append(ingress)
+        if canary is not None:
+            objects.append(canary_ingress(ingress, app, canary))
+    # A budget as soon as there can be two pods: evictions then take them one at a time.
+    if max(replicas, autoscaling.max_replicas if autoscaling else 0) > 1:
         objects.append(_pdb(app, revision))
     return objects
+
+
+def render_service_accounts(apps: Iterable[App | Job], revision: str) -> list[dict[str, Any]]:
+    """The ServiceAccounts Apps and Jobs run as, each once per tenant (several may share one)."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for app in apps:
+        if app.service_account is None or (app.tenant, app.service_account) in seen:
+            continue
+        meta = object_meta(
+            app.service_account, source=app.source, revision=revision, namespace=app.tenant, tenant=app.tenant
+        )
+        seen[(app.tenant, app.service_account)] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
+    return list(seen.values())
+
+
+def per_replica_volumes(app: App, volumes: dict[str, Volume]) -> list[Volume]:
+    """The ``perReplica`` Volumes a stateful App's containers mount, each once, in mount order."""
+    found: dict[str, Volume] = {}
+    for mounts in (app.volumes, *(c.volumes for c in (*app.init_containers, *app.sidecars))):
+        for mount in mounts:
+            volume = volumes.get(mount.volume) if mount.scratch is None else None
+            if volume is not None and volume.per_replica:
+                found.setdefault(volume.name, volume)
+    return list(found.values())
+
+
+def service_ports(app: App) -> tuple[Port, ...]:
+    """The ports of the App's Service: its own container's, then its sidecars'."""
+    return (*app.ports, *(p for sidecar in app.sidecars for p in sidecar.ports))
 
 
 def _meta(app: App, name: str, revision: str, **kwargs: Any) -> dict[str, Any]:
@@ -96,121 +124,13 @@ def _meta(app: App, name: str, revision: str, **kwargs: Any) -> dict[str, Any]:
     )
 
 
-def _probe(probe: Probe, default_port: str | int | None) -> dict[str, Any]:
-    rendered: dict[str, Any]
-    if probe.http is not None:
-        rendered = {"httpGet": {"path": probe.http, "port": probe.port if probe.port is not None else default_port}}
-    elif probe.tcp is not None:
-        rendered = {"tcpSocket": {"port": probe.tcp}}
-    else:
-        rendered = {"exec": {"command": list(probe.command)}}
-    for field, value in (
-        ("initialDelaySeconds", probe.initial_delay_seconds),
-        ("periodSeconds", probe.period_seconds),
-        ("failureThreshold", probe.failure_threshold),
-    ):
-        if value is not None:
-            rendered[field] = value
-    return rendered
-
-
-def _env(app: App) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = []
-    for var in app.env:
-        if var.secret_ref is not None:
-            ref = {"name": var.secret_ref.name, "key": var.secret_ref.key}
-            env.append({"name": var.name, "valueFrom": {"secretKeyRef": ref}})
-        elif var.config_map_ref is not None:
-            ref = {"name": var.config_map_ref.name, "key": var.config_map_ref.key}
-            env.append({"name": var.name, "valueFrom": {"configMapKeyRef": ref}})
-        else:
-            env.append({"name": var.name, "value": var.value or ""})
-    return env
-
-
-def _resources(app: App, tenant: Tenant) -> dict[str, Any]:
-    res = app.resources
-    if res is None:
-        return {}
-    requests = {k: v for k, v in (("cpu", res.cpu), ("memory", res.memory)) if v is not None}
-    limits = {k: v for k, v in (("cpu", res.limit_cpu), ("memory", res.limit_memory)) if v is not None}
-    defaults = tenant.limits
-    default_limits = {"cpu": defaults.default_cpu, "memory": defaults.default_memory} if defaults else {}
-    for resource, request in requests.items():
-        default = default_limits.get(resource)
-        if resource not in limits and default is not None and parse_quantity(request) > parse_quantity(default):
-            # The namespace's LimitRange would give this container its default limit, below the
-            # request, and the API server would refuse every pod; a limit equal to the request
-            # is what the team asked for at least.
-            limits[resource] = request
-    out: dict[str, Any] = {}
-    if requests:
-        out["requests"] = requests
-    if limits:
-        out["limits"] = limits
-    return out
-
-
-def _container(app: App, tenant: Tenant, image: str) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": app.name, "image": image}
-    if app.command:
-        container["command"] = list(app.command)
-    if app.args:
-        container["args"] = list(app.args)
-    if app.ports:
-        container["ports"] = [{"name": p.name, "containerPort": p.port, "protocol": p.protocol} for p in app.ports]
-    env = _env(app)
-    if env:
-        container["env"] = env
-    resources = _resources(app, tenant)
-    if resources:
-        container["resources"] = resources
-    default_port: str | int | None = app.ports[0].name if app.ports else None
-    for field, probe in (
-        ("readinessProbe", app.probes.readiness),
-        ("livenessProbe", app.probes.liveness),
-        ("startupProbe", app.probes.startup),
-    ):
-        if probe is not None:
-            container[field] = _probe(probe, default_port)
-    if app.volumes:
-        mounts = []
-        for mount in app.volumes:
-            rendered: dict[str, Any] = {"name": mount.volume, "mountPath": mount.mount_path}
-            if mount.read_only:
-                rendered["readOnly"] = True
-            if mount.sub_path:
-                rendered["subPath"] = mount.sub_path
-            mounts.append(rendered)
-        container["volumeMounts"] = mounts
-    if tenant.pod_security == "restricted":
-        # Pods that break the namespace's enforced level are refused at creation, long after the
-        # apply looked fine; render what "restricted" demands instead.
-        container["securityContext"] = {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "runAsNonRoot": True,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        }
-    return container
-
-
-def _pod_template(app: App, tenant: Tenant, volumes: dict[str, Volume], image: str, track: str) -> dict[str, Any]:
-    labels = dict(app.metadata.labels)
-    labels.update(owner_labels(app.tenant, app.name))
-    labels[TRACK_LABEL] = track
-    spec: dict[str, Any] = {"containers": [_container(app, tenant, image)]}
-    if app.volumes:
-        spec["volumes"] = [
-            {
-                "name": m.volume,
-                "persistentVolumeClaim": {
-                    "claimName": claim_name(volumes[m.volume]) if m.volume in volumes else m.volume
-                },
-            }
-            for m in app.volumes
-        ]
-    return {"metadata": {"labels": labels}, "spec": spec}
+def _files(app: App, files: dict[str, str], revision: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(app, files_config_map(app), revision),
+        "data": dict(sorted(files.items())),
+    }
 
 
 def _deployment(
@@ -229,15 +149,15 @@ def _deployment(
     if replicas is not None:
         spec["replicas"] = replicas
     spec["selector"] = {"matchLabels": selector}
-    if app.strategy is not None:
+    strategy = app.strategy
+    if strategy is not None and strategy.type == "Recreate":
+        spec["strategy"] = {"type": "Recreate"}
+    elif strategy is not None:
         spec["strategy"] = {
             "type": "RollingUpdate",
-            "rollingUpdate": {
-                "maxSurge": app.strategy.max_surge,
-                "maxUnavailable": app.strategy.max_unavailable,
-            },
+            "rollingUpdate": {"maxSurge": strategy.max_surge, "maxUnavailable": strategy.max_unavailable},
         }
-    spec["template"] = _pod_template(app, tenant, volumes, image, track)
+    spec["template"] = pod_template(app, tenant, volumes, image, track)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -250,12 +170,26 @@ def _stateful_set(
     app: App, tenant: Tenant, volumes: dict[str, Volume], revision: str, replicas: int | None
 ) -> dict[str, Any]:
     selector = {**selector_labels(app.name), TRACK_LABEL: "stable"}
+    templated = per_replica_volumes(app, volumes)
     spec: dict[str, Any] = {}
     if replicas is not None:
         spec["replicas"] = replicas
     spec["serviceName"] = f"{app.name}-headless"
     spec["selector"] = {"matchLabels": selector}
-    spec["template"] = _pod_template(app, tenant, volumes, app.image, "stable")
+    strategy = app.strategy
+    if strategy is not None and strategy.type == "OnDelete":
+        spec["updateStrategy"] = {"type": "OnDelete"}
+    elif strategy is not None and strategy.partition is not None:
+        spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": strategy.partition}}
+    spec["template"] = pod_template(
+        app, tenant, volumes, app.image, "stable", templated=[v.name for v in templated], per_revision=False
+    )
+    if templated:
+        spec["volumeClaimTemplates"] = [claim_template(v) for v in templated]
+        # The claims hold the data: scaling down keeps them; deleting the App follows the Volumes'
+        # deletion policy (validation gives a StatefulSet's per-replica Volumes one policy).
+        deleted = "Delete" if all(v.deletion_policy == "Delete" for v in templated) else "Retain"
+        spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": deleted, "whenScaled": "Retain"}
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -264,16 +198,43 @@ def _stateful_set(
     }
 
 
+def _service_port(port: Port, *, node_port: bool) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"name": port.name, "port": port.exposed, "targetPort": port.name}
+    rendered["protocol"] = port.protocol
+    if node_port and port.node_port is not None:
+        rendered["nodePort"] = port.node_port
+    return rendered
+
+
 def _service(app: App, revision: str, *, headless: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {"selector": selector_labels(app.name)}
+    # With a canary, the App's Service is the stable track's: the canary gets its share at the Ingress.
+    selector = track_selector(app, "stable") if app.canary and not app.stateful and not headless else None
+    spec: dict[str, Any] = {"selector": selector or selector_labels(app.name)}
+    ports = service_ports(app)
+    exposed_here = not headless and app.expose is not None and app.expose.service is None
     if headless:
         spec["clusterIP"] = "None"
         # Stateful peers must find each other before they are ready (e.g. to form a cluster).
         spec["publishNotReadyAddresses"] = True
-    spec["ports"] = [{"name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol} for p in app.ports]
-    if headless and not app.ports:
+    elif exposed_here:
+        assert app.expose is not None
+        spec["type"] = app.expose.type
+        if app.expose.source_ranges:
+            spec["loadBalancerSourceRanges"] = list(app.expose.source_ranges)
+    spec["ports"] = [_service_port(p, node_port=exposed_here) for p in ports]
+    if headless and not ports:
         spec["ports"] = [{"name": "none", "port": 1, "targetPort": 1, "protocol": "TCP"}]
     name = f"{app.name}-headless" if headless else app.name
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(app, name, revision), "spec": spec}
+
+
+def _exposed_service(app: App, revision: str, name: str) -> dict[str, Any]:
+    """A Service of its own for a LoadBalancer or NodePort exposure; the App's stays ClusterIP."""
+    assert app.expose is not None
+    spec: dict[str, Any] = {"type": app.expose.type, "selector": selector_labels(app.name)}
+    if app.expose.source_ranges:
+        spec["loadBalancerSourceRanges"] = list(app.expose.source_ranges)
+    spec["ports"] = [_service_port(p, node_port=True) for p in service_ports(app)]
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(app, name, revision), "spec": spec}
 
 

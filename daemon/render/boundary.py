@@ -3,8 +3,10 @@
 The loader already refuses what the guardrails forbid; this is the second line, so that a gap in
 validation (or a renderer that names the wrong namespace) is still no way out of a tenant:
 
-* :func:`confine` drops annotations the platform does not allow on a tenant document's kind
-  (and every ``dockyard.dev/`` label or annotation a document brings) before anything is rendered;
+* :func:`confine` drops annotations the platform does not allow on a tenant document's kind (an
+  App's podAnnotations included), and every ``dockyard.dev/`` label or annotation a document
+  brings, before anything is rendered (raw manifests and patches: ``render.manifests``,
+  ``render.patches``);
 * :func:`boundary_problems` refuses an object rendered from ``tenants/<t>/`` that is not in
   namespace ``<t>`` (or is cluster-scoped, other than the Namespace ``<t>`` itself), and two
   objects with the same identity, naming both sources; objects carry only their document's
@@ -19,7 +21,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from daemon.errors import Problem
-from daemon.model.kinds import PlatformModel
+from daemon.model.kinds import App, PlatformModel
 from daemon.model.refs import Metadata, ObjRef
 from daemon.model.tenancy import RESERVED_ANNOTATION_PREFIX, Guardrails, tenant_of_source
 from daemon.render.meta import objref
@@ -38,10 +40,11 @@ def confine(model: PlatformModel) -> PlatformModel:
     return replace(
         model,
         tenants=each("Tenant", model.tenants),
-        apps=each("App", model.apps),
+        apps=tuple(_pod_annotations_confined(a, rules) for a in each("App", model.apps)),
         volumes=each("Volume", model.volumes),
         policies=each("Policy", model.policies),
         autoscalings=each("Autoscaling", model.autoscalings),
+        jobs=each("Job", model.jobs),
     )
 
 
@@ -64,6 +67,12 @@ def _origin(obj: Mapping[str, Any], known: Documents) -> tuple[str | None, str, 
     if source is None:
         return tenant or None, document, 0
     return tenant_of_source(source.file), source.file, source.line
+
+
+def _pod_annotations_confined(app: App, rules: Guardrails) -> App:
+    """An App's podAnnotations reach its pods: the rules for App documents apply to them too."""
+    kept = {k: v for k, v in app.pod_annotations.items() if rules.annotation_allowed("App", k)}
+    return app if kept == app.pod_annotations else replace(app, pod_annotations=kept)
 
 
 def boundary_problems(objects: Iterable[Mapping[str, Any]], known: Documents) -> list[Problem]:

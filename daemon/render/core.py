@@ -8,12 +8,18 @@ from typing import Any
 
 from daemon.errors import ValidationFailed
 from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule, Volume
-from daemon.render.app import render_app
+from daemon.model.secrets import SecretData
+from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.boundary import boundary_problems, confine
+from daemon.render.canary import canary_autoscaler
+from daemon.render.job import render_job
 from daemon.render.logging import render_logging
+from daemon.render.manifests import render_manifests
 from daemon.render.network import render_network
+from daemon.render.patches import apply_patches
 from daemon.render.provenance import documents
+from daemon.render.secrets import render_secrets
 from daemon.render.storage import render_storage_classes, render_volume
 from daemon.render.tenant import render_tenant
 
@@ -62,15 +68,19 @@ def render(
     model: PlatformModel,
     revision: str = "",
     schedules: Mapping[tuple[str, str], ScaleSchedule] | None = None,
+    secrets: Mapping[tuple[str, str], SecretData] | None = None,
 ) -> list[KubeObject]:
     """Every object the model asks for, in apply order (stable within a stage).
 
     ``schedules`` holds the scheduled scaling in force (by tenant and Autoscaling name): the
-    caller decides what "now" is, so rendering stays a pure function of its arguments.
-    Raises :class:`ValidationFailed` when two documents render the same object, or a tenant's
-    document an object outside its namespace (see ``render.boundary``).
+    caller decides what "now" is, so rendering stays a pure function of its arguments. ``secrets``
+    holds the decrypted values of the model's encrypted Secrets (by tenant and name): the caller
+    has the key; a Secret without its values is a :class:`ValidationFailed`.
+    Raises :class:`ValidationFailed` too when two documents render the same object, or a tenant's
+    document (an App, a raw manifest, a patched object...) an object outside its namespace (see
+    ``render.boundary``).
     """
-    objects = _render(confine(model), revision, schedules or {})
+    objects = _render(confine(model), revision, schedules or {}, secrets or {})
     problems = boundary_problems(objects, documents(model))
     if problems:
         raise ValidationFailed(problems)
@@ -78,7 +88,10 @@ def render(
 
 
 def _render(
-    model: PlatformModel, revision: str, schedules: Mapping[tuple[str, str], ScaleSchedule]
+    model: PlatformModel,
+    revision: str,
+    schedules: Mapping[tuple[str, str], ScaleSchedule],
+    secrets: Mapping[tuple[str, str], SecretData],
 ) -> list[KubeObject]:
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
@@ -94,8 +107,12 @@ def _render(
     for tenant in model.tenants:
         objects.extend(render_tenant(tenant, revision))
     objects.extend(render_network(model, revision))
+    if model.secrets:
+        objects.extend(render_secrets(model.secrets, secrets, revision))
     for volume in model.volumes:
-        objects.append(render_volume(volume, revision))
+        if not volume.per_replica:  # those are claim templates of their StatefulSet
+            objects.append(render_volume(volume, revision))
+    objects.extend(render_service_accounts((*model.apps, *model.jobs), revision))
     for app in model.apps:
         tenant = tenants[app.tenant]
         volumes = volumes_by_tenant.get(app.tenant, {})
@@ -114,5 +131,14 @@ def _render(
             )
         )
         if scaling is not None:
-            objects.append(render_autoscaling(scaling, app, revision))
-    return objects
+            hpa = render_autoscaling(scaling, app, revision)
+            objects.append(hpa)
+            if app.canary is not None and not app.stateful:
+                objects.append(canary_autoscaler(hpa, app, scaling, app.canary, revision))
+    for job in model.jobs:
+        objects.extend(
+            render_job(job, tenants[job.tenant], {v.name: v for v in model.volumes_of(job.tenant)}, revision)
+        )
+    # The escape hatch comes last: raw manifests next to what is rendered, then patches on it.
+    objects.extend(render_manifests(model.manifests, objects, revision, platform.tenancy))
+    return apply_patches(objects, model.patches, rules=platform.tenancy)

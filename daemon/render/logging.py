@@ -85,7 +85,24 @@ def render_logging(platform: Platform, revision: str) -> list[dict[str, Any]]:
             "data": {CONFIG_FILE: text},
         },
         _daemon_set(platform, revision, ns, logging.image, agent, digest),
+        _network_policy(platform, revision, ns),
     ]
+
+
+def _network_policy(platform: Platform, revision: str, ns: str) -> dict[str, Any]:
+    """The agent takes no traffic but its metrics port and may send anywhere (its outputs are
+    the platform's to choose, and the API server's address is the cluster's)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(platform, AGENT, revision, ns),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": AGENT}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
+            "egress": [{}],
+        },
+    }
 
 
 def _env(agent: AgentConfig) -> list[dict[str, Any]]:
@@ -107,7 +124,11 @@ def _daemon_set(
         "ports": [{"name": "http", "containerPort": HTTP_PORT}],
         "livenessProbe": {**probe, "initialDelaySeconds": 30},
         "readinessProbe": {"httpGet": {"path": "/", "port": "http"}},
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "imagePullPolicy": "Always",
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "16Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+        },
         "securityContext": {
             "runAsUser": 0,
             "allowPrivilegeEscalation": False,

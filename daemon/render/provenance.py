@@ -26,7 +26,8 @@ def documents(model: PlatformModel) -> dict[tuple[str, str], SourceRef]:
     found: dict[tuple[str, str], SourceRef] = {("", model.platform.source.document): model.platform.source}
     for tenant in model.tenants:
         found[(tenant.name, tenant.source.document)] = tenant.source
-    for group in (model.apps, model.volumes, model.policies, model.autoscalings):
+    groups = (model.apps, model.volumes, model.policies, model.autoscalings, model.jobs, model.secrets, model.manifests)
+    for group in groups:
         for item in group:
             found[(item.tenant, item.source.document)] = item.source
     return {key: source for key, source in found.items() if key[1]}

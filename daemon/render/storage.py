@@ -1,9 +1,11 @@
-"""Volumes become PersistentVolumeClaims; the platform's classes become StorageClasses and
-VolumeSnapshotClasses (Ceph RBD / CephFS CSI in production).
+"""Volumes become PersistentVolumeClaims (or, ``perReplica``, claim templates of the StatefulSet
+that mounts them); the platform's classes become StorageClasses and VolumeSnapshotClasses (Ceph
+RBD / CephFS CSI in production).
 
 A restore never overwrites data: it renders a new claim named after the snapshot, with the
-snapshot as its data source, and apps mount that claim. The old claim is left in place (its
-deletion policy still applies), so a rollback of the rollback is one commit away.
+snapshot as its data source, and apps mount that claim. The old claim is kept whatever the
+Volume's deletion policy (the prune keeps every claim of a Volume that still has one, see
+:func:`daemon.policy.inventory.plan_prune`), so a rollback of the rollback is one commit away.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import hashlib
 from typing import Any
 
 from daemon.model.kinds import Platform, StorageClassDef, Volume
-from daemon.model.labels import DELETION_POLICY_ANNOTATION
-from daemon.render.meta import object_meta
+from daemon.model.labels import DELETION_POLICY_ANNOTATION, VOLUME_LABEL
+from daemon.render.meta import object_meta, owner_labels
 
 SNAPSHOT_API = "snapshot.storage.k8s.io"
 
@@ -49,10 +51,24 @@ def render_volume(volume: Volume, revision: str) -> dict[str, Any]:
         namespace=volume.tenant,
         tenant=volume.tenant,
         user=volume.metadata,
-        extra_labels={"dockyard.dev/volume": volume.name},
+        extra_labels={VOLUME_LABEL: volume.name},
         extra_annotations=annotations,
     )
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
+
+
+def claim_template(volume: Volume) -> dict[str, Any]:
+    """A StatefulSet volumeClaimTemplate from a ``perReplica`` Volume: each replica gets a claim
+    ``<volume>-<app>-<ordinal>`` of this size and class, labelled like a Volume's claim."""
+    labels = {**owner_labels(volume.tenant), VOLUME_LABEL: volume.name}
+    return {
+        "metadata": {"name": volume.name, "labels": labels},
+        "spec": {
+            "accessModes": [volume.access_mode],
+            "storageClassName": volume.storage_class,
+            "resources": {"requests": {"storage": volume.size}},
+        },
+    }
 
 
 def render_storage_classes(platform: Platform, revision: str) -> list[dict[str, Any]]:

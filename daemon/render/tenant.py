@@ -89,6 +89,8 @@ def _limit_range(tenant: Tenant, revision: str) -> dict[str, Any]:
         defaults["cpu"] = limits.default_cpu
     if limits.default_memory is not None:
         defaults["memory"] = limits.default_memory
+    if limits.default_ephemeral_storage is not None:
+        defaults["ephemeral-storage"] = limits.default_ephemeral_storage
     # The same values serve as request and limit defaults so that quota-counted requests are
     # always present, even on containers that declare nothing.
     item = {"type": "Container", "default": dict(defaults), "defaultRequest": dict(defaults)}

@@ -31,11 +31,14 @@ from daemon.engine.apply import ResourceManager, slim_live
 from daemon.engine.backups import BackupManager
 from daemon.engine.clusterhealth import INTERVAL_SECONDS as HEALTH_INTERVAL_SECONDS
 from daemon.engine.clusterhealth import ClusterWatcher
+from daemon.engine.jobs import INTERVAL_SECONDS as JOB_CHECK_SECONDS
+from daemon.engine.jobs import JobMonitor
 from daemon.engine.mr_review import MergeRequestReviewer
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
 from daemon.engine.scaling import INTERVAL_SECONDS as SCALING_INTERVAL_SECONDS
 from daemon.engine.scaling import ScalingWatcher
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler, Debounced
+from daemon.engine.secrets import SecretOpener
 from daemon.errors import DockyardError
 from daemon.model.events import EventSink
 from daemon.model.forge import MergeRequest
@@ -170,6 +173,7 @@ class Daemon:
             on_model=self._on_model,
             on_scheduled_scaling=self.scaling.expect,
             clock=clock,
+            secrets=SecretOpener(settings.secrets.age_keys),
         )
         self.runner = CycleRunner(self.reconciler)
         self._drift_soon = Debounced(lambda: self.runner.request("change"), DRIFT_DEBOUNCE_SECONDS)
@@ -202,6 +206,7 @@ class Daemon:
         self.model_listeners: list[Callable[[PlatformModel], None]] = []
         # The reconciler holds the clock the daemon was given: an injected clock moves them all.
         self.backups = BackupManager(self.kube, self.events, clock)
+        self.jobs = JobMonitor(self.kube, self.events)
         self.chat = self._wire_chat()
 
     @classmethod
@@ -318,6 +323,7 @@ class Daemon:
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
         self.scheduler.add_job(self._follow_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="scaling")
         self.scheduler.add_job(self._watch_health, seconds=HEALTH_INTERVAL_SECONDS, job_id="cluster-health")
+        self.scheduler.add_job(self._check_jobs, seconds=JOB_CHECK_SECONDS, job_id="jobs")
         self.scheduler.add_job(self._take_inbox, seconds=INBOX_INTERVAL_SECONDS, job_id="inbox")
         self.scheduler.add_job(self._prune_audit, seconds=AUDIT_PRUNE_INTERVAL_SECONDS, job_id="audit")
         self.scheduler.start()
@@ -361,6 +367,11 @@ class Daemon:
         # Only the leader snapshots (inside scheduled_run); nothing starts once stopping.
         if not self._stopped.is_set():
             self.backups.scheduled_run(self.is_leader, lambda: self.reconciler.snapshot().model)
+
+    def _check_jobs(self) -> None:
+        # Only the leader announces failed runs (inside scheduled_run); nothing once stopping.
+        if not self._stopped.is_set():
+            self.jobs.scheduled_run(self.is_leader, lambda: self.reconciler.snapshot().model)
 
     def _evaluate_alerts(self) -> None:
         model = self.reconciler.snapshot().model

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from daemon.chat.config import SlackConfig
 from daemon.edges.git import GitRemote, TrustedKeys
+from daemon.edges.sops import AgeKeys
 from daemon.errors import ConfigError
 from notifiers.settings import NotifierSettings
 
@@ -73,6 +74,12 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class SecretSettings:
+    #: decrypts the repo's SOPS-encrypted Secrets; None: the daemon has no key
+    age_keys: AgeKeys | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class ForgeSettings:
     """Merge-request reviews: the forges' API URLs and tokens (a forge without a token: no reviews there)."""
 
@@ -95,6 +102,7 @@ class DaemonSettings:
     http: HttpSettings = field(default_factory=HttpSettings)
     notifications: NotifierSettings = field(default_factory=NotifierSettings)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    secrets: SecretSettings = field(default_factory=SecretSettings)
     forges: ForgeSettings = field(default_factory=ForgeSettings)
     #: the git cache, the chat commits' cache and the notification outbox
     workdir: Path = Path(".dockyard")

@@ -15,6 +15,7 @@ from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
 from daemon.model.events import CommitInfo, Event
 from daemon.model.kinds import ScaleSchedule
 from daemon.model.refs import ObjRef, Revision
+from daemon.policy.canary import CanaryChange
 from daemon.policy.diff import Change
 from daemon.policy.health import Unhealthy
 from daemon.policy.plan import ApplyResult
@@ -106,6 +107,22 @@ def schedule_change(before: ScaleSchedule | None, after: ScaleSchedule | None) -
         return f"the schedule '{after.cron}' ({after.timezone}) began"
     assert before is not None
     return f"the schedule '{before.cron}' ({before.timezone}) ended"
+
+
+def canary_ended(revision: Revision, change: CanaryChange) -> Event:
+    where = f"{change.tenant}/{change.app}"
+    if change.outcome == "promoted":
+        summary = f"Canary of {where} promoted: {change.image} now serves all of its traffic."
+    else:
+        summary = f"Canary of {where} aborted: {change.canary_image} removed, {change.image} serves all of its traffic."
+    return Event.make(
+        f"canary.{change.outcome}",
+        summary,
+        tenant=change.tenant,
+        app=change.app,
+        commit=commit_of(revision),
+        details={"canaryImage": change.canary_image, "image": change.image},
+    )
 
 
 def prune_held(revision: Revision, reason: str, held: Sequence[str]) -> Event:

@@ -29,7 +29,7 @@ out="$(GOMODCACHE="$work/gomod1" DOCKYARD_CACHE_DIR="$work/cache1" hack/localclu
 for crd in volumesnapshotclasses volumesnapshotcontents volumesnapshots; do
   [[ -s "$out/crds/snapshot.storage.k8s.io_$crd.yaml" ]] || die "CRD $crd missing from $out/crds"
 done
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok metrics-server promtool; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok metrics-server promtool sops kube-score; do
   [[ -x "$out/bin/$b" ]] || die "binary $b missing from $out/bin"
 done
 say "   assets assembled from an empty module cache in $(( $(date +%s) - start ))s"

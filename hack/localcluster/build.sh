@@ -4,7 +4,7 @@
 #
 #   build.sh            the cluster: kube-apiserver, kube-controller-manager, kube-scheduler,
 #                       kubectl, etcd, kwok, metrics-server and the CRDs (what `make demo` needs)
-#   build.sh --tests    the cluster and the test tools (promtool)
+#   build.sh --tests    the cluster and the test tools (promtool, sops, kube-score)
 #
 # A second run with the same versions does nothing. Progress goes to stderr, one line per step
 # with the elapsed time; the last line on stdout is the output directory. Every failure is one
@@ -124,6 +124,11 @@ touch "$out/.complete-cluster"
 if [[ "$profile" == tests ]]; then
   # promtool checks the daemon's /metrics and the shipped alert rules; only the tests need it.
   build promtool "$PROMETHEUS_VERSION" promtool github.com/prometheus/prometheus/cmd/promtool
+  # sops encrypts the tests' Secret fixtures with an independent implementation of the format.
+  build sops "$SOPS_VERSION" sops github.com/getsops/sops/v3/cmd/sops
+  # kube-score judges the rendered example; main.version is what `kube-score version` prints.
+  build kube-score "$KUBE_SCORE_VERSION" kube-score github.com/zegl/kube-score/cmd/kube-score \
+    "-s -w -X main.version=${KUBE_SCORE_VERSION}"
   touch "$out/.complete-tests"
 fi
 

@@ -85,6 +85,9 @@ generate() {
       github.com/prometheus/prometheus/cmd/promtool ;;
     metrics-server) gen_simple metrics-server sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" \
       sigs.k8s.io/metrics-server/cmd/metrics-server ;;
+    sops) gen_simple sops github.com/getsops/sops/v3 "$SOPS_VERSION" github.com/getsops/sops/v3/cmd/sops ;;
+    kube-score) gen_simple kube-score github.com/zegl/kube-score "$KUBE_SCORE_VERSION" \
+      github.com/zegl/kube-score/cmd/kube-score ;;
     snapshotter) gen_simple snapshotter github.com/kubernetes-csi/external-snapshotter/client/v8 \
       "$SNAPSHOTTER_VERSION" github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1 ;;
     *) echo "unknown component $1" >&2; exit 2 ;;
@@ -92,6 +95,6 @@ generate() {
 }
 
 # With no arguments every module is regenerated; name components to regenerate only those.
-for component in "${@:-kube etcd kwok metrics-server promtool snapshotter}"; do
+for component in "${@:-kube etcd kwok metrics-server promtool snapshotter sops kube-score}"; do
   for c in $component; do generate "$c"; done
 done

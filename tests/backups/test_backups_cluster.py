@@ -338,3 +338,32 @@ def test_a_restore_binds_is_announced_once_and_its_snapshot_is_never_pruned(env:
     env.wait_ready(newest)
     assert names_of(env.backups().run(restored).pruned) == [newer]
     assert sorted(env.snapshots()) == sorted([source, newest])
+
+
+def test_a_per_replica_volume_has_a_chain_for_each_replica_claim(env: Env) -> None:
+    from tests.platforms import app_spec, doc
+
+    env.repo.volumes["data"]["spec"]["perReplica"] = True
+    env.repo.apps["db"] = doc(
+        "App",
+        "db",
+        app_spec(replicas=2, stateful=True, volumes=[{"volume": "data", "mountPath": "/data"}]),
+    )
+    model = env.apply()
+    env.wait_bound("data-db-0")
+    env.wait_bound("data-db-1")
+    report = env.backups().run(model)
+    assert sorted(names_of(report.created)) == ["data-db-0-203001010100", "data-db-1-203001010100"]
+    for claim in ("data-db-0", "data-db-1"):
+        snapshot = env.wait_ready(f"{claim}-203001010100")
+        assert snapshot["spec"]["source"] == {"persistentVolumeClaimName": claim}
+        assert snapshot["metadata"]["labels"]["dockyard.dev/volume"] == "data"
+    # Each chain follows its own schedule and retention (last: 2): a third run per claim prunes one each.
+    for hour in (6, 12):
+        env.clock.now = datetime(2030, 1, 1, hour, 0, 5, tzinfo=UTC)
+        created = names_of(env.backups().run(model).created)
+        assert sorted(created) == [f"data-db-0-20300101{hour:02}00", f"data-db-1-20300101{hour:02}00"]
+        for name in created:
+            env.wait_ready(name)
+    report = env.backups().run(model)
+    assert sorted(names_of(report.pruned)) == ["data-db-0-203001010100", "data-db-1-203001010100"]

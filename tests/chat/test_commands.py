@@ -111,7 +111,7 @@ def test_names_in_errors_are_clipped_and_cannot_break_out_of_code_spans() -> Non
 def test_usage_lists_every_verb_the_parser_knows() -> None:
     for verb in USAGE:
         assert USAGE[verb].startswith(f"`{verb}")
-    assert set(USAGE) == {"help", "status", "diff", "sync", "history", "pause", "resume", "scale", "rollback"}
+    assert set(USAGE) == {"help", "status", "diff", "sync", "history", "pause", "resume", "scale", "canary", "rollback"}
 
 
 def test_only_commits_are_slow_and_read_only_commands_do_not_mutate() -> None:

@@ -189,3 +189,61 @@ def test_a_replica_that_stood_by_does_not_repeat_the_recovery_the_leader_told(tm
     rig.source.commit("stuck again")
     rig.reconciler.cycle("webhook")
     assert len(rig.events("health.degraded")) == 2, "what degrades later is told again"
+
+
+def _with_canary(rig: Rig) -> None:
+    rig.repo.apps["app1"]["spec"]["canary"] = {"image": "busybox:1.37", "weight": 20}
+    rig.repo.apps["app1"]["spec"]["domains"] = ["app1.example.com"]  # a canary splits its domains' traffic
+
+
+def test_a_canary_end_a_standby_saw_is_announced_once_by_it_when_it_takes_over(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    _with_canary(rig)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    del rig.repo.apps["app1"]["spec"]["canary"]
+    rig.source.commit("abort the canary")
+    rig.leader = False  # the leader died before applying it
+    for trigger in ("webhook", "poll"):
+        rig.reconciler.cycle(trigger)  # type: ignore[arg-type]
+    assert rig.events("canary.aborted") == [], "a standby never announces"
+    rig.leader = True
+    rig.reconciler.cycle("poll")
+    rig.reconciler.cycle("poll")
+    assert len(rig.events("canary.aborted")) == 1, "the new leader applies it and says so, once"
+
+
+def test_a_new_leader_does_not_repeat_a_canary_end_the_old_leader_announced(tmp_path: Path) -> None:
+    from daemon.edges.metrics import DaemonMetrics
+    from daemon.engine.reconcile import Reconciler
+    from daemon.model.events import MemorySink
+
+    rig = Rig(tmp_path)
+    _with_canary(rig)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    leading = {"old": True}
+    standby_sink = MemorySink()
+    standby = Reconciler(
+        rig.source,
+        rig.cluster,
+        standby_sink,
+        metrics=DaemonMetrics(),
+        history=rig.history,
+        pauses=rig.pauses,
+        clock=rig.clock.wall,
+        monotonic=rig.clock.monotonic,
+        is_leader=lambda: not leading["old"],
+    )
+    standby.cycle("poll")
+    del rig.repo.apps["app1"]["spec"]["canary"]
+    rig.source.commit("abort the canary")
+    standby.cycle("webhook")  # sees the abort while standing by
+    rig.reconciler.cycle("webhook")  # the old leader applies and announces it
+    assert len(rig.events("canary.aborted")) == 1
+    leading["old"] = False  # failover
+    standby.cycle("poll")
+    standby.cycle("poll")
+    assert [e.name for e in standby_sink.events if e.name.startswith("canary.")] == [], (
+        "the audit trail shows the revision was applied, so it was announced"
+    )

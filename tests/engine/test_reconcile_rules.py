@@ -438,6 +438,7 @@ def test_objects_rendered_twice_reject_the_commit_like_any_invalid_one(tmp_path:
     applied = dict(rig.cluster.live)
     # An App named like the canary track of another: both would be Deployment app1-canary.
     rig.repo.apps["app1"]["spec"]["canary"] = {"image": "busybox:1.37", "weight": 50}
+    rig.repo.apps["app1"]["spec"]["domains"] = ["app1.example.com"]  # a canary splits its domains' traffic
     rig.repo.apps["app1-canary"] = doc("App", "app1-canary", app_spec())
     rig.source.commit("collide")
     outcome = rig.reconciler.cycle("webhook")

@@ -39,7 +39,7 @@ def test_github_actions_one_comment_and_the_status(
     assert f"Reproduce: `dockyard diff --base main --head {head[:12]}`" in comment["body"]
     assert [(s["state"], s["description"]) for s in forge.statuses["acme/platform"][head]] == [
         ("pending", "Dockyard is reviewing this change"),
-        ("success", "valid: 6 to create, 3 to update, 1 to delete, 88 unchanged"),
+        ("success", "valid: 6 to create, 3 to update, 1 to delete, 99 unchanged"),
     ]
     # A new push: the same comment, updated.
     app = platform / "tenants/analytics/recommender.yaml"

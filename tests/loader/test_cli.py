@@ -20,7 +20,8 @@ def test_valid_repo_exits_0_with_a_summary(capsys: pytest.CaptureFixture[str]) -
     assert main(["validate", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert out == (
-        "\u2713 4 tenants, 9 apps, 3 volumes, 4 policies, 2 autoscalings, 5 notification lists, 2 templates valid\n"
+        "\u2713 4 tenants, 9 apps, 1 job, 3 volumes, 4 policies, 2 autoscalings, 5 notification lists, "
+        "2 templates valid\n"
     )
 
 
@@ -152,7 +153,7 @@ def test_schema_unknown_kind_exits_2(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["schema", "Deployment"]) == 2
     assert capsys.readouterr().err == (
         "dockyard: unknown kind 'Deployment'; kinds: Platform, Tenant, App, Volume, Policy, Autoscaling, "
-        "NotificationList, Template\n"
+        "NotificationList, Template, Job, Patch\n"
     )
 
 

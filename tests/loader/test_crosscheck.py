@@ -403,14 +403,16 @@ def test_event_patterns_must_match_events(tmp_path: Path) -> None:
 def test_warnings_do_not_invalidate(tmp_path: Path) -> None:
     front = base("tenants/other/front.yaml").replace("nginx:1.27", "nginx")
     tenant = base("tenants/shop/tenant.yaml").replace('cpu: "4"', "cpu: 50m").replace("pods: 20", "pods: 3")
-    web = base("tenants/shop/web.yaml") + "  volumes:\n    - volume: data\n      mountPath: /data\n"
+    worker = doc(
+        "App", "worker", "spec:\n  image: busybox:1.36\n  volumes:\n    - volume: data\n      mountPath: /data\n"
+    )
     policy = base("tenants/shop/policy.yaml").replace("ports: [8080]", "ports: [8081]")
     result = load(
         tmp_path,
         {
             "tenants/other/front.yaml": front,
             "tenants/shop/tenant.yaml": tenant,
-            "tenants/shop/web.yaml": web,
+            "tenants/shop/worker.yaml": worker,
             "tenants/shop/policy.yaml": policy,
         },
     )
@@ -424,6 +426,6 @@ def test_warnings_do_not_invalidate(tmp_path: Path) -> None:
             7,
             "the apps of tenant 'shop' request 0.1 cpu at their most replicas, more than the quota of 50m",
         ),
-        ("tenants/shop/tenant.yaml", 10, "the apps of tenant 'shop' run up to 5 pods, more than the quota of 3"),
-        ("tenants/shop/web.yaml", 11, "volume 'data' is ReadWriteOnce and already mounted by App 'api'"),
+        ("tenants/shop/tenant.yaml", 10, "the apps of tenant 'shop' run up to 6 pods, more than the quota of 3"),
+        ("tenants/shop/worker.yaml", 8, "volume 'data' is ReadWriteOnce and already mounted by App 'api'"),
     ]

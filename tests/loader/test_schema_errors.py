@@ -47,17 +47,18 @@ def test_unknown_kind_suggests_the_right_one(tmp_path: Path) -> None:
 def test_missing_kind(tmp_path: Path) -> None:
     content = "apiVersion: dockyard.dev/v1alpha1\nmetadata:\n  name: x\n"
     hints = check(tmp_path, "tenants/shop/x.yaml", content, [("apiVersion", "document has no 'kind'")])
-    assert hints == ["allowed here: App, Volume, Policy, Autoscaling"]
+    assert hints == ["allowed here: App, Volume, Policy, Autoscaling, Job, Patch"]
 
 
-def test_raw_kubernetes_objects_are_refused(tmp_path: Path) -> None:
+def test_raw_kubernetes_objects_are_refused_outside_manifests(tmp_path: Path) -> None:
     content = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n"
-    check(
+    hints = check(
         tmp_path,
         "tenants/shop/x.yaml",
         content,
-        [("kind:", "'Deployment' (apps/v1) is not a Dockyard kind; raw Kubernetes objects are not applied")],
+        [("kind:", "'Deployment' (apps/v1) is not a Dockyard kind")],
     )
+    assert hints[0].endswith("raw Kubernetes objects go in tenants/shop/manifests/ (kinds the platform allows)")
 
 
 def test_cluster_scoped_objects_are_refused_in_a_tenant(tmp_path: Path) -> None:
@@ -275,9 +276,12 @@ def test_app_exactly_one_value_source_and_probe_kind(tmp_path: Path) -> None:
         "tenants/shop/x.yaml",
         content,
         [
-            ("- name: A", "env[0] must set only one of value, secretRef, configMapRef; it sets value, secretRef"),
-            ("- name: B", "env[1] must set one of: value, secretRef, configMapRef"),
-            ("readiness", "readiness must set one of: http, tcp, command"),
+            (
+                "- name: A",
+                "env[0] must set only one of value, secretRef, configMapRef, field; it sets value, secretRef",
+            ),
+            ("- name: B", "env[1] must set one of: value, secretRef, configMapRef, field"),
+            ("readiness", "readiness must set one of: http, tcp, grpc, command"),
         ],
     )
 
@@ -390,7 +394,7 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
           network:
             - allow:
                 from: {}
-                to: {}
+                to: {cidr: 10.0.0.1/8, host: api.example.com}
           alerts:
             - name: a
               when:
@@ -405,7 +409,8 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
         content,
         [
             ("from:", "from needs at least one of: app, tenant"),
-            ("to:", "to needs at least one of: app, tenant"),
+            ("to:", "'10.0.0.1/8' is not a valid CIDR: 10.0.0.1/8 has host bits set"),
+            ("to:", "host needs cidrs in to"),
             (
                 "when:",
                 "when must set only one of podRestarts, cpuAbove, memoryAbove, unavailable; it sets "
@@ -414,7 +419,8 @@ def test_policy_rule_shape(tmp_path: Path) -> None:
             ("severity", "'urgent' is not a valid severity"),
         ],
     )
-    assert hints[1].startswith("Where the traffic goes: an app of this tenant, or (with tenant)")
+    assert hints[1] == "expected a CIDR such as 203.0.113.0/24, 0.0.0.0/0"
+    assert hints[2].startswith("cidrs: The address ranges of host (NetworkPolicy matches addresses, never names)")
 
 
 # --- Autoscaling ----------------------------------------------------------------------------------------
@@ -532,7 +538,8 @@ def test_template_shape(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", ["Platform", "Tenant", "App", "Volume", "Policy", "Autoscaling", "NotificationList", "Template"]
+    "kind",
+    ["Platform", "Tenant", "App", "Volume", "Policy", "Autoscaling", "NotificationList", "Template", "Job", "Patch"],
 )
 def test_every_kind_rejects_unknown_spec_fields(tmp_path: Path, kind: str) -> None:
     place = {

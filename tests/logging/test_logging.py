@@ -50,8 +50,11 @@ def test_the_example_renders_an_agent_on_every_node_with_its_config_and_read_acc
         "ConfigMap",
         "DaemonSet",
         "Namespace",
+        "NetworkPolicy",
         "ServiceAccount",
     ]
+    ingress = objects["NetworkPolicy"]["spec"]["ingress"]
+    assert ingress == [{"ports": [{"protocol": "TCP", "port": 2020}]}], "only its metrics port is open"
     for obj in objects.values():
         kubernetes_validate.validate(obj, "1.34", strict=True)
     namespace = objects["Namespace"]["metadata"]

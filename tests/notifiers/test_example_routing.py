@@ -80,6 +80,11 @@ CASES: list[tuple[str, str | None, dict[str, Any], set[str]]] = [
     ("monitoring.recovered", None, {"alert": "metrics.k8s.io/v1beta1"}, {"platform-ops"}),
     ("dockyard.degraded", None, {"alert": "dockyard/cycles"}, {"platform-ops"}),
     ("dockyard.recovered", None, {"alert": "dockyard/cycles"}, {"platform-ops"}),
+    ("job.failed", "analytics", {}, {"analytics-team"}),
+    ("job.failed", "shop", {}, {"shop-oncall"}),
+    ("job.failed", "payments", {}, set()),  # the payments team asked for no batch news
+    ("canary.promoted", "shop", {}, {"shop-team"}),
+    ("canary.aborted", "shop", {}, {"shop-team"}),
 ]
 
 

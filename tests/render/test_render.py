@@ -12,7 +12,6 @@ import pytest
 from daemon.model.kinds import NetworkRule, PlatformModel, Policy, TenantNetwork
 from daemon.model.refs import Metadata, SourceRef
 from daemon.render import objref, render
-from daemon.render.app import canary_split
 from daemon.render.core import stage_of
 from daemon.render.provenance import sources
 from tests.render.factory import sample_model, src
@@ -196,33 +195,68 @@ def test_a_rule_to_another_tenant_is_the_egress_half_in_the_own_namespace() -> N
     assert "etl" not in str(same["spec"]["podSelector"])
 
 
-def test_hpa_owns_replicas_and_canary_splits_by_weight(objects: list[dict[str, Any]]) -> None:
+def test_a_tenants_documents_render_only_into_its_own_namespace(objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        source = obj["metadata"]["annotations"]["dockyard.dev/source"]
+        if source.startswith("tenants/"):
+            meta = obj["metadata"]
+            namespace = meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]
+            assert namespace == source.split("/")[1], (objref(obj), source)
+
+
+def test_hpa_owns_replicas_and_the_canary_gets_its_weight_at_the_ingress(objects: list[dict[str, Any]]) -> None:
     web = by(objects, "Deployment", "web", "shop")
     assert "replicas" not in web["spec"]
     canary = by(objects, "Deployment", "web-canary", "shop")
-    assert canary["spec"]["replicas"] == 1
+    assert "replicas" not in canary["spec"]  # its own HPA owns them
     assert canary["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27.1"
     assert canary["spec"]["selector"]["matchLabels"] == {"dockyard.dev/app": "web", "dockyard.dev/track": "canary"}
+    # The App's Service is the stable track's; the canary has its own, behind its own Ingress.
     service = by(objects, "Service", "web", "shop")
-    assert service["spec"]["selector"] == {"dockyard.dev/app": "web"}  # both tracks behind one Service
+    assert service["spec"]["selector"] == {"dockyard.dev/app": "web", "dockyard.dev/track": "stable"}
+    canary_service = by(objects, "Service", "web-canary", "shop")
+    assert canary_service["spec"]["selector"] == {"dockyard.dev/app": "web", "dockyard.dev/track": "canary"}
+    assert canary_service["spec"]["ports"] == service["spec"]["ports"]
+    ingress = by(objects, "Ingress", "web-canary", "shop")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"] == "true"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "25"
+    assert ingress["spec"]["rules"][0]["host"] == "shop.example.com"
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "web-canary"
     hpa = by(objects, "HorizontalPodAutoscaler", "web", "shop")
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    canary_hpa = by(objects, "HorizontalPodAutoscaler", "web-canary", "shop")
+    assert canary_hpa["spec"]["scaleTargetRef"]["name"] == "web-canary"
+    assert (canary_hpa["spec"]["minReplicas"], canary_hpa["spec"]["maxReplicas"]) == (1, 12)
+    assert canary_hpa["spec"]["metrics"] == hpa["spec"]["metrics"]
     api = by(objects, "Deployment", "api", "shop")
     assert api["spec"]["replicas"] == 2
 
 
-@pytest.mark.parametrize(
-    ("replicas", "weight", "expected"),
-    [(4, 25, (3, 1)), (10, 10, (9, 1)), (10, 50, (5, 5)), (1, 10, (1, 1)), (3, 0, (3, 0)), (3, 100, (0, 3))],
-)
-def test_canary_split(replicas: int, weight: int, expected: tuple[int, int]) -> None:
-    assert canary_split(replicas, weight) == expected
+def test_a_canary_without_autoscaling_has_its_own_replica_count() -> None:
+    import dataclasses
+
+    from daemon.model.kinds import Canary
+
+    model = sample_model()
+    web = next(a for a in model.apps if a.name == "web")
+    fixed = dataclasses.replace(web, canary=Canary("nginx:1.27.1", 80, replicas=2))
+    model = dataclasses.replace(model, apps=tuple(fixed if a is web else a for a in model.apps), autoscalings=())
+    objects = render(model, "r")
+    # 80% of the traffic, and still two canary pods next to four stable ones: weight is not pods.
+    assert by(objects, "Deployment", "web-canary", "shop")["spec"]["replicas"] == 2
+    assert by(objects, "Deployment", "web", "shop")["spec"]["replicas"] == 4
+    weight = by(objects, "Ingress", "web-canary", "shop")["metadata"]["annotations"]
+    assert weight["nginx.ingress.kubernetes.io/canary-weight"] == "80"
 
 
 def test_restricted_tenant_pods_are_restricted_compliant(objects: list[dict[str, Any]]) -> None:
-    container = by(objects, "Deployment", "api", "shop")["spec"]["template"]["spec"]["containers"][0]
-    assert container["securityContext"]["runAsNonRoot"] is True
+    pod = by(objects, "Deployment", "api", "shop")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    # Restricted pods run as non-root: nothing is added back after dropping every capability.
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
@@ -270,8 +304,12 @@ def test_a_request_above_the_tenant_default_limit_gets_a_matching_limit() -> Non
     bigger = dataclasses.replace(api, resources=Resources(cpu="750m", memory="128Mi"))
     model = dataclasses.replace(model, apps=tuple(bigger if a is api else a for a in model.apps))
     container = by(render(model, "r"), "Deployment", "api", "shop")["spec"]["template"]["spec"]["containers"][0]
-    # cpu 750m > the tenant's 500m default limit: capped at the request; memory 128Mi fits the default.
-    assert container["resources"] == {"requests": {"cpu": "750m", "memory": "128Mi"}, "limits": {"cpu": "750m"}}
+    # cpu 750m > the tenant's 500m default limit: the limit is the request; memory 128Mi gets the
+    # tenant's default limit (what its LimitRange would give), written out.
+    assert container["resources"] == {
+        "requests": {"cpu": "750m", "memory": "128Mi"},
+        "limits": {"cpu": "750m", "memory": "512Mi"},
+    }
 
 
 def test_scheduled_scaling_raises_the_hpa_bounds_while_its_window_is_open() -> None:

@@ -99,7 +99,7 @@ def run_nca(objects: Iterable[Mapping[str, Any]], work: Path) -> tuple[Pairs, Ex
             groups["namespaces"].append(obj)
         elif kind == "NetworkPolicy":
             groups["policies"].append(obj)
-        elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod"):
+        elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"):
             groups["workloads"].append(obj)
     args = [str(nca_available()), "--connectivity"]
     for name, docs in groups.items():

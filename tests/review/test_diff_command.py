@@ -3,6 +3,7 @@ input answered clearly (never a traceback)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from daemon.engine.review import compare_trees, revision_trees
 from daemon.views.paint import Painter
 from daemon.views.review import full_diff, review_markdown, review_text
 from tests.review.repos import commit_change, example_repo, git, make_change
+from tests.sopsfiles import AgeKey, encrypt, secret_yaml
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -48,7 +50,7 @@ def test_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code, out, _ = run(capsys, "--repo", str(platform), "--base", "main", "--head", "feature", "-o", "json")
     data = json.loads(out)
     assert code == 0 and data["verdict"] == "valid"
-    assert data["counts"] == {"create": 6, "update": 3, "delete": 1, "unchanged": 88}
+    assert data["counts"] == {"create": 6, "update": 3, "delete": 1, "unchanged": 99}
     assert {
         "from": "shop/web",
         "to": "analytics/recommender",
@@ -221,3 +223,44 @@ def test_a_mass_deletion_is_held_and_says_how_to_let_it_through(
     git(root, "commit", "-q", "-m", "five tenants go\n\ndockyard-allow-mass-prune: true")
     code, out, _ = run(capsys, "--repo", str(root), "--base", "main", "--head", "HEAD", "-o", "markdown")
     assert out.startswith("### ✅ Dockyard review:") and "would hold" not in out, "the trailer lets it through"
+
+
+def test_an_encrypted_secret_shows_as_changed_never_its_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sops: Path
+) -> None:
+    # A review has no key: each Secret is compared by its SOPS file, its values never shown.
+    key = AgeKey.generate()
+    platform = example_repo(tmp_path / "repo")
+    root = tmp_path / "repo"
+    secret = platform / "tenants/shop/secrets/orders-db.yaml"
+    secret.parent.mkdir()
+
+    def commit(password: str, message: str) -> None:
+        plain = secret_yaml("orders-db", "shop", {"password": password})
+        secret.write_text(encrypt(sops, plain, key.public, tmp_path / "enc"))
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", message)
+
+    git(root, "checkout", "-q", "-b", "feature")
+    commit("first-Pa55word", "a database password")
+    code, out, _ = run(capsys, "--repo", str(platform), "--base", "main", "--head", "feature")
+    assert code == 0
+    assert "+ create Secret/shop/orders-db  (tenants/shop/secrets/orders-db.yaml:" in out
+    commit("second-Pa55word", "a new password")
+    code, out, _ = run(
+        capsys,
+        "--repo",
+        str(platform),
+        "--base",
+        "feature~1",
+        "--head",
+        "feature",
+        "--full-diff-file",
+        str(tmp_path / "full.txt"),
+    )
+    assert code == 0
+    assert "~ update Secret/shop/orders-db" in out
+    everything = out + (tmp_path / "full.txt").read_text()
+    for value in ("first-Pa55word", "second-Pa55word", base64.b64encode(b"second-Pa55word").decode()):
+        assert value not in everything
+    assert "***" in everything

@@ -39,6 +39,8 @@ def test_the_longest_durations_allowed_still_work_at_run_time(tmp_path: Path) ->
     files = {
         X: document("Autoscaling", "x", SCALING.format(duration="366d")),
         "platform.yaml": platform.replace("duration: 8h", "duration: 366d"),
+        # Two replicas of the stateful api: a claim each.
+        "tenants/shop/volume.yaml": document("Volume", "data", "size: 1Gi\nperReplica: true"),
     }
     result = load(tmp_path, files)
     assert result.model is not None, [p.format() for p in result.errors]

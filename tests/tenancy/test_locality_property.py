@@ -72,7 +72,8 @@ def tenant_files(draw: st.DrawFn, tenant: str) -> dict[str, dict[str, Any]]:
             spec["stateful"] = True
         elif draw(st.booleans()):
             spec["canary"] = {"image": "nginx:1.29", "weight": 50}
-        if draw(st.booleans()):
+        # A canary splits the traffic of the App's domains, so it always has some.
+        if "canary" in spec or draw(st.booleans()):
             spec["domains"] = [f"{app}.{tenant}.example.com"]
         files[f"{app}.yaml"] = doc("App", app, spec, annotations=annotations)
     rules = []

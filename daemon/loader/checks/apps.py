@@ -1,37 +1,22 @@
-"""App: mounted volumes, unique ports, variables and mount paths, probe ports, domains, resources, image tags."""
+"""App: domains (each routes to one App, and needs a port), the canary, and rollout settings that
+fit the workload (Deployment or StatefulSet).
+
+The App's containers (its own, init containers and sidecars) are checked in ``containers``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from daemon.loader.checks.context import CheckContext, DocPath, items, mapping, where
+from daemon.loader.checks.containers import image_tag
+from daemon.loader.checks.context import CheckContext, items, mapping, where
 from daemon.loader.documents import Entry
-from daemon.loader.hints import did_you_mean
-from daemon.model.quantity import parse_quantity
 
 
 def check(ctx: CheckContext) -> None:
     domains: dict[str, tuple[Entry, int]] = {}
     for entry in ctx.valid["App"]:
         spec = entry.spec()
-        tenant = entry.tenant
-        for i, mount in enumerate(items(spec.get("volumes"))):
-            ctx.require(entry, ("spec", "volumes", i, "volume"), "Volume", mount["volume"], tenant, noun="volume")
-        _unique(ctx, entry, spec, "ports", "name", "port name")
-        seen_ports: dict[tuple[int, str], int] = {}
-        for i, port in enumerate(items(spec.get("ports"))):
-            number = (port["port"], port.get("protocol", "TCP"))
-            if number in seen_ports:
-                ctx.report(
-                    entry,
-                    ("spec", "ports", i, "port"),
-                    f"port {port['port']} is listed twice",
-                    code="value.duplicate",
-                )
-            seen_ports.setdefault(number, i)
-        _unique(ctx, entry, spec, "env", "name", "environment variable")
-        _unique(ctx, entry, spec, "volumes", "mountPath", "mount path")
-        _probes(ctx, entry, spec)
         for i, domain in enumerate(items(spec.get("domains"))):
             if domain in domains:
                 other, index = domains[domain]
@@ -53,87 +38,69 @@ def check(ctx: CheckContext) -> None:
                 code="value.domains",
                 key=True,
             )
-        _requests_within_limits(ctx, entry, spec)
-        _image_tag(ctx, entry, ("spec", "image"), spec.get("image"))
         canary = mapping(spec.get("canary"))
         if canary:
-            _image_tag(ctx, entry, ("spec", "canary", "image"), canary.get("image"))
-
-
-def _unique(ctx: CheckContext, entry: Entry, spec: dict[str, Any], field: str, key: str, noun: str) -> None:
-    seen: set[object] = set()
-    for i, item in enumerate(items(spec.get(field))):
-        value = item.get(key)
-        if value in seen:
-            ctx.report(entry, ("spec", field, i, key), f"{noun} '{value}' is used twice", code="value.duplicate")
-        seen.add(value)
-
-
-def _probes(ctx: CheckContext, entry: Entry, spec: dict[str, Any]) -> None:
-    ports = [p["name"] for p in items(spec.get("ports"))]
-    for kind, probe in mapping(spec.get("probes")).items():
-        for field in ("tcp", "port"):
-            value = probe.get(field)
-            if isinstance(value, str) and value not in ports:
-                guess = did_you_mean(value, ports)
+            image_tag(ctx, entry, ("spec", "canary", "image"), canary.get("image"))
+            if not spec.get("domains") and not spec.get("stateful"):
                 ctx.report(
                     entry,
-                    ("spec", "probes", kind, field),
-                    f"probe port '{value}' is not a port of this App",
-                    f"did you mean '{guess}'?"
-                    if guess
-                    else ("ports: " + ", ".join(ports) if ports else "declare it in spec.ports"),
-                    code="ref.port",
+                    ("spec", "canary"),
+                    "a canary splits the traffic of the App's domains at the Ingress, and this App has none",
+                    "add spec.domains, or roll out with strategy (maxSurge, maxUnavailable) instead",
+                    code="value.canary",
+                    key=True,
                 )
-        if "http" in probe and "port" not in probe and not ports:
+            if spec.get("stateful"):
+                ctx.report(
+                    entry,
+                    ("spec", "canary"),
+                    "a canary needs a Deployment: a stateful App's pods keep their identity and roll out in order",
+                    "use strategy.partition for a staged rollout of some replicas",
+                    code="value.canary",
+                    key=True,
+                )
+        _strategy(ctx, entry, spec)
+
+
+#: Rollout settings and the workloads they apply to.
+_DEPLOYMENT_ONLY = {
+    "maxSurge": "StatefulSets replace one pod at a time",
+    "maxUnavailable": "StatefulSets replace one pod at a time",
+}
+_STATEFUL_ONLY = {"partition": "a Deployment has no ordinals to partition"}
+
+
+def _strategy(ctx: CheckContext, entry: Entry, spec: dict[str, Any]) -> None:
+    strategy = mapping(spec.get("strategy"))
+    stateful = bool(spec.get("stateful"))
+    kind = strategy.get("type", "RollingUpdate")
+    for field, why in (_DEPLOYMENT_ONLY if stateful else _STATEFUL_ONLY).items():
+        if field in strategy:
+            hint = "use partition for a staged rollout" if stateful else "use maxSurge and maxUnavailable"
             ctx.report(
                 entry,
-                ("spec", "probes", kind),
-                "an HTTP probe needs a port",
-                "set port, or declare spec.ports (the first one is used)",
-                code="ref.port",
+                ("spec", "strategy", field),
+                f"{field} does not apply here: {why}",
+                hint,
+                code="value.strategy",
                 key=True,
             )
-
-
-def _requests_within_limits(ctx: CheckContext, entry: Entry, spec: dict[str, Any]) -> None:
-    resources = mapping(spec.get("resources"))
-    limits = mapping(resources.get("limits"))
-    for resource in ("cpu", "memory"):
-        if resource in resources and resource in limits:
-            request = parse_quantity(resources[resource])
-            limit = parse_quantity(limits[resource])
-            if request > limit:
+    if (kind == "Recreate" and stateful) or (kind == "OnDelete" and not stateful):
+        workload = "stateful Apps" if stateful else "Deployments"
+        ctx.report(
+            entry,
+            ("spec", "strategy", "type"),
+            f"strategy type {kind} is not for {workload}",
+            "stateful Apps: RollingUpdate or OnDelete; Deployments: RollingUpdate or Recreate",
+            code="value.strategy",
+        )
+    elif kind in ("Recreate", "OnDelete"):
+        for field in ("maxSurge", "maxUnavailable", "partition"):
+            if field in strategy and field not in (_DEPLOYMENT_ONLY if stateful else _STATEFUL_ONLY):
                 ctx.report(
                     entry,
-                    ("spec", "resources", resource),
-                    f"{resource} request {resources[resource]} is above its limit {limits[resource]}",
-                    "a request can be at most the limit",
-                    code="value.resources",
+                    ("spec", "strategy", field),
+                    f"{field} does not apply to strategy type {kind}",
+                    code="value.strategy",
+                    key=True,
                 )
-
-
-def _image_tag(ctx: CheckContext, entry: Entry, path: DocPath, image: object) -> None:
-    if not isinstance(image, str):
-        return
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return
-    if ":" not in last:
-        ctx.report(
-            entry,
-            path,
-            f"image '{image}' has no tag, so it means ':latest'",
-            f"pin a version, e.g. {image}:1.0, so every sync runs the same code",
-            code="value.image",
-            warning=True,
-        )
-    elif last.endswith(":latest"):
-        ctx.report(
-            entry,
-            path,
-            f"image '{image}' uses the moving tag ':latest'",
-            "pin a version so every sync runs the same code",
-            code="value.image",
-            warning=True,
-        )

@@ -73,8 +73,12 @@ def _halves(ctx: CheckContext) -> list[_Half]:
     for policy in ctx.valid["Policy"]:
         own = str(policy.tenant)
         for i, rule in enumerate(items(policy.spec().get("network"))):
+            if "allow" not in rule:
+                continue  # close: {app}
             allow = rule["allow"]
-            source, target = allow["from"], allow["to"]
+            source, target = mapping(allow.get("from")), allow["to"]  # a rule out may leave from out
+            if "cidr" in target or "host" in target:
+                continue  # addresses outside the cluster: no other tenant to consent
             source_tenant, target_tenant = source.get("tenant", own), target.get("tenant", own)
             if source_tenant == target_tenant or own not in (source_tenant, target_tenant):
                 continue

@@ -193,8 +193,14 @@ def _annotations(ctx: CheckContext, rules: Guardrails) -> None:
     for entry in ctx.entries:
         if not entry.valid:
             continue
-        for key in mapping(mapping(entry.data.get("metadata")).get("annotations")):
-            path: DocPath = ("metadata", "annotations", key)
+        # An App's podAnnotations reach its pods as its own annotations reach its objects.
+        written: list[DocPath] = [
+            ("metadata", "annotations", key) for key in mapping(mapping(entry.data.get("metadata")).get("annotations"))
+        ]
+        if entry.kind == "App":
+            written += [("spec", "podAnnotations", key) for key in mapping(entry.spec().get("podAnnotations"))]
+        for path in written:
+            key = str(path[-1])
             if key.startswith(RESERVED_ANNOTATION_PREFIX):
                 ctx.report(
                     entry,

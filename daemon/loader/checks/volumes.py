@@ -1,4 +1,5 @@
-"""Volume: its storage class (defined, allowed for the tenant, able to snapshot) and single-writer mounts."""
+"""Volume: its storage class (defined, allowed for the tenant, able to snapshot), who may mount it
+(one writer for ReadWriteOnce, one claim per replica of one stateful App for ``perReplica``)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,31 @@ from daemon.loader.hints import did_you_mean
 def check(ctx: CheckContext) -> None:
     classes = ctx.platform_classes()
     default = next((name for name, c in (classes or {}).items() if c.get("default")), None)
-    mounts: dict[tuple[str | None, str], list[tuple[Entry, int]]] = defaultdict(list)
-    for app in ctx.valid["App"]:
-        for i, mount in enumerate(items(app.spec().get("volumes"))):
-            mounts[(app.tenant, mount["volume"])].append((app, i))
+    mounts: dict[tuple[str | None, str], list[tuple[Entry, DocPath]]] = defaultdict(list)
+    for app in (*ctx.valid["App"], *ctx.valid["Job"]):
+        mounted: set[str] = set()  # the containers of one pod share its volumes: one use per App
+        for base, container in _containers(app.spec()):
+            for i, mount in enumerate(items(container.get("volumes"))):
+                if "volume" in mount and mount["volume"] not in mounted:
+                    mounted.add(mount["volume"])
+                    mounts[(app.tenant, mount["volume"])].append((app, (*base, "volumes", i, "volume")))
     for entry in ctx.valid["Volume"]:
         spec = entry.spec()
         if classes is not None:
             _storage_class(ctx, entry, spec, classes, default)
-        if spec.get("accessMode", "ReadWriteOnce") in ("ReadWriteOnce", "ReadWriteOncePod"):
-            _single_writer(ctx, entry, mounts.get((entry.tenant, str(entry.name)), []))
+        users = mounts.get((entry.tenant, str(entry.name)), [])
+        if spec.get("perReplica"):
+            _per_replica(ctx, entry, spec, users)
+        elif spec.get("accessMode", "ReadWriteOnce") in ("ReadWriteOnce", "ReadWriteOncePod"):
+            _single_writer(ctx, entry, spec, users)
+
+
+def _containers(spec: dict[str, Any]) -> list[tuple[DocPath, dict[str, Any]]]:
+    return [
+        (("spec",), spec),
+        *((("spec", "initContainers", i), c) for i, c in enumerate(items(spec.get("initContainers")))),
+        *((("spec", "sidecars", i), c) for i, c in enumerate(items(spec.get("sidecars")))),
+    ]
 
 
 def _storage_class(
@@ -76,25 +92,67 @@ def _storage_class(
         )
 
 
-def _single_writer(ctx: CheckContext, volume: Entry, users: list[tuple[Entry, int]]) -> None:
-    for index, (app, i) in enumerate(users):
-        path = ("spec", "volumes", i, "volume")
-        if index > 0:
+def _single_writer(ctx: CheckContext, volume: Entry, spec: dict[str, Any], users: list[tuple[Entry, DocPath]]) -> None:
+    mode = spec.get("accessMode", "ReadWriteOnce")
+    for index, (app, path) in enumerate(users):
+        pods = int(app.spec().get("parallelism", 1)) if app.kind == "Job" else ctx.max_pods(app)
+        if pods > 1:
+            if app.spec().get("stateful"):
+                hint = "set perReplica: true on the Volume (a claim per replica), or use ReadWriteMany (cephfs)"
+            else:
+                hint = "pods on other nodes cannot mount it: use one replica, or ReadWriteMany (cephfs)"
+            ctx.report(
+                app,
+                path,
+                f"volume '{volume.name}' is {mode}, but {app.kind} '{app.name}' can run {pods} pods that would "
+                "all mount this one claim",
+                hint,
+                code="value.access-mode",
+            )
+        elif index > 0:
             first = users[0][0]
+            one_pod = mode == "ReadWriteOncePod"
             ctx.report(
                 app,
                 path,
-                f"volume '{volume.name}' is ReadWriteOnce and already mounted by App '{first.name}'",
-                "both pods can only run on the same node; use ReadWriteMany (cephfs)",
+                f"volume '{volume.name}' is {mode} and already mounted by {first.kind} '{first.name}'",
+                "only one pod can ever use it"
+                if one_pod
+                else "both pods can only run on the same node; use ReadWriteMany (cephfs)",
                 code="value.access-mode",
-                warning=True,
+                warning=not one_pod,
             )
-        elif ctx.max_pods(app) > 1 and not app.spec().get("stateful"):
+
+
+def _per_replica(ctx: CheckContext, volume: Entry, spec: dict[str, Any], users: list[tuple[Entry, DocPath]]) -> None:
+    if "restore" in spec:
+        ctx.report(
+            volume,
+            ("spec", "restore"),
+            "a perReplica Volume cannot be restored: its claims are made by the StatefulSet, whose claim templates "
+            "cannot change",
+            "restore into a shared Volume (perReplica: false) of a single-replica App, or restore the replicas' "
+            "claims from their snapshots outside Dockyard",
+            code="value.restore",
+            key=True,
+        )
+    owner: Entry | None = None
+    for app, path in users:
+        if not app.spec().get("stateful"):
             ctx.report(
                 app,
                 path,
-                f"volume '{volume.name}' is ReadWriteOnce but App '{app.name}' can run {ctx.max_pods(app)} pods",
-                "pods on other nodes cannot mount it; use ReadWriteMany (cephfs) or one replica",
-                code="value.access-mode",
-                warning=True,
+                f"volume '{volume.name}' is perReplica: only a stateful App can mount it (one claim per replica)",
+                "set stateful: true on the App, or perReplica: false on the Volume",
+                code="value.per-replica",
             )
+        elif owner is not None:
+            ctx.report(
+                app,
+                path,
+                f"volume '{volume.name}' is perReplica and already the claim template of App '{owner.name}'",
+                "each App needs its own perReplica Volume",
+                code="value.per-replica",
+            )
+        else:
+            owner = app
