@@ -23,6 +23,8 @@ from daemon.errors import ConfigError, DockyardError, ValidationFailed
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "validate",
+    "new",
+    "template",
     "schema",
     "render",
     "plan",
