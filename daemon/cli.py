@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "render",
     "plan",
     "diff",
+    "clone",
     "cost",
     "review",
     "apply",
