@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "diff",
     "clone",
+    "extract",
     "cost",
     "review",
     "apply",
