@@ -129,8 +129,10 @@ def referenced(entries: Iterable[Entry]) -> tuple[list[Entry], list[Problem]]:
     A reference to an entry that does not exist is left to the template resolution, which reports
     it where it is written (with :func:`unknown` as its hint).
     """
-    files = shipped()
     wanted = [str(v) for e in entries for v in _references(e) if is_ref(v)]
+    if not wanted:
+        return [], []  # most repos: no catalog file is even listed
+    files = shipped()
     loaded: dict[str, Entry] = {}
     problems: list[Problem] = []
     while wanted:
