@@ -141,6 +141,9 @@ def platform(data: Data, source: SourceRef) -> Platform:
             interval_seconds=formats.parse_duration(sync.get("interval", "1m")),
             drift_check_interval_seconds=formats.parse_duration(sync.get("driftCheckInterval", "5m")),
             windows=windows,
+            imperative_managers=(
+                tuple(sync["imperativeManagers"]) if isinstance(sync.get("imperativeManagers"), list) else None
+            ),
         ),
         storage_classes=classes,
         ingress=IngressSettings(

@@ -63,6 +63,8 @@ class SyncSettings:
     interval_seconds: int = 60
     drift_check_interval_seconds: int = 300
     windows: tuple[SyncWindow, ...] = ()
+    #: field managers whose changes are edits by hand, taken back (daemon.policy.ownership)
+    imperative_managers: tuple[str, ...] | None = None  # None: the default list
 
 
 @dataclass(frozen=True)

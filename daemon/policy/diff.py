@@ -141,6 +141,16 @@ def diff_object(desired: Mapping[str, Any], live: Mapping[str, Any], manager: st
     return tuple(_mask(desired.get("kind", ""), changes))
 
 
+def removed_fields(
+    desired: Mapping[str, Any], live: Mapping[str, Any], fields: Mapping[str, Any]
+) -> tuple[FieldChange, ...]:
+    """The fields of a ``fieldsV1`` trie that ``live`` holds and ``desired`` does not set: what an
+    apply removes once those fields are ours (see :mod:`daemon.policy.ownership`)."""
+    changes: list[FieldChange] = []
+    _removed_fields(fields, desired, live, (), changes)
+    return tuple(_mask(desired.get("kind", ""), changes))
+
+
 def compare_objects(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     """Every field that differs between two rendered objects, added and removed ones included
     (a revision against another, where neither side has server defaults). Secret values are masked."""

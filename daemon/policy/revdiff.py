@@ -2,9 +2,9 @@
 and delete, object by object and field by field, grouped by tenant in a stable order.
 
 Both sides are Dockyard's own rendering, so there are no server defaults to hide; what would still
-be noise is left out: the provenance annotations (the revision and the source line, which move
-with every commit and every edit above a document). Secret values are masked in every change and
-in every object kept.
+be noise is left out: the provenance annotations (the revision, which moves with every commit,
+and the document's ``Kind/name``). Each change names where it is written (``file:line``, looked
+up in the model of its side). Secret values are masked in every change and in every object kept.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from daemon.model.labels import DELETION_POLICY_ANNOTATION, REVISION_ANNOTATION, SOURCE_ANNOTATION
-from daemon.model.refs import ObjRef
+from daemon.model.refs import ObjRef, SourceRef
 from daemon.policy.diff import FieldChange, compare_objects, mask_secret
 from daemon.policy.plan import tenant_of
-from daemon.render.core import objref, stage_of
+from daemon.render.core import stage_of
+from daemon.render.meta import objref
+from daemon.render.provenance import where
 
 ObjectAction = Literal["create", "update", "delete"]
 ACTIONS: tuple[ObjectAction, ...] = ("create", "update", "delete")
@@ -89,8 +91,10 @@ def without_noise(obj: Mapping[str, Any]) -> dict[str, Any]:
     return copy
 
 
-def _source(obj: Mapping[str, Any]) -> str:
-    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(SOURCE_ANNOTATION, ""))
+def _source(ref: ObjRef, obj: Mapping[str, Any], sources: Mapping[ObjRef, SourceRef]) -> str:
+    return where(sources.get(ref)) or str(
+        ((obj.get("metadata") or {}).get("annotations") or {}).get(SOURCE_ANNOTATION, "")
+    )
 
 
 def _order(change: ObjectChange) -> tuple[str, int, int, str, str, str]:
@@ -98,8 +102,16 @@ def _order(change: ObjectChange) -> tuple[str, int, int, str, str, str]:
     return (change.tenant, ACTIONS.index(change.action), stage_of(ref.kind), ref.kind, ref.namespace, ref.name)
 
 
-def diff_revisions(base: Iterable[Mapping[str, Any]], head: Iterable[Mapping[str, Any]]) -> RevisionDiff:
-    """What changes from ``base`` to ``head`` (both rendered object lists)."""
+def diff_revisions(
+    base: Iterable[Mapping[str, Any]],
+    head: Iterable[Mapping[str, Any]],
+    *,
+    base_sources: Mapping[ObjRef, SourceRef] | None = None,
+    head_sources: Mapping[ObjRef, SourceRef] | None = None,
+) -> RevisionDiff:
+    """What changes from ``base`` to ``head`` (both rendered object lists); the ``sources`` of
+    each side (:func:`daemon.render.provenance.sources`) say where each object is written."""
+    old_sources, new_sources = base_sources or {}, head_sources or {}
     before = {objref(o): o for o in base}
     after = {objref(o): o for o in head}
     changes: list[ObjectChange] = []
@@ -107,14 +119,22 @@ def diff_revisions(base: Iterable[Mapping[str, Any]], head: Iterable[Mapping[str
     for ref, obj in after.items():
         old = before.get(ref)
         if old is None:
-            changes.append(ObjectChange("create", ref, tenant_of(obj, ref), (), _source(obj), mask_secret(obj)))
+            changes.append(
+                ObjectChange("create", ref, tenant_of(obj, ref), (), _source(ref, obj, new_sources), mask_secret(obj))
+            )
             continue
         fields = compare_objects(without_noise(old), without_noise(obj))
         if fields:
-            changes.append(ObjectChange("update", ref, tenant_of(obj, ref), fields, _source(obj), mask_secret(obj)))
+            changes.append(
+                ObjectChange(
+                    "update", ref, tenant_of(obj, ref), fields, _source(ref, obj, new_sources), mask_secret(obj)
+                )
+            )
         else:
             unchanged += 1
     for ref, obj in before.items():
         if ref not in after:
-            changes.append(ObjectChange("delete", ref, tenant_of(obj, ref), (), _source(obj), mask_secret(obj)))
+            changes.append(
+                ObjectChange("delete", ref, tenant_of(obj, ref), (), _source(ref, obj, old_sources), mask_secret(obj))
+            )
     return RevisionDiff(tuple(sorted(changes, key=_order)), unchanged)

@@ -35,7 +35,8 @@ from daemon.policy.plan import tenant_of
 from daemon.policy.reachability import AppId, Peer, Ports, reachability
 from daemon.policy.revdiff import ObjectChange, RevisionDiff, diff_revisions
 from daemon.policy.windows import WindowDecision, held_tenants
-from daemon.render.core import objref
+from daemon.render.meta import objref
+from daemon.render.provenance import sources
 
 #: Platform settings that bound what tenants may do: a change to one is a guardrail change.
 GUARDRAIL_SETTINGS = frozenset({"tenancy", "prune", "verify", "storageClasses", "ingress"})
@@ -308,7 +309,12 @@ ALLOW_MASS_PRUNE_TRAILER = "dockyard-allow-mass-prune: true"
 
 def review(base: RevisionSide, head: RevisionSide, *, now: datetime) -> Review:
     """Everything :mod:`this module <daemon.policy.review>` says a reviewer should know."""
-    diff = diff_revisions(base.objects, head.objects)
+    diff = diff_revisions(
+        base.objects,
+        head.objects,
+        base_sources=sources(base.model, base.objects),
+        head_sources=sources(head.model, head.objects),
+    )
     deletions = []
     for change in diff.of("delete"):
         policy = change.deletion_policy or ("Retain" if change.ref.kind in PROTECTED_KINDS else "")

@@ -23,19 +23,20 @@ from daemon.edges.http import HttpServer
 from daemon.edges.kube import KubeClient
 from daemon.edges.metrics import DaemonMetrics
 from daemon.edges.source import GitSource, LocalSource
+from daemon.edges.watch import LiveCache
 from daemon.edges.watcher import ChangeWatcher
 from daemon.engine.alerts import INTERVAL_SECONDS as ALERT_INTERVAL_SECONDS
 from daemon.engine.alerts import AlertEvaluator
-from daemon.engine.apply import ResourceManager
+from daemon.engine.apply import ResourceManager, slim_live
 from daemon.engine.backups import BackupManager
 from daemon.engine.mr_review import MergeRequestReviewer
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
-from daemon.engine.scheduler import CycleRunner, DaemonScheduler
+from daemon.engine.scheduler import CycleRunner, DaemonScheduler, Debounced
 from daemon.errors import DockyardError
 from daemon.model.events import EventSink
 from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
-from daemon.model.refs import Revision
+from daemon.model.refs import ObjRef, Revision
 from daemon.policy.review import Comparison
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
@@ -59,6 +60,9 @@ BACKUP_INTERVAL_SECONDS = 60
 INBOX_INTERVAL_SECONDS = 1
 #: How often the leader applies the audit trail's retention.
 AUDIT_PRUNE_INTERVAL_SECONDS = 3600
+
+#: A change to a managed object asks for a drift cycle this long after the first of a burst.
+DRIFT_DEBOUNCE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -127,11 +131,15 @@ class Daemon:
                 renew_every=leader.renew_seconds,
             )
         cluster = settings.cluster
+        # Live state from watches: a cycle with nothing new costs no list requests, and a change
+        # to a managed object (drift) asks for a cycle within seconds.
+        self.live = LiveCache(self.kube, slim=slim_live, on_change=self._changed_live)
+        inventory = InventoryStore(
+            self.kube, namespace=namespace, list_pieces=self._inventory_pieces, on_written=self.live.observe
+        )
         self.reconciler = Reconciler(
             self.source,
-            ResourceManager(
-                self.kube, concurrency=cluster.concurrency, inventory=InventoryStore(self.kube, namespace=namespace)
-            ),
+            ResourceManager(self.kube, concurrency=cluster.concurrency, inventory=inventory, live_cache=self.live),
             self.events,
             metrics=metrics,
             history=self.history,
@@ -149,6 +157,8 @@ class Daemon:
             clock=clock,
         )
         self.runner = CycleRunner(self.reconciler)
+        self._drift_soon = Debounced(lambda: self.runner.request("change"), DRIFT_DEBOUNCE_SECONDS)
+        self._inventory_selector = inventory.selector
         self.scheduler = DaemonScheduler(
             self.runner,
             poll_seconds=settings.schedule.interval_seconds or 60.0,
@@ -312,6 +322,7 @@ class Daemon:
         if self._watcher is not None:
             self._watcher.stop()
         self.scheduler.shutdown()
+        self._drift_soon.cancel()
         self.runner.stop()
         if self.reviews is not None:
             self.reviews.stop()
@@ -320,6 +331,7 @@ class Daemon:
         if self.server is not None:
             self.server.stop()
         self.notifications.stop(timeout=10)
+        self.live.stop()
         self.kube.close()
 
     def wait(self) -> None:
@@ -392,6 +404,16 @@ class Daemon:
                 for line in self.settings.ready_note.strip("\n").splitlines():
                     log.info("%s", line)
                 return
+
+    def _changed_live(self, ref: ObjRef) -> None:
+        # Only the leader corrects drift; nothing is asked for once stopping.
+        if self.is_leader() and not self._stopped.is_set():
+            log.debug("%s changed in the cluster: drift cycle soon", ref)
+            self._drift_soon()
+
+    def _inventory_pieces(self) -> list[Mapping[str, Any]]:
+        configmaps = self.kube.resource_type("v1", "ConfigMap")
+        return list(self.live.objects([configmaps], self._inventory_selector).values())
 
     def _became_leader(self) -> None:
         log.info("%s is now the leader", self.settings.leader.identity)

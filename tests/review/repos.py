@@ -65,9 +65,15 @@ def make_change(platform: Path) -> None:
     policy.write_text(text.replace(rule, rule + new_rule, 1))
     # The shop's half: traffic between tenants flows only when both declare it.
     shop = platform / "tenants/shop/policy.yaml"
-    egress = "    - allow:\n        from: {app: api}\n        to: {tenant: payments, app: payments-api}\n        ports: [8080]\n"
+    egress = (
+        "    - allow:\n        from: {app: api}\n        to: {tenant: payments, app: payments-api}\n"
+        "        ports: [8080]\n"
+    )
     assert egress in shop.read_text()
-    shop_rule = "    - allow:\n        from: {app: web}\n        to: {tenant: analytics, app: recommender}\n        ports: [8080]\n"
+    shop_rule = (
+        "    - allow:\n        from: {app: web}\n        to: {tenant: analytics, app: recommender}\n"
+        "        ports: [8080]\n"
+    )
     shop.write_text(shop.read_text().replace(egress, egress + shop_rule, 1))
     prometheus = platform / "tenants/monitoring/prometheus.yaml"
     mount = "  volumes:\n    - volume: prometheus-data\n      mountPath: /prometheus\n"
