@@ -29,10 +29,15 @@ _VALUED_OPTIONS = frozenset({"--log-level", "--log-format"})
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "validate",
+    "new",
+    "template",
     "schema",
     "render",
     "plan",
     "diff",
+    "clone",
+    "extract",
+    "cost",
     "review",
     "apply",
     "run",

@@ -413,6 +413,22 @@ class GitOps:
         same = f"the platform at {revision} is the same as now; there is nothing to roll back"
         return self._commit("rollback", change, requester=requester, mode=mode, summary=summary, unchanged=same)
 
+    def commit_edit(
+        self, verb: str, edit: Callable[[Path, PlatformModel], str], *, requester: Requester, mode: CommitMode
+    ) -> CommitResult:
+        """Commits what ``edit`` does to the platform directory of the tip (``dockyard clone``):
+        it gets that directory and its model and returns the commit message; the result must be a
+        valid platform repo, as for every chat change."""
+        summary: list[str] = []
+
+        def change(work: _Work) -> str:
+            message = edit(work.platform, work.model)
+            _validated(work.platform, "the changed platform repo")
+            summary.append(message.splitlines()[0])
+            return message
+
+        return self._commit(verb, change, requester=requester, mode=mode, summary=summary)
+
     # --- the commit machinery -----------------------------------------------------------------
 
     def _need_repo(self) -> _Repo:

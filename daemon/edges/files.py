@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from daemon.errors import DockyardError
@@ -88,3 +88,57 @@ def symlink_on_the_way(root: Path, rel: str) -> str | None:
         if walked.is_symlink():
             return walked.relative_to(root).as_posix()
     return None
+
+
+class FileExists(DockyardError):
+    """A file that would be overwritten without being told to."""
+
+
+def create_text(root: Path, rel: str, text: str, *, overwrite: bool = False) -> tuple[str, ...]:
+    """Writes a new file ``root/rel`` (making its folders), never through a symlink; returns the
+    folders it made (repo-relative, outermost first), for :func:`remove_written`.
+
+    An existing file is :class:`FileExists` unless ``overwrite``; a folder on the way is made
+    below the folder already held open, so a link swapped in cannot redirect the write.
+    """
+    *folders, name = _components(rel)
+    made: list[str] = []
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        walked = ""
+        for folder in folders:
+            walked = f"{walked}/{folder}" if walked else folder
+            try:
+                os.mkdir(folder, 0o755, dir_fd=fd)
+                made.append(walked)
+            except FileExistsError:
+                pass
+            try:
+                child = os.open(folder, _DIR_FLAGS, dir_fd=fd)
+            except OSError as e:
+                raise UnsafePath(_why(walked, e)) from e
+            os.close(fd)
+            fd = child
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        flags |= os.O_TRUNC if overwrite else os.O_EXCL
+        try:
+            file = os.open(name, flags, 0o644, dir_fd=fd)
+        except FileExistsError as e:
+            raise FileExists(f"{rel} exists; pass --force to overwrite it") from e
+        except OSError as e:
+            raise UnsafePath(_why(rel, e)) from e
+        with os.fdopen(file, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return tuple(made)
+
+
+def remove_written(root: Path, files: Iterable[str], folders: Iterable[str]) -> None:
+    """Undoes :func:`create_text`: deletes ``files``, then the ``folders`` it made (innermost first)."""
+    for rel in files:
+        with _parent(root, rel) as (fd, name), contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=fd)
+    for rel in sorted(folders, key=lambda f: -f.count("/")):
+        with _parent(root, rel) as (fd, name), contextlib.suppress(OSError):
+            os.rmdir(name, dir_fd=fd)

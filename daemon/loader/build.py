@@ -172,6 +172,7 @@ def _prices(data: Any) -> Prices | None:
         memory_gib_month=float(data.get("memoryGiBMonth", 0)),
         storage_gib_month=by_class,
         load_balancer_month=float(data.get("loadBalancerMonth", 0)),
+        snapshot_gib_month=float(data["snapshotGiBMonth"]) if "snapshotGiBMonth" in data else None,
     )
 
 

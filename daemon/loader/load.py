@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.errors import Problem, ValidationFailed
-from daemon.loader import budget, build, build_workload
+from daemon.loader import budget, build, build_workload, catalog
 from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
@@ -193,9 +193,12 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         problems.extend(cached)
         entry.valid = not cached
 
-    resolved, found = resolve_templates(entries)
+    # Catalog entries take part in resolving templates only; they are not documents of the repo.
+    shipped, found = catalog.referenced(entries)
     problems.extend(found)
-    known_templates = {e.name for e in entries if e.kind == "Template" and e.name is not None}
+    resolved, found = resolve_templates([*entries, *shipped])
+    problems.extend(found)
+    known_templates = {e.name for e in [*entries, *shipped] if e.kind == "Template" and e.name is not None}
     for app in templated:
         instance, found = instantiate(app, resolved, known_templates)
         if instance is None:

@@ -26,7 +26,7 @@ from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from daemon.errors import Problem
-from daemon.loader import budget, paramschema
+from daemon.loader import budget, catalog, paramschema
 from daemon.loader.documents import Entry
 from daemon.loader.hints import Explainer, did_you_mean
 from daemon.loader.safeschema import safe_validator
@@ -170,11 +170,15 @@ def _chain(entry: Entry, by_name: Mapping[str, Entry], problems: list[Problem]) 
         if found is None:
             if current is entry:
                 guess = did_you_mean(base, by_name)
+                if catalog.is_ref(base):
+                    hint = catalog.unknown(base)
+                else:
+                    hint = f"did you mean '{guess}'?" if guess else "templates: " + ", ".join(sorted(by_name))
                 problems.append(
                     entry.problem(
                         ("spec", "extends"),
                         f"template '{entry.name}' extends unknown template '{base}'",
-                        f"did you mean '{guess}'?" if guess else "templates: " + ", ".join(sorted(by_name)),
+                        hint,
                         code="ref.template",
                     )
                 )
@@ -335,13 +339,17 @@ def instantiate(
                 )
             ]
         guess = did_you_mean(name, known)
+        if catalog.is_ref(name):
+            hint = catalog.unknown(name)
+        elif guess:
+            hint = f"did you mean '{guess}'?"
+        else:
+            hint = "templates: " + ", ".join(sorted(known)) if known else "there are no templates in templates/"
         return None, [
             app.problem(
                 ("spec", "template"),
                 f"unknown template '{name}'",
-                f"did you mean '{guess}'?"
-                if guess
-                else ("templates: " + ", ".join(sorted(known)) if known else "there are no templates in templates/"),
+                hint,
                 code="ref.template",
             )
         ]

@@ -171,6 +171,7 @@ class Prices:
     #: by storage class; ``default`` for the classes not named
     storage_gib_month: Mapping[str, float] = field(default_factory=dict)
     load_balancer_month: float = 0.0
+    snapshot_gib_month: float | None = None  # None: snapshots are counted, not priced
 
     def storage(self, storage_class: str) -> float:
         return self.storage_gib_month.get(storage_class, self.storage_gib_month.get("default", 0.0))

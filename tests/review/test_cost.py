@@ -87,7 +87,7 @@ def test_requests_limits_and_limitrange_defaults_and_hpa_bounds() -> None:
 
 def test_the_example_uses_its_price_table() -> None:
     model = load_or_raise(EXAMPLE)
-    assert model.platform.prices == Prices("EUR", 20.0, 3.0, {"ceph-rbd": 0.1, "default": 0.08}, 15.0)
+    assert model.platform.prices == Prices("EUR", 20.0, 3.0, {"ceph-rbd": 0.1, "default": 0.08}, 15.0, 0.05)
     shop = resources_by_tenant(render(model))["shop"]
     assert shop.storage_gib == {"ceph-rbd": Span(Decimal(20), Decimal(20))}
     assert monthly_cost(shop, model.platform.prices).low > 0

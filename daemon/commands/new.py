@@ -1,0 +1,130 @@
+"""``dockyard new tenant NAME`` and ``dockyard new app TENANT NAME``: valid files to start from.
+
+The files carry the schema modeline (editors check and complete them) and are validated with the
+repo before the command returns: a name that is reserved, taken or not a DNS label, a template
+that does not exist or parameters it does not take are refused, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+import yaml
+
+from daemon.commands._common import add_repo_arg, repo_path
+from daemon.commands._writes import schema_ref, write_validated
+from daemon.errors import ConfigError
+from daemon.loader import catalog
+from daemon.loader.repo import TENANT_FILES
+from daemon.views.scaffold import app_text, document_text, tenant_text
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "new",
+        help="write a new tenant or app to start from",
+        description="Write the files of a new tenant or app into the repo, with the schema modeline, "
+        "validated with the repo; an existing file is never overwritten without --force.",
+    )
+    kinds = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    tenant = kinds.add_parser("tenant", help="tenants/NAME/tenant.yaml")
+    tenant.add_argument("name", help="the tenant (and its namespace)")
+    app = kinds.add_parser("app", help="tenants/TENANT/apps/NAME.yaml")
+    app.add_argument("tenant", help="an existing tenant")
+    app.add_argument("name", help="the app")
+    app.add_argument(
+        "--template", default=None, help="a repo template or catalog/NAME@VERSION (dockyard template list)"
+    )
+    app.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter (VALUE is YAML: 3, true, [a, b]); repeatable",
+    )
+    app.add_argument("--image", default=None, help="the container image of an app without a template")
+    for sub in (tenant, app):
+        add_repo_arg(sub)
+        sub.add_argument("--force", action="store_true", help="overwrite files that exist")
+    tenant.set_defaults(func=run_tenant)
+    app.set_defaults(func=run_app)
+
+
+def _label(value: str, what: str) -> str:
+    if not _LABEL.match(value) or len(value) > 63:
+        raise ConfigError(
+            f"{what} '{value}' is not a DNS label: at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def run_tenant(args: argparse.Namespace) -> int:
+    root = repo_path(args.repo)
+    name = _label(args.name, "tenant")
+    rel = f"tenants/{name}/tenant.yaml"
+    write_validated(root, {rel: tenant_text(name, schema_ref(root, rel, "Tenant"))}, force=args.force, scope=(rel,))
+    print(f"wrote {rel}; the repo is valid. Add members and apps: dockyard new app {name} NAME")
+    return 0
+
+
+def _parameters(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {pair!r}: write KEY=VALUE")
+        try:
+            values[key] = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--param {key}: the value is not YAML ({e.__class__.__name__})") from e
+    return values
+
+
+def run_app(args: argparse.Namespace) -> int:
+    root = repo_path(args.repo)
+    tenant = _label(args.tenant, "tenant")
+    name = _label(args.name, "app")
+    if not any((root / "tenants" / tenant / f).is_file() for f in TENANT_FILES):
+        raise ConfigError(f"there is no tenant '{tenant}' (tenants/{tenant}/tenant.yaml); dockyard new tenant {tenant}")
+    if args.template is None and not args.image:
+        raise ConfigError("give the app an --image, or make it from a --template (dockyard template list)")
+    if args.template is not None and args.image:
+        raise ConfigError("--image is for an app without a template; pass the template's image as --param image=...")
+    parameters = _parameters(args.param)
+    if parameters and args.template is None:
+        raise ConfigError("--param is for a --template")
+    folder = f"tenants/{tenant}"
+    rel = f"{folder}/apps/{name}.yaml"
+    files = {
+        rel: app_text(
+            name, schema_ref(root, rel, "App"), image=args.image, template=args.template, parameters=parameters
+        )
+    }
+    if catalog.is_ref(args.template):
+        entry = catalog.find(args.template) if catalog.split_ref(args.template)[1] is not None else None
+        for document in catalog.scaffolds(entry) if entry is not None else ():
+            data = _filled(document.data, name)
+            kind = str(data.get("kind"))
+            extra = f"{folder}/{kind.lower()}s/{data.get('metadata', {}).get('name')}.yaml"
+            files[extra] = document_text(data, schema_ref(root, extra, kind))
+    write_validated(root, files, force=args.force, scope=(f"{folder}/",))
+    for written in files:
+        print(f"wrote {written}")
+    print("the repo is valid.")
+    return 0
+
+
+def _filled(value: Any, app: str) -> Any:
+    """``value`` with ``${app}`` in its strings replaced by the App's name."""
+    if isinstance(value, str):
+        return value.replace("${app}", app)
+    if isinstance(value, list):
+        return [_filled(v, app) for v in value]
+    if isinstance(value, dict):
+        return {k: _filled(v, app) for k, v in value.items()}
+    return value
