@@ -33,6 +33,7 @@ from daemon.model.kinds import PlatformModel
 from daemon.model.labels import MANAGED_BY, MANAGER_NAME
 from daemon.policy.alerting import (
     AlertEngine,
+    AlertKey,
     Observation,
     alert_event,
     needs_of,
@@ -102,6 +103,11 @@ class AlertEvaluator:
         for event in events:
             self._sink.emit(event)
         return events
+
+    def active(self) -> list[tuple[AlertKey, str, datetime, str]]:
+        """The alerts pending or firing now (on the leader: standbys evaluate nothing)."""
+        with self._lock:
+            return list(self.engine.active())
 
     def _observe(self, model: PlatformModel) -> Observation | None:
         needs = needs_of(model)

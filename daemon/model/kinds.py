@@ -101,6 +101,22 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleRoleBinding:
+    """A console role for people as the console's sign-in names them: users (the proxy's
+    ``X-Forwarded-User``/``-Email`` or a token's user) and groups (``X-Forwarded-Groups``)."""
+
+    role: ChatRole
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    roles: tuple[ConsoleRoleBinding, ...] = ()
+
+
+@dataclass(frozen=True)
 class PruneSettings:
     max_fraction: float = 0.3
 
@@ -128,6 +144,7 @@ class Platform:
     ingress: IngressSettings = field(default_factory=IngressSettings)
     default_notifications: str | None = None
     chat: ChatSettings = field(default_factory=ChatSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     verify: VerifySettings = field(default_factory=VerifySettings)

@@ -1,6 +1,6 @@
 """Requests a standby received, kept in the cluster until the leader takes them.
 
-Push webhooks and Slack commands reach whichever replica the Service picks. Only the leader acts,
+Push webhooks, Slack commands and console actions reach whichever replica the Service picks. Only the leader acts,
 so a standby acknowledges the request and puts it here; the leader takes the whole inbox every
 second and carries each request out once. The inbox is a Secret (a Slack command carries its
 ``response_url``, which lets anyone answer in the user's channel): ``dockyard-inbox`` in the
@@ -32,7 +32,8 @@ KEY = "requests.jsonl"
 MAX_BYTES = 512 * 1024
 _ATTEMPTS = 10
 
-RequestKind = Literal["sync", "slack-command"]
+RequestKind = Literal["sync", "slack-command", "console-action"]
+REQUEST_KINDS: tuple[RequestKind, ...] = ("sync", "slack-command", "console-action")
 
 
 class InboxFull(ClusterError):
@@ -63,7 +64,7 @@ class InboxRequest:
     @classmethod
     def from_json(cls, line: str) -> InboxRequest:
         data = json.loads(line)
-        if data.get("kind") not in ("sync", "slack-command") or not isinstance(data.get("payload"), dict):
+        if data.get("kind") not in REQUEST_KINDS or not isinstance(data.get("payload"), dict):
             raise ValueError("not an inbox request")
         return cls(
             kind=data["kind"],
