@@ -3,8 +3,12 @@ they give, CSRF tokens and the Origin check: the pure rules of daemon.console.ac
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import pytest
 
+from daemon.commands import run
 from daemon.console.access import (
     Principal,
     ProxyTrust,
@@ -147,3 +151,42 @@ def test_csrf_tokens_are_bound_to_the_person() -> None:
 )
 def test_same_origin(headers: dict[str, str], public: str | None, expected: bool) -> None:
     assert same_origin(headers, public) is expected
+
+
+def _run_args(*flags: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    run.register(parser.add_subparsers())
+    return parser.parse_args(["run", "--repo", "/tmp/x", *flags])
+
+
+def test_the_console_settings_are_read_once_from_flags_and_environment(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text(TOKENS)
+    args = _run_args(
+        "--console-tokens",
+        str(tokens),
+        "--console-trusted-proxy",
+        "10.0.0.0/8",
+        "--console-url",
+        "https://dockyard.example.com/",
+    )
+    settings = run.console_settings(args, {"DOCKYARD_CONSOLE_SESSION_KEY": "x" * 40})
+    assert settings.enabled and settings.session_key_shared and settings.public_origin == "https://dockyard.example.com"
+    assert settings.tokens.principal(ADMIN_TOKEN) is not None
+    assert settings.proxy is not None and settings.proxy.trusts("10.2.3.4", {})
+    assert "x" * 40 not in repr(settings)
+    assert not run.console_settings(_run_args("--no-console"), {}).enabled
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "message"),
+    [
+        ((), {"DOCKYARD_CONSOLE_PROXY_SECRET": "s" * 30}, "no --console-trusted-proxy"),
+        (("--console-url", "dockyard.example.com"), {}, "expected http://HOST"),
+        ((), {"DOCKYARD_CONSOLE_SESSION_KEY": "short"}, "at least 32 characters"),
+        (("--console-tokens", "/nonexistent/tokens"), {}, "cannot read it"),
+    ],
+)
+def test_bad_console_settings_say_what_is_wrong(flags: tuple[str, ...], environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        run.console_settings(_run_args(*flags), environ)
