@@ -16,8 +16,9 @@ help:
 
 $(STAMP): pyproject.toml
 	@command -v go >/dev/null || { echo "Go is required to build the local control plane"; exit 1; }
-	@# git, and what commit-signature checks run: ssh-keygen (SSH signatures) and gpg (OpenPGP).
-	@missing=""; for t in git:git ssh-keygen:openssh-client gpg:gnupg; do \
+	@# git, and what commit-signature checks run: ssh-keygen (SSH signatures) and gpg (OpenPGP);
+	@# chromium for the console's browser tests (Playwright drives it; it never downloads one).
+	@missing=""; for t in git:git ssh-keygen:openssh-client gpg:gnupg chromium:chromium; do \
 		command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 		if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 	$(PYTHON) -m venv $(VENV)
