@@ -98,6 +98,7 @@ class Console:
         self._roles_of: object = None
         self.actions = ConsoleActions(ports, self.roles, self._model)
         self._assets: dict[str, tuple[bytes, str]] = {}
+        self._flows = reads.FlowCache()
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -277,7 +278,7 @@ class Console:
         if app is not None and model is not None and not any(a.name == app for a in model.apps_of(str(tenant))):
             raise ConsoleError(f"tenant {tenant} has no app {app}", status=404)
         focus = Focus(tenant, app)
-        data, graph = reads.topology_view(state, seen.scope, self._ports.live.read(), focus)
+        data, graph = reads.topology_view(state, seen.scope, self._ports.live.read(), focus, self._flows)
         scale = None
         if (
             tenant

@@ -236,9 +236,19 @@ class _Cluster:
         self.pods_by_namespace: dict[str, list[_Pod]] = defaultdict(list)
         for pod in self.pods:
             self.pods_by_namespace[pod.namespace].append(pod)
+        # Every peer is asked about again for each pod pair: its namespaces are worked out once
+        # (keyed by the peer object, which the policies hold for the cluster's lifetime).
+        self._covered: dict[tuple[int, str], frozenset[str] | None] = {}
+        self._selecting: dict[tuple[int, str], list[tuple[_Rule, ...]]] = {}
 
     def selecting(self, pod: _Pod, direction: str) -> list[tuple[_Rule, ...]]:
         """The rules of each policy that isolates ``pod`` in ``direction``; [] when none does."""
+        key = (id(pod), direction)
+        if key not in self._selecting:
+            self._selecting[key] = self._select(pod, direction)
+        return self._selecting[key]
+
+    def _select(self, pod: _Pod, direction: str) -> list[tuple[_Rule, ...]]:
         found = []
         for policy in self.policies.get(pod.namespace, ()):
             rules = policy.ingress if direction == "ingress" else policy.egress
@@ -258,10 +268,18 @@ class _Cluster:
             return [named]  # a namespace Dockyard does not render, named by the policy
         return known
 
+    def covered(self, peer: _Peer, own: str) -> frozenset[str] | None:
+        """:meth:`peer_namespaces` as a set, remembered."""
+        key = (id(peer), own)
+        if key not in self._covered:
+            namespaces = self.peer_namespaces(peer, own)
+            self._covered[key] = None if namespaces is None else frozenset(namespaces)
+        return self._covered[key]
+
     def matches(self, peer: _Peer, own: str, pod: _Pod) -> bool:
         if peer.cidr:
             return False  # address ranges are for traffic leaving or entering the cluster's pods
-        namespaces = self.peer_namespaces(peer, own)
+        namespaces = self.covered(peer, own)
         if namespaces is not None and pod.namespace not in namespaces:
             return False
         return _labels_match(peer.pods, pod.labels)
@@ -319,11 +337,11 @@ def flows(objects: Sequence[Mapping[str, Any]]) -> list[Flow]:
                     if peer.cidr:
                         add(Endpoint("cidr", cidr=peer.cidr), _app(target), _rule_ports(rule, target))
                         continue
-                    namespaces = cluster.peer_namespaces(peer, target.namespace)
+                    namespaces = cluster.covered(peer, target.namespace)
                     if namespaces is None:
                         add(Endpoint("any"), _app(target), _rule_ports(rule, target))
                         continue
-                    for namespace in namespaces:
+                    for namespace in sorted(namespaces):
                         pods = cluster.pods_by_namespace.get(namespace)
                         if not pods:
                             add(Endpoint("namespace", namespace), _app(target), _rule_ports(rule, target))
@@ -347,8 +365,8 @@ def flows(objects: Sequence[Mapping[str, Any]]) -> list[Flow]:
                     if peer.cidr:
                         add(_app(source), Endpoint("cidr", cidr=peer.cidr), ports)
                         continue
-                    namespaces = cluster.peer_namespaces(peer, source.namespace)
-                    for namespace in namespaces or ():
+                    namespaces = cluster.covered(peer, source.namespace)
+                    for namespace in sorted(namespaces or ()):
                         if not cluster.pods_by_namespace.get(namespace):
                             add(_app(source), Endpoint("namespace", namespace), ports)
         if not cluster.selecting(source, "egress"):

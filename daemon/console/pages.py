@@ -445,13 +445,50 @@ def backups_page(
         method="get",
         class_="inline",
     )
-    cards = [_chain_card(c, chrome, now, c.tenant in allowed) for c in chains]
+    if len(chains) > MAX_CHAIN_CARDS:
+        # A card per volume is some 800 bytes of timeline each: past a few dozen, one line each.
+        cards = [_chain_summary(chains)]
+    else:
+        cards = [_chain_card(c, chrome, now, c.tenant in allowed) for c in chains]
     return _page(
         "Backups",
         chrome,
         "/backups",
         el("section", el("h1", "Backup chains"), picker, class_="card"),
         *(cards or [el("p", "No volume to show.", class_="empty")]),
+    )
+
+
+#: More volumes than this on one page are listed one line each, their chains a tenant at a time.
+MAX_CHAIN_CARDS = 40
+
+
+def _chain_summary(chains: Sequence[VolumeChain]) -> Markup:
+    rows = []
+    for c in chains:
+        ready = [s for s in c.snapshots if s.state == "ready"]
+        failed = sum(s.state == "failed" for s in c.snapshots)
+        newest = ready[0].taken.isoformat() if ready and ready[0].taken else None
+        rows.append(
+            (
+                el("a", c.tenant, href=f"/backups?tenant={c.tenant}"),
+                el("a", c.volume, href=f"/backups?tenant={c.tenant}#vol-{c.volume}"),
+                c.schedule or "—",
+                f"{len(ready)} ready" + (f", {failed} failed" if failed else ""),
+                _time(newest),
+                ", ".join(c.next_prune) or "nothing",
+            )
+        )
+    return el(
+        "section",
+        el("h2", f"{len(chains)} volumes"),
+        el("p", "Pick a tenant to see each chain on its timeline and restore from it.", class_="muted"),
+        _table(
+            ("Tenant", "Volume", "Schedule", "Snapshots", "Newest ready", "Next prune removes"),
+            rows,
+            empty="No volume.",
+        ),
+        class_="card",
     )
 
 

@@ -5,6 +5,7 @@ flows, a restore from the backup page becomes a commit, and a tenant's user sees
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -27,6 +28,15 @@ from tests.platforms import git
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.cluster
+
+#: A directory to save screenshots of the pages in (the README's come from here); unset: none.
+SCREENSHOTS = os.environ.get("DOCKYARD_CONSOLE_SCREENSHOTS", "")
+
+
+def _shot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
 @dataclass
@@ -134,6 +144,7 @@ def test_the_overview_loads(browser: Any, running: Running) -> None:
     assert names == ["analytics", "monitoring", "payments", "shop"]
     assert "Sync windows" in page.inner_text("main")
     assert page.errors == []
+    _shot(page, "overview")
 
 
 def test_the_topology_shows_the_examples_tenants_and_flows(browser: Any, running: Running) -> None:
@@ -155,10 +166,12 @@ def test_the_topology_shows_the_examples_tenants_and_flows(browser: Any, running
 
     # live status of the synced apps reached the nodes
     wait_for(live, timeout=30, message="live status on the nodes", until=lambda t: re.search(r"\d+/\d+ ready", t))
+    _shot(page, "topology")
     # focus on one app: the graph narrows to its neighbours
     page.goto(running.base + "/topology?tenant=shop&app=api")
     focused = page.locator("svg.topology").text_content()
     assert "payments-api" in focused and "postgres" in focused and "etl-worker" not in focused
+    _shot(page, "topology-app")
     assert page.errors == []
 
 
@@ -168,6 +181,7 @@ def test_a_restore_from_the_backup_page_produces_a_commit(browser: Any, running:
     page = _sign_in(browser, running, SHOP_TOKEN)
     page.goto(running.base + "/backups?tenant=shop")
     card = page.locator("section.chain[data-volume=orders-data]")
+    _shot(page, "backups")
     form = card.locator("form", has=page.locator(f"input[name=snapshot][value='{snapshot}']"))
     form.locator("input[name=confirm]").check()
     form.locator("button[type=submit]").click()
@@ -181,6 +195,10 @@ def test_a_restore_from_the_backup_page_produces_a_commit(browser: Any, running:
     text = git(running.remote, "show", "main:tenants/shop/volumes.yaml")
     assert f"snapshot: {snapshot}" in text
     assert page.errors == []
+    admin = _page(browser, token=ADMIN_TOKEN)
+    admin.goto(running.base + "/operations")
+    assert f"restore shop/orders-data {snapshot}" in admin.inner_text("main")  # the audit trail has it
+    _shot(admin, "operations")
 
 
 def test_a_tenant_user_cannot_see_another_tenant(browser: Any, running: Running) -> None:

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from bench.gen_platform import generate
-from daemon.console.backups import chain_of
+from daemon.console import pages
+from daemon.console.backups import chain_of, chains
 from daemon.console.flows import Endpoint, Flow, flows
 from daemon.console.live import AppLive, WorkloadTrack, summarise
+from daemon.console.reads import FlowCache
 from daemon.console.svg import graph_svg
 from daemon.console.topology import Focus, build
 from daemon.loader.load import load_or_raise
@@ -269,3 +271,19 @@ def test_live_state_groups_tracks_by_app_and_sees_rollouts() -> None:
     web = live.apps[("shop", "web")]
     assert (web.ready, web.desired, web.rolling) == (3, 4, True)
     assert web.canary is not None and web.canary.name == "web-canary"
+
+
+def test_a_thousand_volumes_are_listed_one_line_each_and_flows_are_worked_out_once(thousand_apps: Path) -> None:
+    model = load_or_raise(thousand_apps)
+    tenants = [t.name for t in model.tenants]
+    all_chains = chains(model, tenants, [], {}, NOW)
+    assert len(all_chains) == len(model.volumes) > pages.MAX_CHAIN_CARDS
+    html = pages.backups_page(all_chains, pages.Chrome(), NOW, tenants, None, tenants)
+    assert f"{len(all_chains)} volumes" in html and "<svg" not in html and len(html) < 400_000
+    one = [c for c in all_chains if c.tenant == tenants[0]]
+    assert "<svg" in pages.backups_page(one, pages.Chrome(), NOW, tenants, tenants[0], tenants)
+    cache = FlowCache()
+    desired = tuple(render(model, "r"))
+    first = cache.of(desired)
+    assert cache.of(desired) is first and cache.of(tuple(desired)) is first  # the same tuple
+    assert cache.of(desired[:10]) is not first
