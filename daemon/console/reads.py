@@ -92,13 +92,18 @@ def overview(ports: ConsolePorts, scope: Scope, live: Live) -> dict[str, Any]:
         assert model is not None
         tenant = model.tenant(name)
         apps = model.apps_of(name)
-        ready = desired = rolling = 0
+        ready = desired = rolling = missing = 0
         for app in apps:
             found = live.apps.get((name, app.name))
-            if found is not None:
+            if found is not None and found.tracks:
                 ready, desired, rolling = ready + found.ready, desired + found.desired, rolling + found.rolling
+            else:
+                missing += 1
         degraded = degraded_by.get(name, 0)
         health = "degraded" if degraded else ("progressing" if rolling else ("ok" if ready >= desired else "degraded"))
+        if missing and health == "ok":
+            # Apps with no workload yet: not applied (a closed window, a pause) or not there at all.
+            health = "pending" if name in state.deferred or name in paused or "*" in paused else "missing"
         tenants.append(
             {
                 "name": name,
@@ -109,6 +114,7 @@ def overview(ports: ConsolePorts, scope: Scope, live: Live) -> dict[str, Any]:
                 "desired": desired,
                 "rollingOut": rolling,
                 "degraded": degraded,
+                "notInCluster": missing,
                 "health": health if not live.error or desired else "unknown",
                 "paused": name in paused or "*" in paused,
                 "waiting": state.deferred.get(name, ""),

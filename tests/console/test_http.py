@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import pytest
@@ -307,3 +308,35 @@ def test_no_secret_reaches_the_browser(served: Served) -> None:
     # the example's apps take their credentials from Secrets: only the names are shown
     topology = served.as_token(ADMIN_TOKEN, "/api/topology?tenant=shop").text
     assert "postgres" in topology
+
+
+def test_what_tenants_and_commits_write_is_shown_as_text_never_as_markup(served: Served) -> None:
+    hostile = '<img src=x onerror="alert(1)">'
+    served.bench.events.emit(Event.make("sync.failed", f"shop: {hostile}", tenant="shop"))
+    served.bench.trail.records.append(_record("command", ["shop"], f"scale shop/web 3 {hostile}", "sam@example.com"))
+    for path in ("/", "/operations"):
+        html = served.as_token(SHOP_TOKEN, path).text
+        assert hostile not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html, path
+
+
+def test_tenant_health_says_when_apps_are_not_in_the_cluster(served: Served) -> None:
+    served.bench.state = replace(served.bench.state, deferred={"payments": "waits for its sync window"})
+    ready = {"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1, "replicas": 1}
+    served.bench.kube.objects["Deployment"] = [
+        {
+            "metadata": {"name": app, "namespace": tenant, "generation": 1, "labels": {}},
+            "spec": {"replicas": 1, "template": {"metadata": {"labels": {"dockyard.dev/app": app}}}},
+            "status": ready,
+        }
+        for tenant, app in (
+            ("shop", "web"),
+            ("shop", "api"),
+            ("shop", "admin-web"),
+            ("shop", "postgres"),
+            ("monitoring", "grafana"),
+        )
+    ]
+    tenants = {t["name"]: t for t in served.as_token(ADMIN_TOKEN, "/api/overview").json()["tenants"]}
+    assert (tenants["shop"]["health"], tenants["shop"]["ready"], tenants["shop"]["desired"]) == ("ok", 4, 4)
+    assert tenants["payments"]["health"] == "pending" and tenants["payments"]["notInCluster"] == 1
+    assert tenants["monitoring"]["health"] == "missing" and tenants["analytics"]["health"] == "missing"
