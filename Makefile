@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 CLUSTER ?= demo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help install binaries test-binaries cluster demo demo-down test lint unit bench cold-path clean
+.PHONY: help install nca binaries test-binaries cluster demo demo-down test lint unit bench cold-path clean
 
 help:
 	@echo "make demo   - local control plane + the Dockyard daemon on platform-repo-example"
@@ -27,6 +27,19 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+
+# network-config-analyzer, the independent judge of the reachability tests. It pins its own
+# dependencies (PyYAML among them), so it lives in a venv of its own, never in $(VENV).
+NCA_VENV ?= .venv-nca
+NCA_VERSION := 2.1.0
+NCA_STAMP := $(NCA_VENV)/.installed-$(NCA_VERSION)
+
+$(NCA_STAMP):
+	$(PYTHON) -m venv $(NCA_VENV)
+	$(NCA_VENV)/bin/pip install -q network-config-analyzer==$(NCA_VERSION)
+	@touch $@
+
+nca: $(NCA_STAMP)
 
 # The cluster's binaries (what the demo needs); the tests add promtool.
 binaries: install
@@ -66,10 +79,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: install
+unit: install nca
 	$(BIN)/pytest -m "not cluster"
 
-test: lint test-binaries
+test: lint test-binaries nca
 	$(BIN)/pytest
 
 # What a new machine goes through, proven on a warm one (CI runs it): the asset steps against an
@@ -82,4 +95,4 @@ bench: binaries
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(NCA_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,23 +1,29 @@
-"""Benchmark: the daemon's commit-to-applied latency and its memory, against a naive peer.
+"""Benchmark: the daemon's commit-to-applied and drift-to-corrected latency, the cost of a quiet
+cycle, and its memory.
 
 1. Latency: a platform of about 1,000 apps (334 tenants, ~9,000 objects) is synced by
    `dockyard run` (a subprocess); then, repeatedly, one app's image is changed, committed, pushed
    to a bare repo and announced with a signed GitHub webhook. The latency is the time from the
    push to the new image being in the API server. The peer is the naive GitOps loop on the same
    change: `git pull` plus `kubectl apply --server-side` of every rendered object.
-2. Memory: the daemon's peak and settled RSS (VmHWM / VmRSS) once it manages about 5,000
-   objects, next to the peak RSS of `kubectl apply --server-side` of the same objects.
+2. Drift: `kubectl set env` on one of the daemon's workloads, timed until the variable is gone
+   again (the drift check runs hourly here: only the daemon's watches can notice).
+3. A quiet cycle: the API requests and writes of a cycle with nothing to do (a webhook for the
+   revision already applied), from the daemon's /metrics.
+4. Memory: the daemon's settled and peak RSS (VmRSS / VmHWM) once it manages each of
+   ``--memory-objects``, next to the peak RSS of `kubectl apply --server-side` of the same objects.
 
 The controller manager is stopped while measuring, so no pods start and the two sides share an
 idle API server; the daemon's health wait is short for the same reason. Medians and p95 are
 reported; these machines are noisy.
 
-    .venv/bin/python bench/bench_daemon.py --apps 1000 --changes 10 --memory-objects 5000
+    .venv/bin/python bench/bench_daemon.py --apps 1000 --changes 10 --memory-objects 10000 30000
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import hmac
 import json
@@ -168,6 +174,64 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
+def metric_requests(port: int) -> dict[str, float]:
+    """The daemon's API requests so far, by verb."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("dockyard_api_requests_total{"):
+            verb = line.split('verb="', 1)[1].split('"', 1)[0]
+            found[verb] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def cycles_run(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("dockyard_cycles_total{"))
+
+
+def quiet_cycle(port: int, sha: str) -> dict[str, float]:
+    """Requests of one cycle with nothing new (a webhook for the applied revision)."""
+    before, cycles = metric_requests(port), cycles_run(port)
+    webhook(port, sha, f"quiet-{time.time()}")
+    deadline = time.perf_counter() + 60
+    while cycles_run(port) <= cycles:
+        if time.perf_counter() > deadline:
+            raise SystemExit("the quiet cycle did not run")
+        time.sleep(0.05)
+    time.sleep(0.5)
+    after = metric_requests(port)
+    delta = {verb: after.get(verb, 0) - before.get(verb, 0) for verb in after}
+    return {k: v for k, v in delta.items() if v}
+
+
+def drifted(kube: KubeClient, namespace: str, name: str) -> bool:
+    obj = kube.get(kube.resource_type("apps/v1", "StatefulSet"), namespace, name)
+    env = [] if obj is None else obj["spec"]["template"]["spec"]["containers"][0].get("env") or []
+    return any(e.get("name") == "DRIFT" for e in env)
+
+
+def drift_latency(kubeconfig: Path, kube: KubeClient, namespace: str, name: str, times: int) -> list[float]:
+    found = []
+    for i in range(times):
+        started = time.perf_counter()
+        subprocess.run(
+            ["kubectl", f"--kubeconfig={kubeconfig}", "-n", namespace, "set", "env", f"sts/{name}", f"DRIFT={i}"],
+            check=True,
+            capture_output=True,
+        )
+        deadline = started + 120
+        while drifted(kube, namespace, name):
+            if time.perf_counter() > deadline:
+                raise SystemExit("the drift was never corrected")
+            time.sleep(0.02)
+        found.append(time.perf_counter() - started)
+        time.sleep(1)
+    return found
+
+
 def latency(cluster_kubeconfig: Path, apps: int, changes: int, tmp: Path) -> dict[str, Any]:
     tenants = math.ceil(apps / 3)
     remote, work = make_repo(tmp, tenants)
@@ -187,6 +251,9 @@ def latency(cluster_kubeconfig: Path, apps: int, changes: int, tmp: Path) -> dic
             webhook(port, git(work, "rev-parse", "HEAD"), f"bench-{i}")
             wait_image(kube, tenant, app, image)
             dockyard_times.append(time.perf_counter() - started)
+        time.sleep(2)
+        quiet = quiet_cycle(port, git(work, "rev-parse", "HEAD"))
+        drift_times = drift_latency(cluster_kubeconfig, kube, tenant, app, max(3, changes // 2))
     finally:
         daemon.terminate()
         daemon.wait(60)
@@ -205,25 +272,84 @@ def latency(cluster_kubeconfig: Path, apps: int, changes: int, tmp: Path) -> dic
         "speedup_median": round(statistics.median(peer_times) / statistics.median(dockyard_times), 1),
         "dockyard_all": [round(t, 3) for t in dockyard_times],
         "naive_all": [round(t, 3) for t in peer_times],
+        "drift_corrected_median_seconds": round(statistics.median(drift_times), 3),
+        "drift_corrected_all": [round(t, 3) for t in drift_times],
+        "quiet_cycle_requests": quiet,
     }
 
 
+def renamed(objects: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """The same objects in other namespaces (and other cluster-scoped names)."""
+    out = []
+    for original in objects:
+        obj = copy.deepcopy(original)
+        meta = obj["metadata"]
+        if "namespace" in meta:
+            meta["namespace"] = f"{prefix}-{meta['namespace']}"
+        elif obj["kind"] == "Namespace" or obj["kind"] in ("StorageClass", "VolumeSnapshotClass"):
+            meta["name"] = f"{prefix}-{meta['name']}"
+        labels = meta.get("labels", {})
+        if prefix.startswith("k"):
+            # kubectl's copies must not look like Dockyard's own objects to Dockyard's live lists.
+            labels["app.kubernetes.io/managed-by"] = "kubectl"
+        if "dockyard.dev/tenant" in labels:
+            labels["dockyard.dev/tenant"] = f"{prefix}-{labels['dockyard.dev/tenant']}"
+        for policy_peer in _namespace_selectors(obj):
+            names = policy_peer["matchLabels"]
+            if "kubernetes.io/metadata.name" in names and names["kubernetes.io/metadata.name"] != "kube-system":
+                names["kubernetes.io/metadata.name"] = f"{prefix}-{names['kubernetes.io/metadata.name']}"
+        if obj["kind"] == "PersistentVolumeClaim":
+            obj["spec"]["storageClassName"] = f"{prefix}-{obj['spec']['storageClassName']}"
+        out.append(obj)
+    return out
+
+
+def _namespace_selectors(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for rule in obj.get("spec", {}).get("ingress", []) + obj.get("spec", {}).get("egress", []):
+        for peer in rule.get("from", []) + rule.get("to", []):
+            if "namespaceSelector" in peer and "matchLabels" in peer["namespaceSelector"]:
+                found.append(peer["namespaceSelector"])
+    return found
+
+
+def kubectl_apply(kubeconfig: Path, objects: list[dict[str, Any]]) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": objects}, f)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "kubectl",
+            f"--kubeconfig={kubeconfig}",
+            "apply",
+            "--server-side",
+            "--field-manager=kubectl-bench",
+            "-f",
+            f.name,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    elapsed = time.perf_counter() - started
+    Path(f.name).unlink()
+    return elapsed
+
+
 def naive_loop(kubeconfig: Path, kube: KubeClient, remote: Path, tmp: Path, changes: int) -> list[float]:
-    import bench_apply
 
     clone = tmp / "naive"
     git(tmp, "clone", "-q", str(remote), str(clone))
     base = render(load_or_raise(clone), "naive")
-    objects = bench_apply.renamed(base, "n")
-    bench_apply.kubectl_apply(kubeconfig, objects)  # the first sync, not measured
+    objects = renamed(base, "n")
+    kubectl_apply(kubeconfig, objects)  # the first sync, not measured
     times = []
     for i in range(changes):
         image = f"busybox:2.{i}"
         set_image(clone, "t0001", "app1", image)  # stands in for the fetched commit
         started = time.perf_counter()
         git(clone, "status", "--porcelain")
-        objects = bench_apply.renamed(render(load_or_raise(clone), "naive"), "n")
-        bench_apply.kubectl_apply(kubeconfig, objects)
+        objects = renamed(render(load_or_raise(clone), "naive"), "n")
+        kubectl_apply(kubeconfig, objects)
         wait_image(kube, "n-t0001", "app1", image)
         times.append(time.perf_counter() - started)
     return times
@@ -254,8 +380,9 @@ def memory(cluster_kubeconfig: Path, objects: int, tmp: Path) -> dict[str, Any]:
     port = free_port()
     daemon = start_daemon(remote, cluster_kubeconfig, tmp / "daemon-work", port)
     try:
-        wait_ready(port, timeout=900)
-        time.sleep(2)
+        first_sync = wait_ready(port, timeout=3600)
+        time.sleep(5)
+        quiet = quiet_cycle(port, git(work, "rev-parse", "HEAD"))
         status = Path(f"/proc/{daemon.pid}/status").read_text()
         fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith("Vm")}
         rss_mib, hwm_mib = int(fields["VmRSS"]) / 1024, int(fields["VmHWM"]) / 1024
@@ -263,9 +390,11 @@ def memory(cluster_kubeconfig: Path, objects: int, tmp: Path) -> dict[str, Any]:
         daemon.terminate()
         daemon.wait(60)
     rendered = render(load_or_raise(work), "x")
-    kubectl_peak_mib = kubectl_peak_rss_kib(cluster_kubeconfig, bench_apply.renamed(rendered, "m"), work) / 1024
+    kubectl_peak_mib = kubectl_peak_rss_kib(cluster_kubeconfig, renamed(rendered, "m"), work) / 1024
     return {
         "objects": len(rendered),
+        "first_sync_seconds": round(first_sync, 1),
+        "quiet_cycle_requests": quiet,
         "dockyard_rss_mib": round(rss_mib, 1),
         "dockyard_peak_rss_mib": round(hwm_mib, 1),
         "kubectl_apply_peak_rss_mib": round(kubectl_peak_mib, 1),
@@ -277,25 +406,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--apps", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=10)
-    parser.add_argument("--memory-objects", type=int, default=5000)
+    parser.add_argument("--memory-objects", type=int, nargs="+", default=[10000, 30000])
     parser.add_argument("--out", type=Path, default=Path("bench/results/daemon.json"))
-    parser.add_argument("--parts", nargs="+", choices=["memory", "latency"], default=["memory", "latency"])
+    parser.add_argument("--parts", nargs="+", choices=["memory", "latency"], default=["latency", "memory"])
     args = parser.parse_args()
     results: dict[str, Any] = {}
     # The peer is the kubectl of the server's own release, built with the control plane.
     os.environ["PATH"] = f"{ensure_built().binary('kubectl').parent}{os.pathsep}{os.environ['PATH']}"
     base = Path(tempfile.mkdtemp())
     try:
-        for part in args.parts:
-            cluster = LocalCluster.start(name=f"bench-{part}", nodes=1, base_dir=base / "clusters")
+        runs = [("latency", args.apps)] if "latency" in args.parts else []
+        runs += [("memory", n) for n in args.memory_objects] if "memory" in args.parts else []
+        for part, size in runs:
+            cluster = LocalCluster.start(name=f"bench-{part}-{size}", nodes=1, base_dir=base / "clusters")
             try:
                 cluster.stop_component("kube-controller-manager")
-                work = base / part
+                work = base / f"{part}-{size}"
                 work.mkdir()
+                started = time.perf_counter()
                 if part == "memory":
-                    results["memory"] = memory(cluster.kubeconfig, args.memory_objects, work)
+                    results.setdefault("memory", []).append(memory(cluster.kubeconfig, size, work))
                 else:
-                    results["latency"] = latency(cluster.kubeconfig, args.apps, args.changes, work)
+                    results["latency"] = latency(cluster.kubeconfig, size, args.changes, work)
+                print(f"{part} {size}: {time.perf_counter() - started:.0f}s", flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(results, indent=2))
             finally:
                 cluster.stop()
     finally:

@@ -5,6 +5,10 @@ adds its parser and sets ``func`` to a callable taking the parsed namespace and 
 code. Commands of other packages register through the ``dockyard.commands`` entry-point group
 (the local dev cluster's ``dev-cluster`` does): the product never imports them. This module wires
 them together and maps our errors to exit codes; it does nothing else.
+
+Only the command being run is imported (``dockyard version`` loads no Kubernetes client, Slack or
+scheduler, and ``render`` no Kubernetes client); ``--help`` and unknown words import them all, so
+the listing and argparse's suggestions stay complete.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 
 from daemon import __version__
 from daemon.edges.logs import LOG_FORMATS
 from daemon.edges.logs import configure as configure_logging
 from daemon.errors import ConfigError, DockyardError, ValidationFailed
+
+#: Top-level options that take a value (so the value is not mistaken for the command).
+_VALUED_OPTIONS = frozenset({"--log-level", "--log-format"})
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -26,6 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schema",
     "render",
     "plan",
+    "diff",
+    "review",
     "apply",
     "run",
     "history",
@@ -38,7 +46,22 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand word of ``argv`` (the first argument that is not a top-level option)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUED_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the subcommand it names is registered (when it is one)."""
+    chosen = command_in(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="dockyard",
         description="Dockyard: a GitOps platform controller. Validates a platform repo, renders "
@@ -55,22 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="log lines as readable text or JSON (default auto: text on a terminal, JSON otherwise)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    if chosen in COMMAND_MODULES:
+        importlib.import_module(f"daemon.commands.{chosen}").register(subparsers)
+        return parser
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"daemon.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"daemon.commands.{name}":
-                continue  # a command not built yet in this checkout
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"daemon.commands.{name}").register(subparsers)
+    # Scanning the installed distributions costs more than all of `dockyard version`: only here.
+    from importlib.metadata import entry_points
+
     for entry in entry_points(group="dockyard.commands"):
         entry.load().register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     configure_logging(args.log_level, args.log_format)
     try:
         code: int = args.func(args)

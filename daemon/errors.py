@@ -14,6 +14,7 @@ which client produced them::
     ├── CycleStopped             a step of a reconcile cycle could not finish; names the step
     ├── SourceError              git clone/fetch/checkout failed (credentials are never in it)
     ├── WebhookError             a webhook request that is malformed or cannot be a push event
+    ├── ForgeError               the GitHub or GitLab API refused or failed a request (no token in it)
     ├── DevClusterError          the local control plane could not be built or started
     ├── NotificationError        delivery to a target failed (secrets are never in it)
     ├── ChatError                a chat command cannot be carried out; message and hint are
@@ -114,6 +115,16 @@ class SourceError(DockyardError):
 
 class WebhookError(DockyardError):
     """A webhook request is malformed (bad JSON, missing fields, body too large)."""
+
+
+class ForgeError(DockyardError):
+    """A GitHub or GitLab API request failed. ``status`` is the HTTP status (0: no answer);
+    ``retry_after`` the seconds the forge asked to wait. The message never contains the token."""
+
+    def __init__(self, message: str, *, status: int = 0, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 class DevClusterError(DockyardError):

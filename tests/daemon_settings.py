@@ -33,6 +33,7 @@ def daemon_settings(
     backoff_cap: float = 300.0,
     trusted_keys: TrustedKeys | None = None,
     require_signed_commits: bool = False,
+    forges: s.ForgeSettings | None = None,
 ) -> s.DaemonSettings:
     return s.DaemonSettings(
         source=s.source_settings(
@@ -58,5 +59,6 @@ def daemon_settings(
         http=s.HttpSettings(listen=listen, webhook_secret=webhook_secret),
         notifications=NotifierSettings.from_env(os.environ),
         slack=SlackConfig.from_env(os.environ),
+        forges=forges or s.ForgeSettings(),
         workdir=workdir,
     )

@@ -4,7 +4,7 @@ Grammar (words are separated by spaces; the verb is case-insensitive)::
 
     help                              what you can type, and your roles
     status [tenant[/app]]             revision, sync state, health, replicas and HPA
-    diff                              the pending plan, summarised
+    diff                              the pending change (current revision against the applied one)
     sync [tenant] [--force]           a cycle now; --force ignores sync windows (admins)
     history [n]                       the last n cycles and commands (default 10, at most 50)
     pause [tenant] / resume [tenant]  hold or release a tenant's changes (all tenants without one)
@@ -100,6 +100,8 @@ class Status(Command):
 @dataclass(frozen=True)
 class Diff(Command):
     verb: ClassVar[str] = "diff"
+    #: computed from Git when asked: a large platform takes a few seconds
+    slow: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

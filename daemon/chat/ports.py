@@ -20,6 +20,8 @@ from daemon.model.audit import HistoryRecord, HistoryResult
 from daemon.model.cycle import Trigger
 from daemon.model.events import Event
 from daemon.model.kinds import PlatformModel
+from daemon.model.refs import Revision
+from daemon.policy.review import Comparison
 
 __all__ = ["ChatContext", "ChatPorts", "HistoryLog", "Outcome", "PauseControl"]
 
@@ -56,6 +58,9 @@ class ChatPorts:
     #: a standby hands a command it received to the leader through this (the daemon's inbox);
     #: None: every command runs where it arrives (a single daemon)
     hand_to_leader: Callable[[Mapping[str, Any]], None] | None = None
+    #: the current revision against the applied one, computed from Git now (``diff``), or why it
+    #: cannot be; None: not available (then ``diff`` says so)
+    pending_review: Callable[[str, Revision], Comparison | str] | None = None
 
 
 @dataclass

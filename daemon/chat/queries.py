@@ -16,8 +16,8 @@ from daemon.chat.views import (
     PlatformStatus,
     TenantStatus,
     TenantSummary,
-    diff_view,
     history_view,
+    pending_diff_view,
     platform_status_view,
     tenant_status_view,
 )
@@ -27,6 +27,7 @@ from daemon.errors import ChatError, DockyardError
 from daemon.model.kinds import PlatformModel
 from daemon.model.refs import ObjRef
 from daemon.policy.health import assess
+from daemon.policy.review import Comparison
 
 __all__ = ["Queries"]
 
@@ -170,17 +171,26 @@ class Queries:
         return found
 
     def diff(self) -> Outcome:
+        """The change waiting to be applied: the daemon's revision against the applied one,
+        computed now from Git (not the last cycle's plan)."""
         state = self._ports.snapshot()
-        revision = state.revision.sha if state.revision else ""
-        reply = diff_view(
-            revision=revision,
+        revision = state.revision
+        if revision is None or not state.applied_sha or state.applied_sha == revision.sha:
+            comparison: Comparison | str | None = None
+        elif self._ports.pending_review is None:
+            comparison = "this daemon cannot read revisions from Git"
+        else:
+            comparison = self._ports.pending_review(state.applied_sha, revision)
+        reply = pending_diff_view(
+            revision=revision.sha if revision else "",
             applied=state.applied_sha,
-            counts=state.last_plan_counts,
-            pending=state.pending_changes,
+            comparison=comparison,
             deferred=state.deferred,
-            last_sync=state.last_sync_time,
+            invalid=(state.invalid_sha, state.invalid_errors[0] if state.invalid_errors else ""),
         )
-        return Outcome("allowed", reply, f"{len(state.pending_changes)} pending change(s)")
+        changed = comparison.review.diff.counts if isinstance(comparison, Comparison) and comparison.review else {}
+        pending = sum(changed.get(a, 0) for a in ("create", "update", "delete"))
+        return Outcome("allowed", reply, f"{pending} pending change(s)")
 
     def history(self, command: History) -> Outcome:
         records = self._ports.history.list(limit=command.limit)

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from daemon.chat.commands import USAGE
+from daemon.policy.review import Comparison
+from daemon.views.review import counts_line, summary_items
 
 __all__ = [
     "AppStatus",
@@ -23,11 +25,11 @@ __all__ = [
     "TenantStatus",
     "TenantSummary",
     "denied_view",
-    "diff_view",
     "error_view",
     "help_view",
     "history_view",
     "notice_view",
+    "pending_diff_view",
     "platform_status_view",
     "tenant_status_view",
 ]
@@ -429,42 +431,86 @@ def tenant_status_view(t: TenantStatus) -> Reply:
 
 # --- diff -------------------------------------------------------------------------------------------
 
-_COUNT_ORDER = ("create", "update", "prune", "deferred", "unchanged")
+_MAX_SUMMARY = 15
+_MAX_OBJECTS = 20
 
 
-def diff_view(
+def pending_diff_view(
     *,
     revision: str,
     applied: str,
-    counts: Mapping[str, int],
-    pending: Sequence[str],
+    comparison: Comparison | str | None,
     deferred: Mapping[str, str],
-    last_sync: datetime | None,
+    invalid: tuple[str, str] = ("", ""),
 ) -> Reply:
+    """What waits to be applied: ``comparison`` of the current revision against the applied one
+    (computed now), a sentence saying why it could not be computed, or None when nothing is pending."""
     if not revision:
         return notice_view("⏳", "No revision loaded yet", ["The daemon has not fetched the platform repo yet."])
-    ordered = [k for k in _COUNT_ORDER if counts.get(k)] + sorted(k for k in counts if k not in _COUNT_ORDER)
-    tally = " · ".join(f"*{counts[k]}* {k}" for k in ordered if counts.get(k)) or "nothing planned"
-    if not pending and applied == revision:
+    refused: list[dict[str, Any]] = []
+    if invalid[0]:
+        refused.append(
+            _context([f"⛔ The newer revision {_sha(invalid[0])} was refused: {escape(_clip(invalid[1], 300))}"])
+        )
+    if not applied:
+        blocks = [_section(f"⏳ Nothing is applied yet: the first sync applies all of {_sha(revision)}."), *refused]
+        return _reply(f"Nothing applied yet; {revision[:8]} is next", blocks)
+    if comparison is None:
+        blocks = [_section(f"✅ *Nothing pending.* The cluster has {_sha(revision)}."), *refused]
+        return _reply(f"Nothing pending; the cluster has {revision[:8]}", blocks)
+    if isinstance(comparison, str):
         blocks = [
-            _section(f"✅ *Nothing pending.* The cluster matches {_sha(revision)}."),
-            _context([f"Last plan: {tally}", f"as of the last sync, {when(last_sync)}"]),
+            _header("Pending changes"),
+            _section(
+                f"Revision {_sha(revision)} is not applied yet (applied: {_sha(applied)}), but {escape(comparison)}."
+            ),
+            *refused,
         ]
-        return _reply(f"Nothing pending; the cluster matches {revision[:8]}", blocks)
-    blocks = [_header(f"Pending changes ({len(pending)})"), _section(f"Revision {_sha(revision)}: {tally}")]
-    if applied != revision:
-        blocks.append(_context([f"Applied so far: {_sha(applied) if applied else 'nothing'}"]))
+        return _reply(f"{revision[:8]} is pending; it cannot be compared", blocks)
+    review = comparison.review
+    if review is None:  # the applied revision no longer loads (rules changed since?)
+        first = comparison.base_errors[0].format() if comparison.base_errors else "it has errors"
+        blocks = [
+            _header("Pending changes"),
+            _section(f"The applied revision {_sha(applied)} no longer validates, so I cannot compare it:"),
+            _section(f"`{escape(_clip(first, 300))}`"),
+        ]
+        return _reply(f"{revision[:8]} is pending; the applied revision does not validate", blocks)
+    changes = review.diff.changes
+    blocks = [
+        _header(f"Pending changes ({len(changes)})"),
+        _section(f"Revision {_sha(revision)} against the applied {_sha(applied)}: {escape(counts_line(review))}"),
+    ]
     if deferred:
         blocks.append(
             _section("\n".join(f"⏸️ `{t or 'platform'}` waits: {escape(r)}" for t, r in list(deferred.items())[:15]))
         )
-    if pending:
-        top = [f"• `{escape(_clip(change, 200))}`" for change in pending[:20]]
-        blocks.append(_section("*Top changes*\n" + "\n".join(top)))
-        if len(pending) > 20:
-            blocks.append(_context([f"… and {len(pending) - 20} more"]))
-    blocks.append(_context([f"As of the last sync, {when(last_sync)}. `/dockyard sync` applies what may be applied."]))
-    return _reply(f"{len(pending)} pending change(s) at {revision[:8]}: {tally}", blocks)
+    items = summary_items(review)
+    if items:
+        lines = [
+            f"{'⚠️' if i.warn else '•'} {escape(i.section)}: `{escape(_clip(i.text, 250))}`"
+            for i in items[:_MAX_SUMMARY]
+        ]
+        if len(items) > _MAX_SUMMARY:
+            lines.append(f"… and {len(items) - _MAX_SUMMARY} more")
+        blocks.append(_section("*What matters*\n" + "\n".join(lines)))
+    if changes:
+        symbol = {"create": "+", "update": "~", "delete": "-"}
+        top = [f"• `{symbol[c.action]} {escape(_clip(str(c.ref), 180))}`" for c in changes[:_MAX_OBJECTS]]
+        blocks.append(_section("*Objects*\n" + "\n".join(top)))
+        if len(changes) > _MAX_OBJECTS:
+            blocks.append(_context([f"… and {len(changes) - _MAX_OBJECTS} more"]))
+    blocks += refused
+    blocks.append(
+        _context(
+            [
+                "Computed now from Git. "
+                f"`dockyard diff --base {applied[:12]} --head {revision[:12]}` shows every field; "
+                "`/dockyard sync` applies what may be applied."
+            ]
+        )
+    )
+    return _reply(f"{len(changes)} pending change(s) at {revision[:8]}: {counts_line(review)}", blocks)
 
 
 # --- history ------------------------------------------------------------------------------------------

@@ -12,17 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from daemon.edges.kube import KubeClient
-from daemon.engine.apply import ResourceManager
 from daemon.errors import ConfigError, DockyardError
-from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult, new_record_id
-from daemon.model.kinds import PlatformModel
-from daemon.policy.plan import Plan
-from daemon.policy.windows import active_scale_schedules
-from daemon.render import render
-from daemon.state.history import HistoryStore
-from daemon.state.inventory import InventoryStore
+
+if TYPE_CHECKING:  # imported where used: `render` and `validate` load no Kubernetes client
+    from daemon.edges.kube import KubeClient
+    from daemon.engine.apply import ResourceManager
+    from daemon.model.audit import HistoryKind, HistoryResult
+    from daemon.model.kinds import PlatformModel
+    from daemon.policy.plan import Plan
 
 
 def add_repo_arg(parser: argparse.ArgumentParser) -> None:
@@ -65,10 +64,15 @@ def load_model(path: Path, *, reserved_namespaces: tuple[str, ...] = ()) -> Plat
 
 
 def kube_client(args: argparse.Namespace) -> KubeClient:
+    from daemon.edges.kube import KubeClient
+
     return KubeClient(args.kubeconfig, context=args.context, max_connections=max(args.concurrency, 4))
 
 
 def resource_manager(args: argparse.Namespace, kube: KubeClient) -> ResourceManager:
+    from daemon.engine.apply import ResourceManager
+    from daemon.state.inventory import InventoryStore
+
     return ResourceManager(kube, concurrency=args.concurrency, inventory=InventoryStore(kube, namespace=args.namespace))
 
 
@@ -89,6 +93,9 @@ class RepoPlan:
 def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: datetime | None = None) -> RepoPlan:
     """Validate and render ``--repo`` (with the scheduled scaling in force ``now``, as the daemon
     renders it) and plan it against ``--kubeconfig`` (plan and apply)."""
+    from daemon.policy.windows import active_scale_schedules
+    from daemon.render import render
+
     path = repo_path(args.repo)
     model = load_model(path, reserved_namespaces=(args.namespace,))
     revision = revision_of(path)
@@ -99,6 +106,7 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: d
         max_fraction=model.platform.prune.max_fraction,
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,
+        imperative_managers=model.platform.sync.imperative_managers,
     )
     return RepoPlan(revision, model, plan, manager)
 
@@ -128,6 +136,9 @@ def audit(
 ) -> None:
     """Writes the audit record of an operator action to the daemon's audit trail; a record that
     cannot be written is said loudly (the action itself has happened)."""
+    from daemon.model.audit import HistoryRecord, new_record_id
+    from daemon.state.history import HistoryStore
+
     user, host = operator()
     finished = datetime.now(UTC)
     record = HistoryRecord(

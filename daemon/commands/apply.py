@@ -18,6 +18,7 @@ from daemon.commands._common import add_kube_args, add_repo_arg, audit, plan_rep
 from daemon.edges.terminal import use_colour
 from daemon.policy.plan import changed_tenants, plan_tenants
 from daemon.policy.windows import held_tenants
+from daemon.render.provenance import sources
 from daemon.state.pauses import PauseStore
 from daemon.views.cycle import applied_changes, apply_counts, apply_errors, unhealthy
 from daemon.views.paint import Painter
@@ -56,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
         ignore_windows=args.ignore_windows,
     )
     plan = planned.plan.defer(held)
+    written = sources(planned.model, plan.desired)
     paint = Painter(use_colour(sys.stdout))
     interactive = sys.stderr.isatty() and args.output == "text"
     if args.output == "text":
-        print(plan_text(plan, paint))
+        print(plan_text(plan, paint, sources=written))
         for tenant, decision in sorted(held.items()):
             print(f"held back: {tenant or 'platform-level objects'}: {decision.reason}", file=sys.stderr)
     result = planned.manager.apply(
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         tenants=changed_tenants(plan),
     )
     if args.output == "json":
-        json.dump(apply_json(result), sys.stdout, indent=2)
+        json.dump(apply_json(result, written), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(apply_text(result, paint))

@@ -9,6 +9,7 @@ from typing import Any
 
 from daemon.commands._common import add_kube_args, add_repo_arg, plan_repo
 from daemon.edges.terminal import use_colour
+from daemon.render.provenance import sources
 from daemon.views.paint import Painter
 from daemon.views.plan import plan_json, plan_markdown, plan_text
 
@@ -36,13 +37,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     planned = plan_repo(args)
     plan = planned.plan
+    written = sources(planned.model, plan.desired)
     if args.output == "json":
-        json.dump(plan_json(plan), sys.stdout, indent=2)
+        json.dump(plan_json(plan, written), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.output == "markdown":
-        sys.stdout.write(plan_markdown(plan, revision=planned.revision))
+        sys.stdout.write(plan_markdown(plan, revision=planned.revision, sources=written))
     else:
-        print(plan_text(plan, Painter(use_colour(sys.stdout)), verbose=args.verbose))
+        print(plan_text(plan, Painter(use_colour(sys.stdout)), verbose=args.verbose, sources=written))
     if args.detailed_exitcode:
         return 2 if plan.changeset.has_changes else 0
     return 0

@@ -12,6 +12,9 @@ from daemon.commands._common import add_repo_arg, load_model, repo_path, revisio
 from daemon.policy.diff import mask_secret
 from daemon.render import render
 
+#: libyaml's emitter when PyYAML was built with it (several times faster, the same YAML).
+DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
@@ -31,7 +34,12 @@ def run(args: argparse.Namespace) -> int:
     objects = render(model, revision_of(path))
     if args.tenant:
         objects = [o for o in objects if o["metadata"].get("labels", {}).get("dockyard.dev/tenant") == args.tenant]
-    yaml.safe_dump_all(
-        (mask_secret(o) for o in objects), sys.stdout, sort_keys=False, default_flow_style=False, explicit_start=True
+    yaml.dump_all(
+        (mask_secret(o) for o in objects),
+        sys.stdout,
+        Dumper=DUMPER,
+        sort_keys=False,
+        default_flow_style=False,
+        explicit_start=True,
     )
     return 0

@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from daemon.runtime.settings import ConsoleSettings, DaemonSettings
+    from daemon.runtime.settings import ConsoleSettings, DaemonSettings, ForgeSettings
 
 from daemon.errors import ConfigError
 
@@ -180,8 +180,22 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
         notifications=NotifierSettings.from_env(environ),
         slack=SlackConfig.from_env(environ),
         console=console_settings(args, environ),
+        forges=forge_settings(environ),
         workdir=args.workdir,
         ready_note=args.ready_note,
+    )
+
+
+def forge_settings(environ: Mapping[str, str]) -> ForgeSettings:
+    """Merge-request reviews: a token per forge, or one for both (DOCKYARD_FORGE_TOKEN)."""
+    from daemon.runtime.settings import ForgeSettings
+
+    shared = environ.get("DOCKYARD_FORGE_TOKEN") or None
+    return ForgeSettings(
+        github_token=environ.get("DOCKYARD_GITHUB_TOKEN") or shared,
+        gitlab_token=environ.get("DOCKYARD_GITLAB_TOKEN") or shared,
+        github_api_url=environ.get("DOCKYARD_GITHUB_API_URL") or "https://api.github.com",
+        gitlab_api_url=environ.get("DOCKYARD_GITLAB_API_URL") or "https://gitlab.com/api/v4",
     )
 
 

@@ -3,8 +3,8 @@
 Served by the daemon's own HTTP server (pages at ``/``, the JSON API under ``/api/``, the
 package's assets under ``/static/``; no build step, no CDN). Modules, from pure to wired::
 
-    flows       which app may reach which, on which ports, from the rendered NetworkPolicies (pure)
-    topology    tenants, apps and their parts as a laid-out graph within a node budget    (pure)
+    topology    tenants, apps and their parts as a laid-out graph within a node budget, with
+                the flows of daemon.policy.reachability folded by app                      (pure)
     svg         that graph as inline SVG                                                   (pure)
     backups     a Volume's snapshot chain: retention classes, the next prune, restores     (pure)
     html        escaping HTML builders                                                     (pure)

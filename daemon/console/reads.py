@@ -20,13 +20,13 @@ from urllib.parse import quote, urlsplit
 from daemon.console import backups as chains
 from daemon.console import topology
 from daemon.console.access import Scope
-from daemon.console.flows import Flow, flows
 from daemon.console.live import Live
 from daemon.console.ports import ConsolePorts
 from daemon.console.svg import graph_svg
 from daemon.engine.reconcile import DaemonState
 from daemon.model.audit import HistoryKind, HistoryRecord
 from daemon.model.kinds import PlatformModel
+from daemon.policy.reachability import reachability
 from daemon.policy.windows import is_open, next_opening
 from daemon.state.history import AuditQuery
 
@@ -229,18 +229,18 @@ def _subject(message: str) -> str:
 
 
 class FlowCache:
-    """The flows of the latest rendered objects, worked out once per revision (about a second for
-    1,000 apps), not once per page view."""
+    """The flows of the latest rendered objects by app, worked out once per revision, not once per
+    page view."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._desired: object = None
-        self._flows: list[Flow] = []
+        self._flows: list[topology.AppFlow] = []
 
-    def of(self, desired: Sequence[Mapping[str, Any]]) -> list[Flow]:
+    def of(self, desired: Sequence[Mapping[str, Any]]) -> list[topology.AppFlow]:
         with self._lock:
             if self._desired is not desired:
-                self._flows, self._desired = flows(desired), desired
+                self._flows, self._desired = topology.app_flows(reachability(desired)), desired
             return self._flows
 
 

@@ -11,8 +11,9 @@ minutes at 14,000 resources; a page here is a few hundred nodes at most):
   or come from, inside boxes of their tenants;
 * one app: the app, its parts, and every app and outside endpoint it talks to.
 
-Flows come from :func:`daemon.console.flows.flows` over the rendered objects, so a drawn flow is
-what the NetworkPolicies allow. Flows inside one tenant that every app has (the default "same
+Flows come from :func:`daemon.policy.reachability.reachability` over the rendered objects (the
+same analysis merge-request reviews report), folded by app by :func:`app_flows`, so a drawn flow
+is what the NetworkPolicies allow. Flows inside one tenant that every app has (the default "same
 tenant" rule) are drawn only when the view is about one app; otherwise the tenant says how many
 of its apps talk freely to each other, and only restricted apps get their arrows.
 """
@@ -24,15 +25,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from daemon.console.flows import Endpoint, Flow
 from daemon.console.live import AppLive
 from daemon.model.kinds import App, PlatformModel
+from daemon.policy.reachability import ANY_ADDRESS, ANY_POD, Addresses, AppEnd, AppId, ClusterPods, Ports, Reachability
 
-__all__ = ["DEFAULT_BUDGET", "Edge", "Focus", "Graph", "Node", "build"]
+__all__ = ["DEFAULT_BUDGET", "AppFlow", "Edge", "Focus", "Graph", "Node", "app_flows", "build"]
 
 DEFAULT_BUDGET = 300
 #: Where a flow ends in a tenant the viewer may not see (never a namespace name: it has a space).
 HIDDEN_TENANT = "another tenant"
+_HIDDEN = ClusterPods(HIDDEN_TENANT)
 
 NodeKind = Literal["tenant", "app", "service", "ingress", "volume", "autoscaler", "external", "group", "more"]
 Health = Literal["ok", "progressing", "degraded", "missing", "unknown"]
@@ -127,27 +129,42 @@ def _app_id(tenant: str, app: str) -> str:
     return f"app:{tenant}/{app}"
 
 
-def _ports_label(ports: Sequence[str]) -> str:
-    if not ports:
+def _ports_label(ports: Ports) -> str:
+    """``any port``, or the ports (TCP by number alone, others as ``UDP/53``), four at most."""
+    if ports.is_all:
         return "any port"
-    shown = [p.removeprefix("TCP/") for p in ports[:4]]
-    return ", ".join(shown) + (f" +{len(ports) - 4}" if len(ports) > 4 else "")
+    shown = []
+    for protocol, ranges in ports.ranges:
+        for first, last in ranges:
+            number = str(first) if first == last else f"{first}-{last}"
+            shown.append(number if protocol == "TCP" else f"{protocol}/{number}")
+    if ports.others:
+        shown.append("other protocols")
+    return ", ".join(shown[:4]) + (f" +{len(shown) - 4}" if len(shown) > 4 else "")
 
 
-def _external(endpoint: Endpoint, ingress_namespace: str) -> Node:
-    if endpoint.kind == "namespace" and endpoint.namespace == HIDDEN_TENANT:
+def _drawn_outside(end: AppEnd) -> ClusterPods | Addresses | None:
+    """``end`` when it is an outside end that gets a node of its own: "anything" (a side no policy
+    restricts) and the DNS (every strict tenant has it) are left to the tenants' notes, as drawing
+    them hides the rest."""
+    if isinstance(end, AppId) or end in (ANY_POD, ANY_ADDRESS):
+        return None
+    if isinstance(end, ClusterPods) and end.namespaces == "kube-system":
+        return None
+    return end
+
+
+def _external(end: ClusterPods | Addresses, ingress_namespace: str) -> Node:
+    if end == _HIDDEN:
         return Node("ext:hidden", "external", "another tenant", "not shown to you", detail="a tenant you do not see")
-    if endpoint.kind == "namespace":
-        label = "ingress controller" if endpoint.namespace == ingress_namespace else f"namespace {endpoint.namespace}"
-        sub = endpoint.namespace if endpoint.namespace == ingress_namespace else "outside the tenants"
-        return Node(
-            f"ext:ns:{endpoint.namespace}", "external", label, sub, detail=f"pods of namespace {endpoint.namespace}"
-        )
-    if endpoint.kind == "cidr":
-        return Node(
-            f"ext:cidr:{endpoint.cidr}", "external", endpoint.cidr, "address range", detail="outside the cluster"
-        )
-    return Node("ext:any", "external", "anything", "no policy restricts", detail="any pod or address")
+    if isinstance(end, Addresses):
+        cidrs = ", ".join(end.cidrs)
+        return Node(f"ext:cidr:{cidrs}", "external", cidrs, "address range", detail="outside the cluster")
+    if end.namespaces == ingress_namespace:
+        label, sub = "ingress controller", end.namespaces
+    else:
+        label, sub = f"namespace {end.namespaces}", "outside the tenants"
+    return Node(f"ext:ns:{end.namespaces}", "external", label, sub, detail=end.describe())
 
 
 def _parts(model: PlatformModel, app: App) -> list[Node]:
@@ -208,9 +225,26 @@ class _TenantBox:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class AppFlow:
+    """``source`` may open connections to ``target`` on ``ports``, with workloads folded by app."""
+
+    source: AppEnd
+    target: AppEnd
+    ports: Ports
+
+
+def app_flows(reach: Reachability) -> list[AppFlow]:
+    """The flows of :func:`~daemon.policy.reachability.reachability` by app (a canary track joins
+    its app), between apps and to or from what lies outside them."""
+    found = [AppFlow(s, t, p) for (s, t), p in reach.between_apps().items()]
+    found += [AppFlow(s, t, p) for (s, t), p in reach.outside().items()]
+    return found
+
+
 def build(
     model: PlatformModel,
-    flows: Sequence[Flow],
+    flows: Sequence[AppFlow],
     live: Mapping[tuple[str, str], AppLive],
     *,
     visible: Iterable[str],
@@ -234,31 +268,30 @@ def build(
     return _platform_view(model, flows, live, graph, by_tenant, ingress_ns, budget, live_known)
 
 
-def _touches(flow: Flow, seen: set[str]) -> bool:
-    return (flow.source.kind == "app" and flow.source.namespace in seen) or (
-        flow.target.kind == "app" and flow.target.namespace in seen
-    )
+def _touches(flow: AppFlow, seen: set[str]) -> bool:
+    return any(isinstance(end, AppId) and end.tenant in seen for end in (flow.source, flow.target))
 
 
-def _hide_unseen(flow: Flow, seen: set[str]) -> Flow:
+def _hide_unseen(flow: AppFlow, seen: set[str]) -> AppFlow:
     """A flow's far end in a tenant the viewer may not see becomes an anonymous endpoint."""
 
-    def hide(e: Endpoint) -> Endpoint:
-        return Endpoint("namespace", HIDDEN_TENANT) if e.kind == "app" and e.namespace not in seen else e
+    def hide(end: AppEnd) -> AppEnd:
+        return _HIDDEN if isinstance(end, AppId) and end.tenant not in seen else end
 
-    return Flow(hide(flow.source), hide(flow.target), flow.ports)
+    return AppFlow(hide(flow.source), hide(flow.target), flow.ports)
 
 
-def _internal_everywhere(flows: Sequence[Flow], tenant: str, apps: Sequence[App]) -> set[tuple[str, str]]:
+def _internal_everywhere(flows: Sequence[AppFlow], tenant: str, apps: Sequence[App]) -> set[tuple[str, str]]:
     """The (source, target) app pairs of ``tenant`` whose flow is the tenant's default rule: every
     other app of the tenant reaches the target on any port."""
     names = {a.name for a in apps}
     reach: dict[str, set[str]] = defaultdict(set)
     for f in flows:
         if (
-            f.source.kind == f.target.kind == "app"
-            and f.source.namespace == f.target.namespace == tenant
-            and f.any_port
+            isinstance(f.source, AppId)
+            and isinstance(f.target, AppId)
+            and f.source.tenant == f.target.tenant == tenant
+            and f.ports.is_all
         ):
             reach[f.target.app].add(f.source.app)
     open_targets = {t for t, sources in reach.items() if sources >= names - {t}}
@@ -369,7 +402,7 @@ def _part_counts(model: PlatformModel, app: App) -> str:
 
 
 def _flow_edges(
-    graph: Graph, flows: Sequence[Flow], ingress_ns: str, skip: set[tuple[str, str, str]], externals: dict[str, Node]
+    graph: Graph, flows: Sequence[AppFlow], ingress_ns: str, skip: set[tuple[str, str, str]], externals: dict[str, Node]
 ) -> None:
     """Arrows for flows whose two ends are drawn (outside endpoints are added as needed).
 
@@ -386,22 +419,23 @@ def _flow_edges(
     for flow in flows:
         ends = []
         for end in (flow.source, flow.target):
-            if end.kind == "app":
-                ends.append(_app_id(end.namespace, end.app))
+            outside = _drawn_outside(end)
+            if isinstance(end, AppId):
+                ends.append(_app_id(end.tenant, end.app))
             else:
-                ext = externals.get(_external(end, ingress_ns).id)
+                ext = externals.get(_external(outside, ingress_ns).id) if outside is not None else None
                 ends.append(ext.id if ext is not None else "")
         source, target = ends
         if not source or not target or source not in present or target not in present:
             continue
-        both_apps = flow.source.kind == flow.target.kind == "app"
-        same_tenant = both_apps and flow.source.namespace == flow.target.namespace
-        if same_tenant and (flow.source.namespace, flow.source.app, flow.target.app) in skip:
-            continue
-        cross = both_apps and flow.source.namespace != flow.target.namespace
         label = _ports_label(flow.ports)
-        if cross:
-            fanned[(flow.source.namespace, target, label)].add(flow.source.app)
+        if isinstance(flow.source, AppId) and isinstance(flow.target, AppId):
+            if flow.source.tenant != flow.target.tenant:
+                fanned[(flow.source.tenant, target, label)].add(flow.source.app)
+                continue
+            if (flow.source.tenant, flow.source.app, flow.target.app) in skip:
+                continue
+            arrows[(source, target)] = (label, False)
         else:
             arrows[(source, target)] = (label, False)
     # From a whole tenant to one app, then from a whole tenant to a whole tenant.
@@ -423,22 +457,21 @@ def _flow_edges(
         graph.edges.append(Edge(source, target, "flow", label, cross))
 
 
-def _externals_for(flows: Sequence[Flow], apps: set[tuple[str, str]], ingress_ns: str) -> dict[str, Node]:
+def _externals_for(flows: Sequence[AppFlow], apps: set[tuple[str, str]], ingress_ns: str) -> dict[str, Node]:
     """The outside endpoints that flows of ``apps`` reach or come from (DNS and "anything" are
     left to the tenant's note: every strict tenant has DNS, and drawing them hides the rest)."""
     found: dict[str, Node] = {}
     for flow in flows:
         pairs = ((flow.source, flow.target), (flow.target, flow.source))
         for own, other in pairs:
-            if own.kind == "app" and (own.namespace, own.app) in apps and other.kind in ("namespace", "cidr"):
-                if other.kind == "namespace" and other.namespace == "kube-system":
-                    continue
-                node = _external(other, ingress_ns)
+            outside = _drawn_outside(other)
+            if isinstance(own, AppId) and (own.tenant, own.app) in apps and outside is not None:
+                node = _external(outside, ingress_ns)
                 found.setdefault(node.id, node)
     return dict(sorted(found.items()))
 
 
-def _tenant_note(flows: Sequence[Flow], tenant: str, apps: Sequence[App], model: PlatformModel) -> str:
+def _tenant_note(flows: Sequence[AppFlow], tenant: str, apps: Sequence[App], model: PlatformModel) -> str:
     open_pairs = _internal_everywhere(flows, tenant, apps)
     targets = {t for _, t in open_pairs}
     isolation = next((t.network.isolation for t in model.tenants if t.name == tenant), "strict")
@@ -450,7 +483,7 @@ def _tenant_note(flows: Sequence[Flow], tenant: str, apps: Sequence[App], model:
 
 def _platform_view(
     model: PlatformModel,
-    flows: Sequence[Flow],
+    flows: Sequence[AppFlow],
     live: Mapping[tuple[str, str], AppLive],
     graph: Graph,
     by_tenant: Mapping[str, list[App]],
@@ -491,7 +524,7 @@ def _title(model: PlatformModel, tenant: str) -> str:
 
 def _grouped_view(
     model: PlatformModel,
-    flows: Sequence[Flow],
+    flows: Sequence[AppFlow],
     live: Mapping[tuple[str, str], AppLive],
     graph: Graph,
     by_tenant: Mapping[str, list[App]],
@@ -538,15 +571,14 @@ def _grouped_view(
         node.y = _PAD + (i // columns) * (_GROUP_H + _COL_GAP / 2)
         node.w, node.h = _GROUP_W, _GROUP_H
         graph.nodes.append(node)
-    counted: dict[tuple[int, int], set[str]] = defaultdict(set)
+    counted: dict[tuple[int, int], Ports] = {}
     for flow in flows:
-        if flow.source.kind == flow.target.kind == "app":
-            a, b = group_of.get(flow.source.namespace), group_of.get(flow.target.namespace)
+        if isinstance(flow.source, AppId) and isinstance(flow.target, AppId):
+            a, b = group_of.get(flow.source.tenant), group_of.get(flow.target.tenant)
             if a is not None and b is not None and a != b:
-                counted[(a, b)].update(flow.ports or ("any",))
+                counted[(a, b)] = counted.get((a, b), Ports.none()) | flow.ports
     for (a, b), ports in sorted(counted.items()):
-        label = "any port" if "any" in ports else _ports_label(sorted(ports))
-        graph.edges.append(Edge(f"group:{a}", f"group:{b}", "flow", label, True))
+        graph.edges.append(Edge(f"group:{a}", f"group:{b}", "flow", _ports_label(ports), True))
     rows = -(-len(groups) // columns)
     graph.width = _PAD * 2 + columns * (_GROUP_W + _COL_GAP) - _COL_GAP
     graph.height = _PAD * 2 + rows * (_GROUP_H + _COL_GAP / 2)
@@ -555,7 +587,7 @@ def _grouped_view(
 
 def _tenant_view(
     model: PlatformModel,
-    flows: Sequence[Flow],
+    flows: Sequence[AppFlow],
     live: Mapping[tuple[str, str], AppLive],
     graph: Graph,
     by_tenant: Mapping[str, list[App]],
@@ -571,13 +603,14 @@ def _tenant_view(
     for flow in flows:
         for mine, theirs in ((flow.source, flow.target), (flow.target, flow.source)):
             if (
-                mine.kind == theirs.kind == "app"
-                and mine.namespace == tenant
+                isinstance(mine, AppId)
+                and isinstance(theirs, AppId)
+                and mine.tenant == tenant
                 and mine.app in own_names
-                and theirs.namespace != tenant
-                and theirs.namespace in by_tenant
+                and theirs.tenant != tenant
+                and theirs.tenant in by_tenant
             ):
-                neighbours[theirs.namespace].add(theirs.app)
+                neighbours[theirs.tenant].add(theirs.app)
     pairs = {(tenant, a) for a in own_names}
     externals = _externals_for(flows, pairs, ingress_ns)
     parts = sum(len(_parts(model, a)) for a in own)
@@ -613,7 +646,7 @@ def _tenant_view(
 
 def _app_view(
     model: PlatformModel,
-    flows: Sequence[Flow],
+    flows: Sequence[AppFlow],
     live: Mapping[tuple[str, str], AppLive],
     graph: Graph,
     tenant: str,
@@ -626,12 +659,13 @@ def _app_view(
     if app is None:
         graph.notes.append(f"tenant {tenant} has no app {app_name}")
         return graph
-    mine = [f for f in flows if Endpoint("app", tenant, app_name) in (f.source, f.target)]
+    me = AppId(tenant, app_name)
+    mine = [f for f in flows if me in (f.source, f.target)]
     peers: dict[str, set[str]] = defaultdict(set)
     for flow in mine:
         for end in (flow.source, flow.target):
-            if end.kind == "app" and (end.namespace, end.app) != (tenant, app_name):
-                peers[end.namespace].add(end.app)
+            if isinstance(end, AppId) and end != me:
+                peers[end.tenant].add(end.app)
     externals = _externals_for(mine, {(tenant, app_name)}, ingress_ns)
     neighbours = peers.pop(tenant, set())
     boxes = [

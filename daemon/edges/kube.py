@@ -9,11 +9,12 @@ is counted by verb so plans and applies can report their API cost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -119,6 +120,18 @@ class KubeClient:
             key_file=config.key_file,
             retries=False,
         )
+        # Watches hold their connection for minutes each: they get a pool of their own, so that
+        # one per kind never starves the requests of a cycle (or the lease's renewals).
+        self._watch_pool = urllib3.PoolManager(
+            num_pools=2,
+            maxsize=64,  # one per watched kind, kept for the next watch
+            block=False,
+            cert_reqs="CERT_REQUIRED" if config.verify_ssl else "CERT_NONE",
+            ca_certs=config.ssl_ca_cert,
+            cert_file=config.cert_file,
+            key_file=config.key_file,
+            retries=False,
+        )
         self._types = {(t.api_version, t.kind): t for t in KNOWN_TYPES}
         self._types_lock = threading.Lock()
         self._count_lock = threading.Lock()
@@ -140,6 +153,7 @@ class KubeClient:
 
     def close(self) -> None:
         self._pool.clear()
+        self._watch_pool.clear()
 
     # --- types --------------------------------------------------------------------------------
 
@@ -205,6 +219,64 @@ class KubeClient:
                 return items
             params["continue"] = token
 
+    def list_pages(
+        self, rtype: ResourceType, *, label_selector: str | None = None, page_size: int = 500
+    ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """Every object of a type (all namespaces), a page at a time, each page with the list's
+        resourceVersion (a watch continues from the last one without missing a change). A caller
+        that keeps less than whole objects never holds more than one page of them."""
+        params: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        while True:
+            page = self._request("GET", rtype.collection_path(), params=params, verb="list")
+            items = page.get("items", [])
+            for item in items:
+                item.setdefault("apiVersion", rtype.api_version)
+                item.setdefault("kind", rtype.kind)
+            meta = page.get("metadata", {})
+            yield items, str(meta.get("resourceVersion", ""))
+            token = meta.get("continue")
+            if not token:
+                return
+            params["continue"] = token
+
+    def watch(
+        self,
+        rtype: ResourceType,
+        *,
+        resource_version: str,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> WatchStream:
+        """Changes to a type (all namespaces) after ``resource_version``, with bookmarks."""
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            params["labelSelector"] = label_selector
+        url = f"{self.server}{rtype.collection_path()}?{urlencode(params)}"
+        self._count("watch")
+        try:
+            response = self._watch_pool.request(
+                "GET",
+                url,
+                headers=self._headers(),
+                # The server ends the watch after timeout_seconds; silence past that is a dead link.
+                timeout=urllib3.Timeout(connect=self._timeout.connect_timeout, read=timeout_seconds + 30),
+                preload_content=False,
+            )
+        except urllib3.exceptions.HTTPError as e:
+            raise ClusterUnavailable(f"watch {rtype.plural}: API server unreachable ({type(e).__name__})") from e
+        if response.status >= 400:
+            data = response.read()
+            response.release_conn()
+            raise _error_from(response.status, data, f"watch {rtype.plural}")
+        return WatchStream(response, rtype)
+
     def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None:
         try:
             return self._request("GET", rtype.object_path(namespace, name), verb="get")
@@ -245,6 +317,20 @@ class KubeClient:
     ) -> dict[str, Any]:
         path = rtype.object_path(namespace, name) + (f"/{subresource}" if subresource else "")
         return self._request("PATCH", path, body=patch, content_type="application/merge-patch+json", verb="patch")
+
+    def json_patch(
+        self, rtype: ResourceType, namespace: str | None, name: str, operations: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """An RFC 6902 patch (used with a ``test`` of the resourceVersion, so it applies only to
+        the version it was computed from)."""
+        return self._request(
+            "PATCH",
+            rtype.object_path(namespace, name),
+            params={"fieldManager": FIELD_MANAGER},
+            body=list(operations),
+            content_type="application/json-patch+json",
+            verb="patch",
+        )
 
     def replace(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         rtype = self.type_of(obj)
@@ -314,6 +400,40 @@ class KubeClient:
             raise _error_from(response.status, response.data, f"{method} {path}")
         data: dict[str, Any] = json.loads(response.data) if response.data else {}
         return data
+
+
+class WatchStream:
+    """One watch connection: iterate for ``(type, object)`` events; ``close`` ends it from any thread."""
+
+    def __init__(self, response: Any, rtype: ResourceType) -> None:
+        self._response = response
+        self._rtype = rtype
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(64 * 1024, decode_content=True):
+                buffer += chunk
+                while True:
+                    line, newline, rest = buffer.partition(b"\n")
+                    if not newline:
+                        break
+                    buffer = rest
+                    if line.strip():
+                        event = json.loads(line)
+                        obj = event.get("object") or {}
+                        if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                            obj.setdefault("apiVersion", self._rtype.api_version)
+                            obj.setdefault("kind", self._rtype.kind)
+                        yield str(event.get("type", "")), obj
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
+            raise ClusterUnavailable(f"watch {self._rtype.plural} ended: {type(e).__name__}") from e
+        finally:
+            with contextlib.suppress(OSError, urllib3.exceptions.HTTPError):
+                self._response.release_conn()  # after close() the socket may be gone already
+
+    def close(self) -> None:
+        self._response.shutdown()
 
 
 def _in_cluster() -> bool:

@@ -39,6 +39,7 @@ __all__ = [
     "PushEvent",
     "WebhookError",
     "header",
+    "json_payload",
     "parse_push",
     "verify_github",
     "verify_gitlab",
@@ -106,14 +107,14 @@ def parse_push(provider: Provider, headers: Mapping[str, str], body: bytes) -> P
         event = (header(headers, "X-GitHub-Event") or "").strip().lower()
         if event not in _GITHUB_PUSH_EVENTS:
             return None
-        payload = _payload(headers, body)
+        payload = json_payload(headers, body)
         delivery = header(headers, "X-GitHub-Delivery") or ""
         pusher = _text(payload, "pusher", "name") or _text(payload, "sender", "login")
     elif provider == "gitlab":
         event = (header(headers, "X-Gitlab-Event") or "").strip().lower()
         if event not in _GITLAB_PUSH_EVENTS:
             return None
-        payload = _payload(headers, body)
+        payload = json_payload(headers, body)
         # Idempotency-Key stays the same across GitLab's retries (17.4+); the event UUID is the
         # best older versions offer.
         delivery = header(headers, "Idempotency-Key") or header(headers, "X-Gitlab-Event-UUID") or ""
@@ -131,7 +132,8 @@ def parse_push(provider: Provider, headers: Mapping[str, str], body: bytes) -> P
     return PushEvent(provider=provider, ref=ref, after=after, delivery_id=delivery.strip(), pusher=pusher)
 
 
-def _payload(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+def json_payload(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The JSON object of a webhook body (JSON, or GitHub's form encoding with a `payload` field)."""
     content_type = (header(headers, "Content-Type") or "").lower()
     raw: bytes | str = body
     if content_type.startswith("application/x-www-form-urlencoded"):

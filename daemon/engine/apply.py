@@ -13,27 +13,37 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from daemon.edges.kube import FIELD_MANAGER, KubeClient, ResourceType
-from daemon.errors import ApplyConflict, ClusterError
+from daemon.edges.watch import LiveCache, LiveObjects
+from daemon.errors import ApplyConflict, ClusterError, ObjectInvalid
 from daemon.model.labels import MANAGED_BY, MANAGER_NAME
 from daemon.model.refs import ObjRef
-from daemon.policy.diff import Change, ChangeSet, FieldChange, diff_object, without_provenance
+from daemon.policy.diff import Change, ChangeSet, FieldChange, diff_object, removed_fields, without_provenance
 from daemon.policy.health import WATCHED_KINDS, Health, assess
 from daemon.policy.inventory import Inventory, plan_prune
+from daemon.policy.ownership import DEFAULT_IMPERATIVE_MANAGERS, imperative_fields, is_imperative, taken_over
 from daemon.policy.plan import ApplyResult, ObjectResult, Plan
-from daemon.render.core import STAGES, objref, stage_of
+from daemon.render.core import STAGES, stage_of
+from daemon.render.meta import objref
 from daemon.state.inventory import InventoryStore
 
 OWNED_SELECTOR = f"{MANAGED_BY}={MANAGER_NAME}"
 
+log = logging.getLogger(__name__)
+
 
 _NOISE_META = ("managedFields", "resourceVersion", "generation")
+
+#: Reads and patches of managedFields before a busy object (a rollout in progress) is given up.
+_TAKE_BACK_ATTEMPTS = 5
 
 
 Progress = Callable[[str], None]
@@ -53,8 +63,11 @@ class ResourceManager:
         inventory: InventoryStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        live_cache: LiveCache | None = None,
     ) -> None:
         self._kube = kube
+        #: watches that keep live state; without them every plan lists each kind
+        self._cache = live_cache
         self._manager = field_manager
         self._concurrency = max(1, concurrency)
         self.inventory_store = inventory or InventoryStore(kube)
@@ -62,6 +75,18 @@ class ResourceManager:
         self._sleep = sleep
         #: objects that compared clean at the last plan: ref -> (desired fingerprint, resourceVersion)
         self._clean: dict[ObjRef, tuple[str, str]] = {}
+        self._clean_for: tuple[str, ...] = ()  # the imperative managers those comparisons took back
+        #: fingerprints of the desired objects of the last plan, by identity (the daemon plans the
+        #: same rendered objects cycle after cycle): id -> (object, fingerprint)
+        self._prints: dict[int, tuple[Mapping[str, Any], str]] = {}
+        self._next_prints: dict[int, tuple[Mapping[str, Any], str]] = {}
+
+    def _fingerprint(self, obj: Mapping[str, Any]) -> str:
+        found = self._prints.get(id(obj))
+        if found is None or found[0] is not obj:
+            found = (obj, _fingerprint(obj))
+        self._next_prints[id(obj)] = found
+        return found[1]
 
     # --- live state -------------------------------------------------------------------------
 
@@ -70,19 +95,45 @@ class ResourceManager:
         return self._kube
 
     def _types_for(
-        self, desired: Iterable[Mapping[str, Any]], refs: Iterable[ObjRef]
-    ) -> dict[tuple[str, str], ResourceType]:
+        self, desired: Iterable[Mapping[str, Any]], inventory: Inventory
+    ) -> tuple[dict[tuple[str, str], ResourceType], Inventory]:
+        """The served type of every kind in play, and the inventory without entries that cannot
+        name a real object: a kind the server does not serve, or a namespace on a cluster-scoped
+        kind (a tenant can write its namespace's inventory; it must not reach past it)."""
         types: dict[tuple[str, str], ResourceType] = {}
         for obj in desired:
             rtype = self._kube.type_of(obj)
             types[(rtype.group, rtype.kind)] = rtype
-        for ref in refs:
-            if (ref.group, ref.kind) not in types:
-                types[(ref.group, ref.kind)] = self._kube.type_for(ref.group, ref.kind)
-        return types
+        unknown: set[tuple[str, str]] = set()
+        kept: set[ObjRef] = set()
+        for ref in inventory.entries:
+            key = (ref.group, ref.kind)
+            if key in unknown:
+                continue
+            if key not in types:
+                try:
+                    types[key] = self._kube.type_for(ref.group, ref.kind)
+                except ClusterError as e:
+                    if e.status != 404:
+                        raise
+                    unknown.add(key)
+                    continue
+            if types[key].namespaced == bool(ref.namespace):
+                kept.add(ref)
+        if len(kept) < len(inventory.entries):
+            log.warning(
+                "the inventory names %d object(s) that cannot exist (unknown kinds, or a namespace "
+                "on a cluster-scoped kind); they are ignored",
+                len(inventory.entries) - len(kept),
+            )
+            inventory = Inventory.of(kept, inventory.revision)
+        return types, inventory
 
-    def fetch_live(self, types: Iterable[ResourceType]) -> dict[ObjRef, dict[str, Any]]:
-        """Every object Dockyard labels as its own, with one list call per type."""
+    def fetch_live(self, types: Iterable[ResourceType]) -> Mapping[ObjRef, Mapping[str, Any]]:
+        """Every object Dockyard labels as its own: from the watches when there are some (no
+        request once they have listed), else with one list call per type."""
+        if self._cache is not None:
+            return self._cache.objects(types, OWNED_SELECTOR)
         live: dict[ObjRef, dict[str, Any]] = {}
         type_list = list(types)
         with ThreadPoolExecutor(max_workers=min(self._concurrency, max(len(type_list), 1))) as pool:
@@ -101,45 +152,67 @@ class ResourceManager:
         allow_mass_prune: bool = False,
         server_dry_run: bool = True,
         force_conflicts: bool = False,
+        imperative_managers: Sequence[str] | None = None,
     ) -> Plan:
+        """What an apply would change. Fields that ``imperative_managers`` (kubectl's, by default)
+        set by hand are drift: shown, and taken back by the apply (see daemon.policy.ownership)."""
         before = self._kube.request_count()
+        managers = DEFAULT_IMPERATIVE_MANAGERS if imperative_managers is None else tuple(imperative_managers)
+        if managers != self._clean_for:
+            self._clean, self._clean_for = {}, managers
+        self._next_prints = {}
         inventory = self.inventory_store.load()
-        types = self._types_for(desired, inventory.entries)
+        types, inventory = self._types_for(desired, inventory)
         live = self.fetch_live(types.values())
         changes: list[Change] = []
-        candidates: list[tuple[Mapping[str, Any], ObjRef, tuple[FieldChange, ...]]] = []
+        candidates: list[_Candidate] = []
+        takeover: dict[ObjRef, tuple[str, ...]] = {}
         clean: dict[ObjRef, tuple[str, str]] = {}
         for obj in desired:
             ref = objref(obj)
-            current = live.get(ref)
-            if current is None:
+            version = _version_of(live, ref)
+            if version is None:
                 changes.append(Change("create", ref, desired=obj))
                 continue
             # An object whose desired state and live resourceVersion are both as they were when
             # it last compared clean cannot have drifted: skip the walk (most objects, most cycles).
-            stamp = (_fingerprint(obj), str(current.get("metadata", {}).get("resourceVersion", "")))
+            stamp = (self._fingerprint(obj), version)
             if self._clean.get(ref) == stamp:
                 clean[ref] = stamp
                 changes.append(Change("unchanged", ref, desired=obj))
                 continue
+            current = live[ref]
             fields = diff_object(obj, current, self._manager)
-            if fields:
-                candidates.append((obj, ref, fields))
+            by_hand = _hand_edits(current, obj, managers)
+            taken = imperative_fields(current, obj, by_hand) if by_hand else {}
+            removed = removed_fields(obj, current, taken) if taken else ()
+            if taken and (fields or removed):
+                takeover[ref] = by_hand
+            if fields or removed:
+                candidates.append(_Candidate(obj, ref, fields, removed, by_hand if taken else ()))
             else:
                 clean[ref] = stamp
                 changes.append(Change("unchanged", ref, desired=obj))
         self._clean = clean
+        self._prints = self._next_prints
         if server_dry_run and candidates:
             with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
                 confirmed = list(pool.map(lambda c: self._confirm(c, live, force_conflicts), candidates))
+            takeover = {
+                ref: names
+                for ref, names in takeover.items()
+                if ref in {c.ref for c in confirmed if c.action == "update"}
+            }
             changes.extend(confirmed)
             for change in confirmed:
                 if change.action == "unchanged" and change.desired is not None:
                     # A local difference the server normalises away: no need to ask again.
-                    version = str(live[change.ref].get("metadata", {}).get("resourceVersion", ""))
-                    self._clean[change.ref] = (_fingerprint(change.desired), version)
+                    self._clean[change.ref] = (self._fingerprint(change.desired), _version_of(live, change.ref) or "")
         else:
-            changes.extend(Change("update", ref, fields, desired=obj) for obj, ref, fields in candidates)
+            changes.extend(
+                Change("update", c.ref, c.fields + c.removed, reason=_taken_reason(c.by_hand), desired=c.obj)
+                for c in candidates
+            )
 
         desired_refs = {objref(o) for o in desired}
         stale_live = self._stale_objects(inventory, desired_refs, live, types)
@@ -159,31 +232,35 @@ class ResourceManager:
             desired=tuple(desired),
             live=live,
             requests=self._kube.request_count() - before,
+            takeover=takeover,
         )
 
-    def _confirm(
-        self,
-        candidate: tuple[Mapping[str, Any], ObjRef, tuple[FieldChange, ...]],
-        live: Mapping[ObjRef, Mapping[str, Any]],
-        force: bool,
-    ) -> Change:
-        obj, ref, fields = candidate
+    def _confirm(self, c: _Candidate, live: Mapping[ObjRef, Mapping[str, Any]], force: bool) -> Change:
+        fields = c.fields + c.removed
+        reason = _taken_reason(c.by_hand)
         try:
-            result = self._kube.apply(obj, field_manager=self._manager, force=force, dry_run=True)
+            try:
+                result = self._kube.apply(c.obj, field_manager=self._manager, force=force, dry_run=True)
+            except ApplyConflict as e:
+                if not c.by_hand or not all(is_imperative({"manager": m}, c.by_hand) for m in e.managers):
+                    raise
+                # Conflicts only with hand edits, which the apply takes back first: none remain.
+                result = self._kube.apply(c.obj, field_manager=self._manager, force=True, dry_run=True)
         except ApplyConflict as e:
             managers = ", ".join(e.managers) or "another manager"
             return Change(
                 "update",
-                ref,
+                c.ref,
                 fields,
                 reason=f"conflict with {managers}: apply with --force-conflicts to take the fields",
-                desired=obj,
+                desired=c.obj,
             )
         except ClusterError as e:
-            return Change("update", ref, fields, reason=f"the API server refuses it: {e}", desired=obj)
-        if _comparable(result) == _comparable(live[ref]):
-            return Change("unchanged", ref, desired=obj)
-        return Change("update", ref, fields, desired=obj)
+            return Change("update", c.ref, fields, reason=f"the API server refuses it: {e}", desired=c.obj)
+        # A dry-run cannot show what taking fields back removes: those removals are certain.
+        if not c.removed and _comparable(result) == _comparable(live[c.ref]):
+            return Change("unchanged", c.ref, desired=c.obj)
+        return Change("update", c.ref, fields, reason=reason, desired=c.obj)
 
     def _stale_objects(
         self,
@@ -233,7 +310,9 @@ class ResourceManager:
                 continue
             progress(f"stage {index + 1}/{len(STAGES)}: applying {len(batch)} object(s)")
             with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-                outcomes = list(pool.map(lambda o: self._apply_one(o, to_send, force_conflicts, cancel), batch))
+                outcomes = list(
+                    pool.map(lambda o: self._apply_one(o, to_send, force_conflicts, cancel, plan.takeover), batch)
+                )
             for outcome, live_obj in outcomes:
                 result.results.append(outcome)
                 if live_obj is not None:
@@ -255,22 +334,63 @@ class ResourceManager:
         result.duration_seconds = self._clock() - started
         return result
 
+    def _take_back(self, obj: Mapping[str, Any], by_hand: Sequence[str]) -> None:
+        """Makes the fields that ``by_hand`` managers set ours, on the object as it is now (the
+        patch tests its resourceVersion), so the apply that follows removes or resets them."""
+        rtype = self._kube.type_of(obj)
+        meta = obj["metadata"]
+        for attempt in range(_TAKE_BACK_ATTEMPTS):
+            current = self._kube.get(rtype, meta.get("namespace"), meta["name"])
+            if current is None:
+                return
+            entries = taken_over(current["metadata"].get("managedFields") or [], obj, self._manager, by_hand)
+            if entries is None:
+                return
+            version = current["metadata"]["resourceVersion"]
+            try:
+                self._kube.json_patch(
+                    rtype,
+                    meta.get("namespace"),
+                    meta["name"],
+                    [
+                        {"op": "test", "path": "/metadata/resourceVersion", "value": version},
+                        {"op": "replace", "path": "/metadata/managedFields", "value": entries},
+                    ],
+                )
+                return
+            except ObjectInvalid:
+                # The test failed: a controller wrote (a status, usually) since the read; read again.
+                if attempt == _TAKE_BACK_ATTEMPTS - 1:
+                    raise
+
     def _apply_one(
-        self, obj: Mapping[str, Any], changes: Mapping[ObjRef, Change], force: bool, cancel: threading.Event
+        self,
+        obj: Mapping[str, Any],
+        changes: Mapping[ObjRef, Change],
+        force: bool,
+        cancel: threading.Event,
+        takeover: Mapping[ObjRef, tuple[str, ...]],
     ) -> tuple[ObjectResult, dict[str, Any] | None]:
         ref = objref(obj)
         action = changes[ref].action
         if cancel.is_set():
             return ObjectResult(ref, action, False, "cancelled: the daemon is stopping"), None
         try:
+            by_hand = takeover.get(ref, ())
+            if by_hand:
+                self._take_back(obj, by_hand)
             live = self._kube.apply(obj, field_manager=self._manager, force=force)
+            if self._cache is not None:
+                self._cache.observe(live)
         except ApplyConflict as e:
             managers = ", ".join(e.managers) or "another field manager"
             message = f"conflict with {managers}; re-run with --force-conflicts to take over the fields"
             return ObjectResult(ref, action, False, message, e.managers), None
         except ClusterError as e:
             return ObjectResult(ref, action, False, str(e)), None
-        return ObjectResult(ref, action, True), live
+        # Only the health wait reads what the server answered, and only of watched kinds: holding
+        # every answer of a cold apply of thousands of objects would be most of its memory.
+        return ObjectResult(ref, action, True), slim_live(live) if ref.kind in WATCHED_KINDS else None
 
     def _prune(self, plan: Plan, result: ApplyResult, progress: Progress) -> set[ObjRef]:
         """Deletes stale objects in reverse apply order; returns stale refs still to be owned."""
@@ -286,6 +406,8 @@ class ResourceManager:
                 result.results.append(ObjectResult(ref, "prune", False, str(e)))
                 kept.add(ref)
                 continue
+            if self._cache is not None:
+                self._cache.forget(ref)
             result.pruned.append(ref)
             result.results.append(ObjectResult(ref, "prune", True))
             progress(f"  pruned  {ref}")
@@ -355,6 +477,63 @@ class ResourceManager:
             suffix = f"; last warning: {warning}" if warning else ""
             states[ref] = Health(ref, old.state, f"timed out after {timeout:g}s: {old.message}{suffix}")
         return sorted(states.values(), key=lambda h: (stage_of(h.ref.kind), h.ref))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """An object whose local diff found changes, before the server confirms them."""
+
+    obj: Mapping[str, Any]
+    ref: ObjRef
+    fields: tuple[FieldChange, ...]
+    #: fields set by hand that the apply removes once it has taken them back
+    removed: tuple[FieldChange, ...]
+    #: the imperative managers whose fields are taken back
+    by_hand: tuple[str, ...]
+
+
+def _hand_edits(live: Mapping[str, Any], desired: Mapping[str, Any], managers: Sequence[str]) -> tuple[str, ...]:
+    """The imperative managers that set fields of ``live``."""
+    if not managers:
+        return ()
+    found = {
+        str(entry.get("manager"))
+        for entry in live.get("metadata", {}).get("managedFields") or ()
+        if is_imperative(entry, managers)
+    }
+    return tuple(sorted(found))
+
+
+def _taken_reason(by_hand: Sequence[str]) -> str:
+    if not by_hand:
+        return ""
+    return f"changed by hand ({', '.join(by_hand)}): the apply takes these fields back"
+
+
+def _version_of(live: Mapping[ObjRef, Mapping[str, Any]], ref: ObjRef) -> str | None:
+    """An object's resourceVersion (without decoding it, from the watches), or None when absent."""
+    if isinstance(live, LiveObjects):
+        return live.version(ref)
+    obj = live.get(ref)
+    return None if obj is None else str(obj.get("metadata", {}).get("resourceVersion", ""))
+
+
+def slim_live(obj: dict[str, Any]) -> dict[str, Any]:
+    """What planning and health read of a live object, for the watches to keep: status only of
+    kinds whose health is assessed, and managedFields without status writers' entries or times."""
+    slim = dict(obj)
+    meta = dict(slim.get("metadata", {}))
+    entries = meta.get("managedFields")
+    if entries:
+        meta["managedFields"] = [
+            {k: e[k] for k in ("manager", "operation", "subresource", "fieldsV1") if k in e}
+            for e in entries
+            if e.get("subresource") != "status"
+        ]
+    slim["metadata"] = meta
+    if slim.get("kind") not in WATCHED_KINDS:
+        slim.pop("status", None)
+    return slim
 
 
 def _fingerprint(obj: Mapping[str, Any]) -> str:

@@ -71,6 +71,7 @@ class Cluster(Protocol):
         max_fraction: float,
         allow_mass_prune: bool,
         force_conflicts: bool,
+        imperative_managers: Sequence[str] | None,
     ) -> Plan: ...
 
     def apply(
@@ -381,6 +382,7 @@ class Reconciler:
                 max_fraction=c.state.model.platform.prune.max_fraction,
                 allow_mass_prune=ALLOW_MASS_PRUNE_TRAILER in revision.message.lower(),
                 force_conflicts=self._settings.force_conflicts,
+                imperative_managers=c.state.model.platform.sync.imperative_managers,
             )
         except DockyardError as e:
             raise CycleStopped("plan", f"cannot plan {revision.sha[:8]}: {type(e).__name__}: {e}") from e

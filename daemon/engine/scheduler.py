@@ -20,7 +20,7 @@ from daemon.model.cycle import CycleOutcome, Trigger
 log = logging.getLogger(__name__)
 
 #: When several triggers wait, the cycle runs under the most specific one.
-_PRIORITY: tuple[Trigger, ...] = ("manual-override", "manual", "webhook", "watch", "drift", "poll")
+_PRIORITY: tuple[Trigger, ...] = ("manual-override", "manual", "webhook", "watch", "change", "drift", "poll")
 
 
 class CycleRunner:
@@ -63,7 +63,7 @@ class CycleRunner:
                 triggers, self._pending = self._pending, set()
             trigger = next(t for t in _PRIORITY if t in triggers)
             if trigger in ("poll", "drift") and not self._reconciler.retry_due():
-                continue  # backing off after a failure; explicit triggers still go through
+                continue  # backing off after a failure; explicit triggers (and changes seen) still go through
             outcome = self._reconciler.cycle(
                 "manual" if trigger == "manual-override" else trigger,
                 ignore_windows=trigger == "manual-override",
@@ -71,6 +71,38 @@ class CycleRunner:
             self.cycles_run += 1
             log.info("cycle (%s): %s %s %s", trigger, outcome.result, outcome.revision[:8], outcome.summary)
             self._on_cycle(outcome)
+
+
+class Debounced:
+    """Calls ``action`` once, ``delay`` seconds after the first call of a burst: a kubectl edit
+    that touches five objects, or a rollout's stream of changes, asks for one cycle."""
+
+    def __init__(self, action: Callable[[], None], delay: float) -> None:
+        self._action = action
+        self._delay = delay
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._cancelled = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._timer is not None or self._cancelled:
+                return
+            self._timer = threading.Timer(self._delay, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._timer = None
+        self._action()
 
 
 class DaemonScheduler:

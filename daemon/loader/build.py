@@ -36,6 +36,7 @@ from daemon.model.kinds import (
     Platform,
     Policy,
     Port,
+    Prices,
     Probe,
     Probes,
     PruneSettings,
@@ -151,6 +152,9 @@ def platform(data: Data, source: SourceRef) -> Platform:
             interval_seconds=formats.parse_duration(sync.get("interval", "1m")),
             drift_check_interval_seconds=formats.parse_duration(sync.get("driftCheckInterval", "5m")),
             windows=windows,
+            imperative_managers=(
+                tuple(sync["imperativeManagers"]) if isinstance(sync.get("imperativeManagers"), list) else None
+            ),
         ),
         storage_classes=classes,
         ingress=IngressSettings(
@@ -167,6 +171,23 @@ def platform(data: Data, source: SourceRef) -> Platform:
         ),
         verify=VerifySettings(required=bool(verify.get("required", False)), signers=_strings(verify, "signers")),
         tenancy=guardrails(spec),
+        prices=_prices(spec.get("prices")),
+    )
+
+
+def _prices(data: Any) -> Prices | None:
+    if not isinstance(data, Mapping):
+        return None
+    storage = data.get("storageGiBMonth", {})
+    by_class = (
+        {"default": float(storage)} if isinstance(storage, int | float) else {k: float(v) for k, v in storage.items()}
+    )
+    return Prices(
+        currency=str(data["currency"]),
+        cpu_core_month=float(data.get("cpuCoreMonth", 0)),
+        memory_gib_month=float(data.get("memoryGiBMonth", 0)),
+        storage_gib_month=by_class,
+        load_balancer_month=float(data.get("loadBalancerMonth", 0)),
     )
 
 

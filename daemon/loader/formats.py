@@ -11,6 +11,7 @@ import difflib
 import functools
 import re
 import zoneinfo
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
@@ -300,6 +301,30 @@ def _check_email_format(value: object) -> bool:
 
 def _check_uri_format(value: object) -> bool:
     return not isinstance(value, str) or bool(_URL_RE.match(value))
+
+
+#: Each format our schemas use, with its check (for both validators).
+FORMAT_CHECKS: tuple[tuple[str, Callable[[object], bool]], ...] = (
+    ("cron", lambda value: _checked(_check_cron_format, value)),
+    ("duration", lambda value: _checked(_check_duration_format, value)),
+    ("quantity", lambda value: _checked(_check_quantity_format, value)),
+    ("cpu", lambda value: _checked(_check_cpu_format, value)),
+    ("timezone", _check_timezone_format),
+    ("email", _check_email_format),
+    ("uri", _check_uri_format),
+)
+
+
+#: The largest number a format allows: jsonschema-rs checks formats of strings only, so its copy
+#: of the schemas bounds numbers with ``maximum`` instead (see ``schemas.is_valid``).
+NUMERIC_FORMAT_MAXIMUM: Final[dict[str, int]] = {"quantity": int(MAX_BYTES), "cpu": int(MAX_CPU)}
+
+
+def _checked(check: Callable[[object], bool], value: object) -> bool:
+    try:
+        return check(value)
+    except ValueError:
+        return False
 
 
 def format_checker() -> FormatChecker:

@@ -18,9 +18,9 @@ from daemon.loader.checks import cross_check
 from daemon.loader.documents import Entry, classify
 from daemon.loader.hints import Explainer
 from daemon.loader.repo import PLATFORM_FILE, walk
-from daemon.loader.schemas import validator
+from daemon.loader.schemas import is_valid, validator
 from daemon.loader.templates import instantiate, resolve_templates, validate_instance
-from daemon.loader.yamlsource import Document, read_file
+from daemon.loader.yamlsource import Document, compact, read_file
 from daemon.model.kinds import PlatformModel
 from daemon.model.refs import SourceRef
 
@@ -125,6 +125,7 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
             read, found = read_file(source.path, source.rel)
             if cache is not None and key is not None:
                 cache.misses += 1
+                compact(read)
                 cache.files[key] = (read, found)
         if key is not None:
             live.add(key)
@@ -163,9 +164,12 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         where = origin.get(id(entry))
         cached = cache.schema.get(where) if cache is not None and where is not None else None
         if cached is None:
-            explainer = Explainer(entry.doc, tenant=entry.tenant)
-            errors = validator(entry.kind).iter_errors(entry.data)
-            cached = budget.schema_problems(explainer, errors, entry.file, entry.doc.line)
+            if is_valid(entry.kind, entry.data):
+                cached = []
+            else:
+                explainer = Explainer(entry.doc, tenant=entry.tenant)
+                errors = validator(entry.kind).iter_errors(entry.data)
+                cached = budget.schema_problems(explainer, errors, entry.file, entry.doc.line)
             if cache is not None and where is not None:
                 cache.schema[where] = cached
         problems.extend(cached)
@@ -247,4 +251,4 @@ def _model(entries: list[Entry]) -> PlatformModel:
 
 
 def _source(entry: Entry) -> SourceRef:
-    return SourceRef(entry.source.rel, entry.doc.line)
+    return SourceRef(entry.source.rel, entry.doc.line, f"{entry.kind}/{entry.name}")

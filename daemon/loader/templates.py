@@ -30,7 +30,7 @@ from daemon.loader import budget, paramschema
 from daemon.loader.documents import Entry
 from daemon.loader.hints import Explainer, did_you_mean
 from daemon.loader.safeschema import safe_validator
-from daemon.loader.schemas import validator
+from daemon.loader.schemas import is_valid, validator
 from daemon.loader.yamlsource import Document, build_value, mapping_entries, node_at
 
 _PLACEHOLDER: Final = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -415,5 +415,7 @@ def instantiate(
 
 def validate_instance(app: Entry, doc: Document) -> list[Problem]:
     """Schema problems of an App made from a template (located in the App or the Template)."""
+    if is_valid("App", doc.data):
+        return []
     explainer = Explainer(doc, tenant=app.tenant)
     return budget.schema_problems(explainer, validator("App").iter_errors(doc.data), app.file, app.doc.line)

@@ -350,6 +350,36 @@ def build_value(node: Node, file: str) -> tuple[object, list[Problem]]:
     return value, builder.problems
 
 
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """Where a node starts: all that locating a problem reads of PyYAML's much larger Mark."""
+
+    line: int
+    column: int
+
+
+def compact(documents: Sequence[Document]) -> None:
+    """Shrinks the nodes of documents that are kept for later loads (the daemon's cache): each
+    node's two marks become one small one, which holds a repo's node graphs in about half the
+    memory. Lines and columns stay exact."""
+    seen: set[int] = set()
+    stack: list[Node] = [d.node for d in documents]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        mark = node.start_mark
+        if not isinstance(mark, _Mark):
+            node.start_mark = node.end_mark = _Mark(int(mark.line), int(mark.column))
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                stack.append(key_node)
+                stack.append(value_node)
+
+
 def read_file(path: Path, rel: str) -> tuple[list[Document], list[Problem]]:
     """Every document of the file at ``path`` (``rel`` is how problems name it)."""
     try:

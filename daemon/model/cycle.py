@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-#: Why a cycle runs. ``manual-override`` is a manual sync that ignores sync windows.
-Trigger = Literal["poll", "drift", "webhook", "watch", "manual", "manual-override"]
-TRIGGERS: tuple[Trigger, ...] = ("poll", "drift", "webhook", "watch", "manual", "manual-override")
+#: Why a cycle runs. ``manual-override`` is a manual sync that ignores sync windows; ``watch`` is
+#: a change to the files of a local repo; ``change`` is a change to a managed object in the
+#: cluster, seen by a watch of the API server (possible drift, looked at within seconds).
+Trigger = Literal["poll", "drift", "change", "webhook", "watch", "manual", "manual-override"]
+TRIGGERS: tuple[Trigger, ...] = ("poll", "drift", "change", "webhook", "watch", "manual", "manual-override")
 
 #: How a cycle ended.
 CycleResult = Literal["succeeded", "failed", "skipped", "invalid", "noop", "standby"]

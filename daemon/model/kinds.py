@@ -63,6 +63,8 @@ class SyncSettings:
     interval_seconds: int = 60
     drift_check_interval_seconds: int = 300
     windows: tuple[SyncWindow, ...] = ()
+    #: field managers whose changes are edits by hand, taken back (daemon.policy.ownership)
+    imperative_managers: tuple[str, ...] | None = None  # None: the default list
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,21 @@ class VerifySettings:
 
 
 @dataclass(frozen=True)
+class Prices:
+    """Monthly prices of requested resources (``spec.prices``), for cost figures."""
+
+    currency: str
+    cpu_core_month: float = 0.0
+    memory_gib_month: float = 0.0
+    #: by storage class; ``default`` for the classes not named
+    storage_gib_month: Mapping[str, float] = field(default_factory=dict)
+    load_balancer_month: float = 0.0
+
+    def storage(self, storage_class: str) -> float:
+        return self.storage_gib_month.get(storage_class, self.storage_gib_month.get("default", 0.0))
+
+
+@dataclass(frozen=True)
 class Platform:
     metadata: Metadata
     source: SourceRef
@@ -149,6 +166,7 @@ class Platform:
     audit: AuditSettings = field(default_factory=AuditSettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
     tenancy: Guardrails = field(default_factory=Guardrails)
+    prices: Prices | None = None
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)

@@ -19,6 +19,7 @@ APP_LABEL = f"{API_GROUP}/app"
 TRACK_LABEL = f"{API_GROUP}/track"
 
 
+#: The ``Kind/name`` of the document an object was rendered from (its tenant is a label).
 SOURCE_ANNOTATION = f"{API_GROUP}/source"
 
 

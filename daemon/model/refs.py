@@ -9,10 +9,12 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class SourceRef:
-    """Where a document came from: repo-relative file and 1-based line of its first key."""
+    """Where a document came from: repo-relative file and 1-based line of its first key, and the
+    document's ``Kind/name``: the identity that survives comments, reordering and file moves."""
 
     file: str
     line: int = 1
+    document: str = ""
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,62 @@ def diff_object(desired: Mapping[str, Any], live: Mapping[str, Any], manager: st
     return tuple(_mask(desired.get("kind", ""), changes))
 
 
+def removed_fields(
+    desired: Mapping[str, Any], live: Mapping[str, Any], fields: Mapping[str, Any]
+) -> tuple[FieldChange, ...]:
+    """The fields of a ``fieldsV1`` trie that ``live`` holds and ``desired`` does not set: what an
+    apply removes once those fields are ours (see :mod:`daemon.policy.ownership`)."""
+    changes: list[FieldChange] = []
+    _removed_fields(fields, desired, live, (), changes)
+    return tuple(_mask(desired.get("kind", ""), changes))
+
+
+def compare_objects(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """Every field that differs between two rendered objects, added and removed ones included
+    (a revision against another, where neither side has server defaults). Secret values are masked."""
+    changes: list[FieldChange] = []
+    _full_diff(before, after, (), changes)
+    return tuple(_mask(after.get("kind", "") or before.get("kind", ""), changes))
+
+
+def _full_diff(before: Any, after: Any, path: Path, out: list[FieldChange]) -> None:
+    if type(before) is dict and type(after) is dict:
+        for key, value in after.items():
+            if key not in before:
+                out.append(_change((*path, key), None, value))
+            elif before[key] is not value:
+                _full_diff(before[key], value, (*path, key), out)
+        for key, value in before.items():
+            if key not in after:
+                out.append(_change((*path, key), value, None))
+        return
+    if type(before) is list and type(after) is list:
+        key = _merge_key(after) if after else _merge_key(before)
+        if key is not None and before and after and _merge_key(before) == key:
+            old = {_key_of(item, key): item for item in before}
+            new = {_key_of(item, key): item for item in after}
+            for item_key, item in new.items():
+                child = (*path, "[" + ",".join(f"{f}={v}" for f, v in zip(key, item_key, strict=True)) + "]")
+                if item_key in old:
+                    _full_diff(old[item_key], item, child, out)
+                else:
+                    out.append(_change(child, None, item))
+            for item_key, item in old.items():
+                if item_key not in new:
+                    child = (*path, "[" + ",".join(f"{f}={v}" for f, v in zip(key, item_key, strict=True)) + "]")
+                    out.append(_change(child, item, None))
+            return
+        if len(before) == len(after):
+            for index, (b, a) in enumerate(zip(before, after, strict=True)):
+                _full_diff(b, a, (*path, index), out)
+            return
+    if before == after and type(before) is type(after):
+        return
+    if _is_quantity_path(path) and same_quantity(before, after):
+        return
+    out.append(_change(path, before, after))
+
+
 def managed_fields_of(live: Mapping[str, Any], manager: str) -> dict[str, Any]:
     for entry in live.get("metadata", {}).get("managedFields") or ():
         if entry.get("manager") == manager and entry.get("operation") == "Apply":

@@ -11,7 +11,7 @@ from daemon.model.refs import ObjRef
 from daemon.policy.diff import Change, ChangeSet
 from daemon.policy.health import Health
 from daemon.policy.inventory import Inventory, PrunePlan
-from daemon.render.core import objref
+from daemon.render.meta import objref
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Plan:
     requests: int = 0
     #: stale objects whose prune waits (their tenant is paused or outside its sync window)
     deferred: frozenset[ObjRef] = frozenset()
+    #: objects changed by hand, with the imperative managers whose fields the apply takes back
+    takeover: Mapping[ObjRef, tuple[str, ...]] = field(default_factory=dict)
 
     def defer(self, tenants: Iterable[str]) -> Plan:
         """This plan with every change to ``tenants`` held back (nothing sent, nothing pruned)."""
@@ -60,6 +62,7 @@ class Plan:
             self.live,
             self.requests,
             frozenset(deferred),
+            self.takeover,
         )
 
 

@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.model.labels import SOURCE_ANNOTATION, TENANT_LABEL
-from daemon.model.refs import ObjRef
+from daemon.model.labels import TENANT_LABEL
+from daemon.model.refs import ObjRef, SourceRef
 from daemon.model.tenancy import tenant_of_source
 from daemon.policy.plan import Plan
-from daemon.render.core import objref
+from daemon.render.meta import objref
+from daemon.render.provenance import document_of, where
 
 _ACTIONS = ("create", "update", "prune", "blocked")
 
@@ -28,12 +29,13 @@ class Reach:
 
     ref: ObjRef
     action: str
-    source: str  # file:line it is rendered from ("" for an object only the cluster has)
+    source: str  # file:line it is rendered from (its Kind/name when unknown, "" when it names none)
     why: str
 
 
-def outside_tenants(plan: Plan) -> list[Reach]:
-    """The changes of ``plan`` that touch an object outside the tenants' namespaces."""
+def outside_tenants(plan: Plan, sources: Mapping[ObjRef, SourceRef] | None = None) -> list[Reach]:
+    """The changes of ``plan`` that touch an object outside the tenants' namespaces; ``sources``
+    (from :func:`daemon.render.provenance.sources`) names the file and line of each."""
     desired = {objref(o): o for o in plan.desired}
     tenants = {
         ref.name
@@ -46,8 +48,12 @@ def outside_tenants(plan: Plan) -> list[Reach]:
             continue
         ref = change.ref
         obj: Mapping[str, Any] = desired.get(ref) or plan.live.get(ref) or {}
-        source = str((obj.get("metadata", {}).get("annotations") or {}).get(SOURCE_ANNOTATION, ""))
-        origin = tenant_of_source(source.rpartition(":")[0] or source)
+        # Whose folder it comes from: its document's file when known, else its tenant label
+        # (render sets it, never a document).
+        tenant, document = document_of(obj) if obj else ("", "")
+        written = (sources or {}).get(ref)
+        origin = tenant_of_source(written.file) if written is not None else tenant or None
+        source = where(written) or document
         own_namespace = ref.kind == "Namespace" and ref.name in tenants
         if not ref.namespace and not own_namespace:
             why = "cluster-scoped"

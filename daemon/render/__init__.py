@@ -7,6 +7,7 @@ talks to a cluster; the same model and revision always give the same objects.
 
 from __future__ import annotations
 
-from daemon.render.core import KubeObject, objref, render
+from daemon.render.core import KubeObject, render
+from daemon.render.meta import objref
 
 __all__ = ["KubeObject", "objref", "render"]

@@ -7,7 +7,9 @@ validation (or a renderer that names the wrong namespace) is still no way out of
   (and every ``dockyard.dev/`` label or annotation a document brings) before anything is rendered;
 * :func:`boundary_problems` refuses an object rendered from ``tenants/<t>/`` that is not in
   namespace ``<t>`` (or is cluster-scoped, other than the Namespace ``<t>`` itself), and two
-  objects with the same identity, naming both sources; render raises them as ValidationFailed.
+  objects with the same identity, naming both sources; objects carry only their document's
+  ``Kind/name`` and tenant label, so the file (whose folder decides) and line are looked up in
+  the model. Render raises them as ValidationFailed.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import Any, TypeVar
 
 from daemon.errors import Problem
 from daemon.model.kinds import PlatformModel
-from daemon.model.labels import SOURCE_ANNOTATION
 from daemon.model.refs import Metadata, ObjRef
 from daemon.model.tenancy import RESERVED_ANNOTATION_PREFIX, Guardrails, tenant_of_source
+from daemon.render.meta import objref
+from daemon.render.provenance import Documents, document_of
 
 _Doc = TypeVar("_Doc")
 
@@ -51,26 +54,26 @@ def _confined(kind: str, document: _Doc, rules: Guardrails) -> _Doc:
     return replace(document, metadata=replace(meta, labels=labels, annotations=annotations))  # type: ignore[type-var]
 
 
-def _identity(obj: Mapping[str, Any]) -> ObjRef:
-    meta = obj["metadata"]
-    group = str(obj["apiVersion"]).rpartition("/")[0]
-    return ObjRef(group=group, kind=obj["kind"], namespace=meta.get("namespace", ""), name=meta["name"])
+def _origin(obj: Mapping[str, Any], known: Documents) -> tuple[str | None, str, int]:
+    """The tenant whose folder ``obj`` comes from (None: platform-level), and its file and line.
+
+    The folder of the document's file decides, not the tenant the model gave it; an object whose
+    document the model does not know falls back to its tenant label."""
+    tenant, document = document_of(obj)
+    source = known.get((tenant, document))
+    if source is None:
+        return tenant or None, document, 0
+    return tenant_of_source(source.file), source.file, source.line
 
 
-def _source(obj: Mapping[str, Any]) -> tuple[str, int]:
-    text = str((obj["metadata"].get("annotations") or {}).get(SOURCE_ANNOTATION, ""))
-    file, _, line = text.rpartition(":")
-    return (file, int(line)) if line.isdigit() else (text, 0)
-
-
-def boundary_problems(objects: Iterable[Mapping[str, Any]]) -> list[Problem]:
-    """Objects outside their tenant's namespace, and objects rendered twice (both sources named)."""
+def boundary_problems(objects: Iterable[Mapping[str, Any]], known: Documents) -> list[Problem]:
+    """Objects outside their tenant's namespace, and objects rendered twice (both sources named);
+    ``known`` is the model's documents (``provenance.documents``)."""
     problems: list[Problem] = []
     first: dict[ObjRef, tuple[str, int]] = {}
     for obj in objects:
-        ref = _identity(obj)
-        file, line = _source(obj)
-        tenant = tenant_of_source(file)
+        ref = objref(obj)
+        tenant, file, line = _origin(obj, known)
         if tenant is not None and not (ref.namespace == tenant or (ref.kind == "Namespace" and ref.name == tenant)):
             where = f"namespace '{ref.namespace}'" if ref.namespace else "the cluster scope"
             problems.append(

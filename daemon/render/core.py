@@ -7,12 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 from daemon.errors import ValidationFailed
-from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule
-from daemon.model.refs import ObjRef
+from daemon.model.kinds import Autoscaling, PlatformModel, ScaleSchedule, Volume
 from daemon.render.app import render_app
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.boundary import boundary_problems, confine
 from daemon.render.network import render_network
+from daemon.render.provenance import documents
 from daemon.render.storage import render_storage_classes, render_volume
 from daemon.render.tenant import render_tenant
 
@@ -48,13 +48,6 @@ def stage_of(kind: str) -> int:
     return len(STAGES) - 1
 
 
-def objref(obj: Mapping[str, Any]) -> ObjRef:
-    api_version: str = obj["apiVersion"]
-    group = api_version.rpartition("/")[0]
-    meta = obj["metadata"]
-    return ObjRef(group=group, kind=obj["kind"], namespace=meta.get("namespace", ""), name=meta["name"])
-
-
 def scheduled(scaling: Autoscaling, schedule: ScaleSchedule | None) -> Autoscaling:
     """The Autoscaling with a scheduled scaling window applied (replica bounds only)."""
     if schedule is None:
@@ -77,7 +70,7 @@ def render(
     document an object outside its namespace (see ``render.boundary``).
     """
     objects = _render(confine(model), revision, schedules or {})
-    problems = boundary_problems(objects)
+    problems = boundary_problems(objects, documents(model))
     if problems:
         raise ValidationFailed(problems)
     return sorted(objects, key=lambda o: stage_of(o["kind"]))
@@ -89,6 +82,13 @@ def _render(
     platform = model.platform
     objects: list[KubeObject] = list(render_storage_classes(platform, revision))
     tenants = {t.name: t for t in model.tenants}
+    # Looked up per app: indexed once, or a platform of thousands of apps renders in quadratic time.
+    volumes_by_tenant: dict[str, dict[str, Volume]] = {}
+    for volume in model.volumes:
+        volumes_by_tenant.setdefault(volume.tenant, {})[volume.name] = volume
+    scalings: dict[tuple[str, str], Autoscaling] = {}
+    for found in model.autoscalings:
+        scalings.setdefault((found.tenant, found.target), found)
     for tenant in model.tenants:
         objects.extend(render_tenant(tenant, revision))
     objects.extend(render_network(model, revision))
@@ -96,8 +96,8 @@ def _render(
         objects.append(render_volume(volume, revision))
     for app in model.apps:
         tenant = tenants[app.tenant]
-        volumes = {v.name: v for v in model.volumes_of(app.tenant)}
-        scaling = model.autoscaling_for(app.tenant, app.name)
+        volumes = volumes_by_tenant.get(app.tenant, {})
+        scaling = scalings.get((app.tenant, app.name))
         if scaling is not None:
             scaling = scheduled(scaling, schedules.get((scaling.tenant, scaling.name)))
         objects.extend(

@@ -13,7 +13,15 @@ from daemon.model.labels import (
     SOURCE_ANNOTATION,
     TENANT_LABEL,
 )
-from daemon.model.refs import Metadata, SourceRef
+from daemon.model.refs import Metadata, ObjRef, SourceRef
+
+
+def objref(obj: Mapping[str, Any]) -> ObjRef:
+    """The identity of a rendered (or live) object."""
+    api_version: str = obj["apiVersion"]
+    group = api_version.rpartition("/")[0]
+    meta = obj["metadata"]
+    return ObjRef(group=group, kind=obj["kind"], namespace=meta.get("namespace", ""), name=meta["name"])
 
 
 def owner_labels(tenant: str | None = None, app: str | None = None) -> dict[str, str]:
@@ -49,7 +57,10 @@ def object_meta(
     labels.update(owner_labels(tenant, app))
     annotations: dict[str, str] = dict(user.annotations) if user else {}
     annotations.update(extra_annotations or {})
-    annotations[SOURCE_ANNOTATION] = f"{source.file}:{source.line}"
+    if source.document:
+        # The document's identity, not its file and line: an object changes only when what it
+        # asks for changes, never because a comment or a file moved (file:line is in the plan).
+        annotations[SOURCE_ANNOTATION] = source.document
     if revision:
         annotations[REVISION_ANNOTATION] = revision
     meta: dict[str, Any] = {"name": name}

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon.console.ports import RecentEvents
 from daemon.edges.eventlog import LogSink
@@ -24,16 +24,21 @@ from daemon.edges.http import HttpServer
 from daemon.edges.kube import KubeClient
 from daemon.edges.metrics import DaemonMetrics
 from daemon.edges.source import GitSource, LocalSource
+from daemon.edges.watch import LiveCache
 from daemon.edges.watcher import ChangeWatcher
 from daemon.engine.alerts import INTERVAL_SECONDS as ALERT_INTERVAL_SECONDS
 from daemon.engine.alerts import AlertEvaluator
-from daemon.engine.apply import ResourceManager
+from daemon.engine.apply import ResourceManager, slim_live
 from daemon.engine.backups import BackupManager
+from daemon.engine.mr_review import MergeRequestReviewer
 from daemon.engine.reconcile import Reconciler, ReconcileSettings, Source
-from daemon.engine.scheduler import CycleRunner, DaemonScheduler
+from daemon.engine.scheduler import CycleRunner, DaemonScheduler, Debounced
 from daemon.errors import DockyardError
 from daemon.model.events import EventSink
+from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
+from daemon.model.refs import ObjRef, Revision
+from daemon.policy.review import Comparison
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
@@ -58,6 +63,9 @@ BACKUP_INTERVAL_SECONDS = 60
 INBOX_INTERVAL_SECONDS = 1
 #: How often the leader applies the audit trail's retention.
 AUDIT_PRUNE_INTERVAL_SECONDS = 3600
+
+#: A change to a managed object asks for a drift cycle this long after the first of a burst.
+DRIFT_DEBOUNCE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -128,11 +136,15 @@ class Daemon:
                 renew_every=leader.renew_seconds,
             )
         cluster = settings.cluster
+        # Live state from watches: a cycle with nothing new costs no list requests, and a change
+        # to a managed object (drift) asks for a cycle within seconds.
+        self.live = LiveCache(self.kube, slim=slim_live, on_change=self._changed_live)
+        inventory = InventoryStore(
+            self.kube, namespace=namespace, list_pieces=self._inventory_pieces, on_written=self.live.observe
+        )
         self.reconciler = Reconciler(
             self.source,
-            ResourceManager(
-                self.kube, concurrency=cluster.concurrency, inventory=InventoryStore(self.kube, namespace=namespace)
-            ),
+            ResourceManager(self.kube, concurrency=cluster.concurrency, inventory=inventory, live_cache=self.live),
             self.events,
             metrics=metrics,
             history=self.history,
@@ -150,11 +162,14 @@ class Daemon:
             clock=clock,
         )
         self.runner = CycleRunner(self.reconciler)
+        self._drift_soon = Debounced(lambda: self.runner.request("change"), DRIFT_DEBOUNCE_SECONDS)
+        self._inventory_selector = inventory.selector
         self.scheduler = DaemonScheduler(
             self.runner,
             poll_seconds=settings.schedule.interval_seconds or 60.0,
             drift_seconds=settings.schedule.drift_interval_seconds or 300.0,
         )
+        self.reviews = self._wire_reviews()
         self.endpoints = Endpoints(
             identity=leader.identity,
             source=self.source.describe(),
@@ -164,6 +179,7 @@ class Daemon:
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
             hand_to_leader=self.inbox.put,
+            reviews=self.reviews,
         )
         self.server: HttpServer | None = None
         if settings.http.listen is not None:
@@ -190,6 +206,46 @@ class Daemon:
         metrics = DaemonMetrics()
         return cls(settings, open_edges(settings, metrics), metrics, extra_sinks=extra_sinks, clock=clock)
 
+    def _pending_review(self, applied: str, current: Revision) -> Comparison | str:
+        """``/dockyard diff``: the current revision against the applied one, from the source's git."""
+        from daemon.edges.revisions import RevisionReader
+        from daemon.engine.review import pending_comparison
+
+        remote, local = self.settings.source.remote, self.settings.source.local_path
+        reader: RevisionReader | None = None
+        why = ""
+        if remote is not None:
+            reader = RevisionReader(self.settings.workdir / "git" / "cache.git", prefix=remote.subdir)
+        else:
+            assert local is not None
+            try:
+                reader = RevisionReader.at(local)
+            except DockyardError as e:
+                why = str(e)
+        return pending_comparison(reader, applied, current, now=self.clock(), why_no_reader=why)
+
+    def _wire_reviews(self) -> MergeRequestReviewer | None:
+        """Merge-request reviews, when a forge token is configured and the repo is a Git remote."""
+        forges = self.settings.forges
+        remote = self.settings.source.remote
+        if not forges.enabled:
+            return None
+        if remote is None:
+            log.warning("merge-request reviews need the platform repo as a Git remote (--repo URL); they are off")
+            return None
+        from daemon.edges.forges import Forge, GitHubForge, GitLabForge
+        from daemon.edges.git import GitRepo
+
+        clients: dict[str, Forge] = {}
+        if forges.github_token:
+            clients["github"] = GitHubForge(forges.github_api_url, forges.github_token)
+        if forges.gitlab_token:
+            clients["gitlab"] = GitLabForge(forges.gitlab_api_url, forges.gitlab_token)
+        # A cache of its own: fetching merge-request refs never disturbs the source's checkouts.
+        repo = GitRepo(remote, self.settings.workdir / "review-git")
+        log.info("merge-request reviews on %s for %s", ", ".join(sorted(clients)), repo.describe())
+        return MergeRequestReviewer(repo, clients, subdir=remote.subdir, is_leader=self.is_leader, clock=self.clock)
+
     def _wire_chat(self) -> SlackChat | None:
         """Slack slash commands, when Slack credentials are configured (see daemon.chat)."""
         config = self.settings.slack
@@ -214,6 +270,7 @@ class Daemon:
             hand_to_leader=lambda body: self.inbox.put(
                 InboxRequest("slack-command", body, received_by=self.settings.leader.identity)
             ),
+            pending_review=self._pending_review,
         )
         chat = build_chat(ports, gitops, config)
         self.model_listeners.append(chat.service.update_model)
@@ -305,6 +362,8 @@ class Daemon:
             log.info("listening on http://%s:%d", *self.server.address)
         self.notifications.start()
         self.runner.start()
+        if self.reviews is not None:
+            self.reviews.start()
         if self.elector is not None:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
@@ -331,12 +390,16 @@ class Daemon:
         if self._watcher is not None:
             self._watcher.stop()
         self.scheduler.shutdown()
+        self._drift_soon.cancel()
         self.runner.stop()
+        if self.reviews is not None:
+            self.reviews.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
         if self.server is not None:
             self.server.stop()
         self.notifications.stop(timeout=10)
+        self.live.stop()
         self.kube.close()
 
     def wait(self) -> None:
@@ -374,10 +437,21 @@ class Daemon:
                     self.console.actions.run_handed_over(request.payload)
                 else:
                     log.warning("a handed-over console action arrived, but the console is off here")
+            elif request.kind == "merge-request":
+                self._review_handed_over(request.payload)
             elif self.chat is not None:
                 self.chat.run_handed_over(request.payload)
             else:
                 log.warning("a handed-over Slack command arrived, but Slack is not configured here")
+
+    def _review_handed_over(self, payload: Mapping[str, Any]) -> None:
+        if self.reviews is None:
+            log.warning("a handed-over merge-request review arrived, but reviews are not configured here")
+            return
+        try:
+            self.reviews.submit(MergeRequest.from_json(payload))
+        except ValueError as e:
+            log.warning("dropping an unreadable merge-request request: %s", e)
 
     def _prune_audit(self) -> None:
         """The leader keeps the audit trail within the platform's retention, and says what went."""
@@ -403,6 +477,16 @@ class Daemon:
                 for line in self.settings.ready_note.strip("\n").splitlines():
                     log.info("%s", line)
                 return
+
+    def _changed_live(self, ref: ObjRef) -> None:
+        # Only the leader corrects drift; nothing is asked for once stopping.
+        if self.is_leader() and not self._stopped.is_set():
+            log.debug("%s changed in the cluster: drift cycle soon", ref)
+            self._drift_soon()
+
+    def _inventory_pieces(self) -> list[Mapping[str, Any]]:
+        configmaps = self.kube.resource_type("v1", "ConfigMap")
+        return list(self.live.objects([configmaps], self._inventory_selector).values())
 
     def _became_leader(self) -> None:
         log.info("%s is now the leader", self.settings.leader.identity)

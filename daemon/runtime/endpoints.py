@@ -1,17 +1,29 @@
-"""The daemon's HTTP endpoints: health, readiness, status and push webhooks."""
+"""The daemon's HTTP endpoints: health, readiness, status, push and merge-request webhooks."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.edges.http import HttpServer, Request, Response
+from daemon.edges.mr_webhooks import parse_merge_request
 from daemon.edges.push_webhooks import DeliveryDeduper, parse_push, verify_github, verify_gitlab
 from daemon.engine.reconcile import DaemonState
 from daemon.errors import DockyardError, WebhookError
 from daemon.model.cycle import Trigger
+from daemon.model.forge import MergeRequest
 from daemon.state.inbox import InboxRequest
+
+
+class ReviewIntake(Protocol):
+    """Where merge-request events go (:class:`daemon.engine.mr_review.MergeRequestReviewer`)."""
+
+    def accepts(self, provider: str) -> bool: ...
+
+    def ignores(self, mr: MergeRequest) -> str: ...
+
+    def submit(self, mr: MergeRequest) -> None: ...
 
 
 class Endpoints:
@@ -26,6 +38,7 @@ class Endpoints:
         request_cycle: Callable[[Trigger], None],
         webhook_secret: str | None,
         hand_to_leader: Callable[[InboxRequest], None],
+        reviews: ReviewIntake | None = None,
     ) -> None:
         self._identity = identity
         self._source = source
@@ -35,6 +48,7 @@ class Endpoints:
         self._request_cycle = request_cycle
         self._webhook_secret = webhook_secret
         self._hand_to_leader = hand_to_leader
+        self._reviews = reviews
         self._deduper = DeliveryDeduper()
 
     def add_to(self, server: HttpServer) -> None:
@@ -89,7 +103,7 @@ class Endpoints:
         except WebhookError as e:
             return Response.text(f"bad payload: {e}\n", 400)
         if push is None:
-            return Response.text("ignored: not a push\n", 202)
+            return self.merge_request(provider, request)
         if push.delivery_id and self._deduper.seen(push.delivery_id):
             return Response.text("duplicate delivery ignored\n", 202)
         if not self._is_leader():
@@ -102,3 +116,31 @@ class Endpoints:
             return Response.text("sync requested from the leader\n", 202)
         self._request_cycle("webhook")
         return Response.text("sync requested\n", 202)
+
+    def merge_request(self, provider: str, request: Request) -> Response:
+        """A verified request that is no push: a merge request to review, or nothing to do."""
+        try:
+            hook = parse_merge_request("github" if provider == "github" else "gitlab", request.headers, request.body)
+        except WebhookError as e:
+            return Response.text(f"bad payload: {e}\n", 400)
+        if hook is None:
+            return Response.text("ignored: neither a push nor a merge request\n", 202)
+        if hook.mr is None:
+            return Response.text(f"ignored: {hook.ignored}\n", 202)
+        mr = hook.mr
+        if self._reviews is None or not self._reviews.accepts(provider):
+            return Response.text(f"ignored: merge-request reviews on {provider} are off (no token)\n", 202)
+        reason = self._reviews.ignores(mr)
+        if reason:
+            return Response.text(f"ignored: {reason}\n", 202)
+        if self._deduper.seen(mr.delivery):
+            return Response.text("duplicate delivery ignored\n", 202)
+        if not self._is_leader():
+            # Only the leader comments: the request waits in the cluster until it takes it.
+            try:
+                self._hand_to_leader(InboxRequest("merge-request", mr.to_json(), received_by=self._identity))
+            except DockyardError as e:
+                return Response.text(f"cannot queue the review for the leader, try again: {e}\n", 503)
+            return Response.text(f"review of {mr.key} requested from the leader\n", 202)
+        self._reviews.submit(mr)
+        return Response.text(f"review of {mr.key} at {mr.head_sha[:8]} queued\n", 202)

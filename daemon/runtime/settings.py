@@ -75,6 +75,20 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class ForgeSettings:
+    """Merge-request reviews: the forges' API URLs and tokens (a forge without a token: no reviews there)."""
+
+    github_token: str | None = field(default=None, repr=False)
+    gitlab_token: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    gitlab_api_url: str = "https://gitlab.com/api/v4"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.github_token or self.gitlab_token)
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     """The web console at ``/``: who may sign in, and how."""
 
@@ -102,6 +116,7 @@ class DaemonSettings:
     notifications: NotifierSettings = field(default_factory=NotifierSettings)
     slack: SlackConfig = field(default_factory=SlackConfig)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    forges: ForgeSettings = field(default_factory=ForgeSettings)
     #: the git cache, the chat commits' cache and the notification outbox
     workdir: Path = Path(".dockyard")
     #: logged once the daemon is first ready (``make demo`` says what to try next)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from daemon.model.refs import ObjRef, SourceRef
 from daemon.policy.diff import Change
 from daemon.policy.plan import ApplyResult, Plan
 from daemon.policy.reach import Reach, outside_tenants
@@ -38,18 +39,25 @@ def summary_line(counts: Mapping[str, int]) -> str:
     return "Plan: " + ", ".join(parts) + "; " + ", ".join(extra) + "."
 
 
-def plan_text(plan: Plan, paint: Painter, *, verbose: bool = False) -> str:
+def plan_text(
+    plan: Plan, paint: Painter, *, verbose: bool = False, sources: Mapping[ObjRef, SourceRef] | None = None
+) -> str:
+    """The plan for a terminal; ``sources`` (from :func:`daemon.render.provenance.sources`) adds
+    where each changed object is written in the repo."""
     lines: list[str] = []
     for change in plan.changeset.changes:
         if change.action == "unchanged" and not verbose:
             continue
         lines.append(paint(f"{_SYMBOL[change.action]} {change.action:8} {change.ref}", _COLOUR[change.action]))
+        source = (sources or {}).get(change.ref)
+        if source is not None and change.action != "unchanged":
+            lines.append(paint(f"      from {source.file}:{source.line} ({source.document})", "dim"))
         if change.reason:
             lines.append(f"      {change.reason}")
         lines.extend(_field_lines(change))
     if plan.prune.blocked:
         lines.append(paint(f"! prune held: {plan.prune.reason}", "magenta"))
-    reach = outside_tenants(plan)
+    reach = outside_tenants(plan, sources)
     if reach:
         lines.append(paint("Outside the tenants' namespaces (review these):", "bold"))
         lines.extend(f"  {r.action:8} {r.ref}{_from(r)}: {r.why}" for r in reach)
@@ -66,7 +74,7 @@ def _field_lines(change: Change) -> list[str]:
     return lines
 
 
-def plan_markdown(plan: Plan, *, revision: str = "") -> str:
+def plan_markdown(plan: Plan, *, revision: str = "", sources: Mapping[ObjRef, SourceRef] | None = None) -> str:
     counts = plan.changeset.counts
     title = f"### Dockyard plan{f' for `{revision[:8]}`' if revision else ''}"
     lines = [title, "", summary_line(counts), ""]
@@ -84,7 +92,7 @@ def plan_markdown(plan: Plan, *, revision: str = "") -> str:
         lines.append(f"| {_SYMBOL[change.action].strip() or ' '} | {change.action} | `{change.ref}` | {details} |")
     if plan.prune.blocked:
         lines += ["", f"> **Prune held:** {plan.prune.reason}"]
-    reach = outside_tenants(plan)
+    reach = outside_tenants(plan, sources)
     if reach:
         lines += ["", "**Outside the tenants' namespaces** (review these):", ""]
         lines += [f"- {r.action} `{r.ref}`{_from(r)}: {r.why}" for r in reach]
@@ -95,12 +103,13 @@ def _from(reach: Reach) -> str:
     return f" (from {reach.source})" if reach.source else ""
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, sources: Mapping[ObjRef, SourceRef] | None = None) -> dict[str, Any]:
     data = plan.changeset.to_json()
     data["prune"] = {"blocked": plan.prune.blocked, "reason": plan.prune.reason}
     data["apiRequests"] = plan.requests
     data["outsideTenants"] = [
-        {"object": str(r.ref), "action": r.action, "source": r.source, "why": r.why} for r in outside_tenants(plan)
+        {"object": str(r.ref), "action": r.action, "source": r.source, "why": r.why}
+        for r in outside_tenants(plan, sources)
     ]
     return data
 
@@ -125,10 +134,10 @@ def apply_text(result: ApplyResult, paint: Painter) -> str:
     return "\n".join(lines)
 
 
-def apply_json(result: ApplyResult) -> dict[str, Any]:
+def apply_json(result: ApplyResult, sources: Mapping[ObjRef, SourceRef] | None = None) -> dict[str, Any]:
     return {
         "ok": result.ok,
-        "plan": plan_json(result.plan),
+        "plan": plan_json(result.plan, sources),
         "results": [
             {
                 "object": str(r.ref),

@@ -92,7 +92,7 @@ def test_changing_one_image_changes_only_that_workload(kube: KubeClient, repo: P
     kube.reset_counts()
     result = manager.apply(plan, revision="r2", timeout=60)
     assert result.ok
-    assert kube.requests["apply"] == 1 + 2  # the Deployment, plus the inventory's new revision
+    assert kube.requests["apply"] == 1  # the Deployment; the inventory holds the same objects
     image = kubectl(
         kubeconfig,
         "-n",
@@ -174,25 +174,10 @@ def test_kubectl_edits_show_in_the_plan_and_apply_corrects_them(
         ],
         f"Service/{repo.tenant}/app1": [f'metadata.labels["dockyard.dev/tenant"]: someone-else → {repo.tenant}'],
     }
-    # kubectl took the image field from us; taking it back is a conflict only with --force-conflicts.
-    result = manager.apply(plan, revision="r1", timeout=60, force_conflicts=True)
+    # kubectl took the image field from us: a hand edit, taken back without --force-conflicts.
+    result = manager.apply(plan, revision="r1", timeout=60)
     assert result.failed == []
     assert not plan_of(manager, repo.root).changeset.has_changes
-
-
-def test_a_conflicting_field_manager_is_reported_by_name(
-    kube: KubeClient, repo: PlatformRepo, kubeconfig: Path
-) -> None:
-    manager = manager_for(kube, repo.tenant)
-    assert manager.apply(plan_of(manager, repo.root), revision="r1", timeout=60).ok
-    kubectl(kubeconfig, "-n", repo.tenant, "set", "image", "deploy/app1", "app1=busybox:0.1")
-    plan = plan_of(manager, repo.root)
-    (update,) = plan.changeset.of("update")
-    assert "conflict with kubectl-set" in update.reason
-    result = manager.apply(plan, revision="r1", wait=False)
-    (failed,) = result.failed
-    assert failed.conflict_managers == ("kubectl-set",)
-    assert "--force-conflicts" in failed.error
 
 
 def test_an_hpa_scaling_its_deployment_is_never_drift(kube: KubeClient, repo: PlatformRepo, kubeconfig: Path) -> None:

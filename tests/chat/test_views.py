@@ -13,9 +13,9 @@ from daemon.chat.views import (
     Reply,
     TenantStatus,
     TenantSummary,
-    diff_view,
     help_view,
     history_view,
+    pending_diff_view,
     platform_status_view,
     tenant_status_view,
 )
@@ -104,23 +104,15 @@ def test_platform_status_with_many_tenants_and_problems() -> None:
     assert "<!date^" in shown  # times in the reader's own time zone
 
 
-def test_diff_summarises_counts_and_the_top_changes() -> None:
-    reply = diff_view(
-        revision="b" * 40,
-        applied="a" * 40,
-        counts={"create": 2, "update": 3, "deferred": 40, "unchanged": 100},
-        pending=[f"update Deployment.apps/shop/app{i}" for i in range(40)],
-        deferred={"shop": "outside its allow windows"},
-        last_sync=NOW,
-    )
-    within_limits(reply)
-    shown = texts(reply)
-    assert "*2* create · *3* update · *40* deferred · *100* unchanged" in shown
-    assert "Deployment.apps/shop/app19" in shown and "app20`" not in shown and "… and 20 more" in shown
-    nothing = diff_view(
-        revision="a" * 40, applied="a" * 40, counts={"unchanged": 9}, pending=[], deferred={}, last_sync=NOW
-    )
+def test_diff_without_a_comparison_says_why() -> None:
+    nothing = pending_diff_view(revision="a" * 40, applied="a" * 40, comparison=None, deferred={})
     assert "Nothing pending" in texts(nothing)
+    first = pending_diff_view(
+        revision="a" * 40, applied="", comparison=None, deferred={}, invalid=("c" * 40, "x.yaml:1:1: error: <!channel>")
+    )
+    assert "Nothing is applied yet" in texts(first) and "&lt;!channel&gt;" in texts(first)
+    unknown = pending_diff_view(revision="b" * 40, applied="a" * 40, comparison="it is gone", deferred={})
+    assert "is not applied yet" in texts(unknown) and "it is gone" in texts(unknown)
 
 
 def test_history_is_a_compact_list_with_mentions_for_commands() -> None:

@@ -14,50 +14,65 @@ import pytest
 from bench.gen_platform import generate
 from daemon.console import pages
 from daemon.console.backups import chain_of, chains
-from daemon.console.flows import Endpoint, Flow, flows
 from daemon.console.live import AppLive, WorkloadTrack, summarise
 from daemon.console.reads import FlowCache
 from daemon.console.svg import graph_svg
-from daemon.console.topology import Focus, build
+from daemon.console.topology import AppFlow, Focus, app_flows, build
 from daemon.loader.load import load_or_raise
 from daemon.model.kinds import Backup, Retention
+from daemon.policy.reachability import ANY_ADDRESS, AppEnd, AppId, ClusterPods, Ports, reachability
 from daemon.render.core import render
 from tests.console.helpers import NOW, example_model
 
 TENANTS = ["analytics", "monitoring", "payments", "shop"]
 
 
-def app(namespace: str, name: str) -> Endpoint:
-    return Endpoint("app", namespace, name)
+def app(tenant: str, name: str) -> AppId:
+    return AppId(tenant, name)
+
+
+def flows(objects: list[dict[str, Any]]) -> list[AppFlow]:
+    return app_flows(reachability(objects))
 
 
 @pytest.fixture(scope="module")
-def example_flows() -> list[Flow]:
+def example_flows() -> list[AppFlow]:
     return flows(render(example_model(), "r"))
 
 
-def ports(found: list[Flow], source: Endpoint, target: Endpoint) -> tuple[str, ...] | None:
+def ports(found: list[AppFlow], source: AppEnd, target: AppEnd) -> Ports | None:
     return next((f.ports for f in found if f.source == source and f.target == target), None)
 
 
-def test_the_examples_flows_are_what_its_network_rules_allow(example_flows: list[Flow]) -> None:
+def namespace(found: list[AppFlow], name: str) -> ClusterPods:
+    """The outside end of ``found`` in namespace ``name`` (with whatever pods its rule selects)."""
+    return next(e for f in found for e in (f.source, f.target) if isinstance(e, ClusterPods) and e.namespaces == name)
+
+
+TCP_53_UDP_53 = Ports.of("TCP", 53) | Ports.of("UDP", 53)
+
+
+def test_the_examples_flows_are_what_its_network_rules_allow(example_flows: list[AppFlow]) -> None:
     # shop/api may call the payments API on its port, and postgres on 5432 (tenants/shop/policy.yaml)
-    assert ports(example_flows, app("shop", "api"), app("payments", "payments-api")) == ("TCP/8080",)
-    assert ports(example_flows, app("shop", "api"), app("shop", "postgres")) == ("TCP/5432",)
+    assert ports(example_flows, app("shop", "api"), app("payments", "payments-api")) == Ports.of("TCP", 8080)
+    assert ports(example_flows, app("shop", "api"), app("shop", "postgres")) == Ports.of("TCP", 5432)
     # monitoring scrapes every shop app (allowTo + the shop's allowFrom), on any port
-    assert ports(example_flows, app("monitoring", "prometheus"), app("shop", "api")) == ()
+    assert ports(example_flows, app("monitoring", "prometheus"), app("shop", "api")) == Ports.all()
     # nothing of payments may call back into the shop, and analytics reaches no other tenant's app
     assert ports(example_flows, app("payments", "payments-api"), app("shop", "api")) is None
     assert not [
         f
         for f in example_flows
-        if f.source.namespace == "analytics" and f.target.kind == "app" and f.target.namespace != "analytics"
+        if isinstance(f.source, AppId)
+        and f.source.tenant == "analytics"
+        and isinstance(f.target, AppId)
+        and f.target.tenant != "analytics"
     ]
     # the web app cannot reach the database directly
     assert ports(example_flows, app("shop", "web"), app("shop", "postgres")) is None
     # DNS, and the ingress controller in
-    assert ports(example_flows, app("shop", "web"), Endpoint("namespace", "kube-system")) == ("TCP/53", "UDP/53")
-    assert ports(example_flows, Endpoint("namespace", "ingress-nginx"), app("shop", "web")) == ()
+    assert ports(example_flows, app("shop", "web"), namespace(example_flows, "kube-system")) == TCP_53_UDP_53
+    assert ports(example_flows, namespace(example_flows, "ingress-nginx"), app("shop", "web")) == Ports.all()
 
 
 def _deployment(namespace: str, name: str, port: int = 8080) -> dict[str, Any]:
@@ -120,14 +135,15 @@ def test_networkpolicy_semantics_both_sides_must_allow_and_named_ports_resolve()
         ),
     ]
     found = flows(objects)
-    assert ports(found, app("a", "client"), app("b", "server")) == ("TCP/9000",)
+    assert ports(found, app("a", "client"), app("b", "server")) == Ports.of("TCP", 9000)
     assert ports(found, app("a", "other"), app("b", "server")) is None  # b's side refuses
     assert ports(found, app("a", "client"), app("a", "other")) is None  # a's egress refuses
     # nothing restricts the server's egress nor a's ingress: it may send anything anywhere
-    assert ports(found, app("b", "server"), Endpoint("any")) == ()
+    assert ports(found, app("b", "server"), app("a", "other")) == Ports.all()
+    assert ports(found, app("b", "server"), ANY_ADDRESS) == Ports.all()
 
 
-def test_the_topology_shows_tenants_apps_parts_and_live_status(example_flows: list[Flow]) -> None:
+def test_the_topology_shows_tenants_apps_parts_and_live_status(example_flows: list[AppFlow]) -> None:
     model = example_model()
     live = {("shop", "web"): AppLive((WorkloadTrack("web", "stable", 3, 2, 3, True),))}
     graph = build(model, example_flows, live, visible=TENANTS)
@@ -149,7 +165,7 @@ def test_the_topology_shows_tenants_apps_parts_and_live_status(example_flows: li
     assert svg.startswith("<svg") and "payments-api" in svg
 
 
-def test_a_tenants_view_never_names_another_tenants_apps(example_flows: list[Flow]) -> None:
+def test_a_tenants_view_never_names_another_tenants_apps(example_flows: list[AppFlow]) -> None:
     graph = build(example_flows and example_model(), example_flows, {}, visible=["shop"])
     text = " ".join(f"{n.id} {n.label} {n.sub} {n.detail} {n.tenant}" for n in graph.nodes)
     text += " ".join(f"{e.source} {e.target} {e.label}" for e in graph.edges)
@@ -158,7 +174,7 @@ def test_a_tenants_view_never_names_another_tenants_apps(example_flows: list[Flo
     assert "another tenant" in text  # shop/api -> payments is shown, but not whose app it is
 
 
-def test_focus_on_one_app_shows_its_neighbours_only(example_flows: list[Flow]) -> None:
+def test_focus_on_one_app_shows_its_neighbours_only(example_flows: list[AppFlow]) -> None:
     graph = build(example_model(), example_flows, {}, visible=TENANTS, focus=Focus("shop", "api"))
     apps = {n.id for n in graph.nodes if n.kind == "app"}
     assert "app:shop/api" in apps and "app:payments/payments-api" in apps and "app:shop/postgres" in apps

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +122,42 @@ def test_drift_is_corrected_on_the_drift_check(setup: Setup) -> None:
         until=lambda n: "drift.corrected" in n,
     )
     assert f"Deployment.apps/{setup.platform.tenant}/app2" in str(event(setup.sinks[0], "drift.corrected").details)
+
+
+def test_a_hand_edit_is_corrected_within_seconds_and_a_quiet_cycle_lists_nothing(setup: Setup) -> None:
+    daemon = setup.start()  # the drift check runs hourly here: only the watches can notice
+    wait_for(lambda: daemon.reconciler.snapshot().last_sync_time, timeout=120, message="the first sync")
+    # One drift cycle first: the first sync's last steps (its audit record) may still be running.
+    settled = daemon.runner.cycles_run
+    daemon.runner.request("drift")
+    wait_for(lambda: daemon.runner.cycles_run, timeout=30, message="a drift cycle", until=lambda n: n > settled)
+    before = daemon.runner.cycles_run
+    kube = daemon.kube
+    # Writes of objects (the lease's renewals go on meanwhile, as patches).
+    writes = ("apply", "create", "delete")
+    lists, written = kube.requests["list"], [kube.requests[w] for w in writes]
+    daemon.runner.request("drift")
+    wait_for(lambda: daemon.runner.cycles_run, timeout=30, message="a drift cycle", until=lambda n: n > before)
+    assert kube.requests["list"] == lists  # from the watches
+    assert [kube.requests[w] for w in writes] == written
+    started = time.monotonic()
+    kubectl = ["kubectl", f"--kubeconfig={setup.kube_config}", "-n", setup.platform.tenant]
+    subprocess.run([*kubectl, "set", "env", "deploy/app2", "DRIFT=1"], check=True, capture_output=True)
+
+    def env() -> object:
+        obj = setup.kube.get(setup.kube.resource_type("apps/v1", "Deployment"), setup.platform.tenant, "app2")
+        return None if obj is None else obj["spec"]["template"]["spec"]["containers"][0].get("env")
+
+    wait_for(env, timeout=30, message="the hand edit taken back", until=lambda value: value is None)
+    corrected = time.monotonic() - started
+    assert corrected < 10, f"drift took {corrected:.1f}s to correct"
+    wait_for(
+        lambda: names(setup.sinks[0]),
+        timeout=10,
+        message="a drift.corrected event",
+        until=lambda n: "drift.corrected" in n,
+    )
+    assert kube.requests["list"] == lists  # still no list: the watches saw it all
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,7 @@ class MemoryCluster:
         max_fraction: float,
         allow_mass_prune: bool,
         force_conflicts: bool,
+        imperative_managers: Sequence[str] | None,
     ) -> Plan:
         self.plans += 1
         if self.plan_error is not None:

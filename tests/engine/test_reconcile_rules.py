@@ -4,6 +4,7 @@ docstring of ``daemon.engine.reconcile`` promises, in milliseconds. The cluster 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from daemon.edges.metrics import DaemonMetrics
 from daemon.engine.reconcile import Reconciler, ReconcileSettings
+from daemon.engine.scheduler import CycleRunner
 from daemon.errors import ClusterError
 from daemon.model.events import MemorySink
 from tests.clock import FakeClock
@@ -230,6 +232,33 @@ def test_only_the_leader_writes(tmp_path: Path) -> None:
     assert rig.reconciler.cycle("poll").result == "succeeded"
 
 
+def test_a_change_a_standby_sees_is_neither_corrected_nor_announced(tmp_path: Path) -> None:
+    """A standby keeps its watches warm, but a hand edit they see (``change``) is the leader's to
+    correct and announce: the standby plans nothing, writes nothing and says nothing."""
+    rig = Rig(tmp_path)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    rig.leader = False
+    deployment = next(r for r in rig.cluster.live if r.kind == "Deployment" and r.name == "app0")
+    desired = rig.cluster.live[deployment]["spec"]["replicas"]
+    rig.cluster.live[deployment]["spec"]["replicas"] = 7
+    plans, applies, events, records = (
+        rig.cluster.plans,
+        len(rig.cluster.applies),
+        len(rig.sink.events),
+        len(rig.history.records),
+    )
+    outcome = rig.reconciler.cycle("change")
+    assert (outcome.result, outcome.stopped_at) == ("standby", "standby")
+    assert (rig.cluster.plans, len(rig.cluster.applies)) == (plans, applies)
+    assert (len(rig.sink.events), len(rig.history.records)) == (events, records)
+    assert rig.cluster.live[deployment]["spec"]["replicas"] == 7
+    rig.leader = True
+    assert rig.reconciler.cycle("change").result == "succeeded"
+    assert rig.cluster.live[deployment]["spec"]["replicas"] == desired
+    assert rig.history.records[-1].kind == "drift"
+
+
 def test_a_periodic_cycle_with_nothing_new_does_not_touch_the_cluster(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     rig.source.commit()
@@ -309,6 +338,36 @@ def test_a_reviewed_trailer_lets_one_mass_deletion_through(tmp_path: Path, trail
     rig.source.commit(f"retire the shop\n\n{trailer}")
     assert rig.reconciler.cycle("webhook").result == "succeeded"
     assert rig.cluster.names("Deployment") == set()
+
+
+def test_a_change_seen_in_the_cluster_is_looked_at_even_while_backing_off(tmp_path: Path) -> None:
+    """A workload that stays unhealthy fails every cycle; the periodic drift check then waits out
+    the backoff, but a hand edit the watches saw (``change``) is corrected at once, as drift."""
+    rig = Rig(tmp_path)
+    rig.source.commit()
+    rig.reconciler.cycle("poll")
+    rig.cluster.refuse.add("app0")  # every apply fails from now on
+    deployment = next(r for r in rig.cluster.live if r.kind == "Deployment" and r.name == "app0")
+    rig.cluster.live[deployment]["spec"]["replicas"] = 7
+    assert rig.reconciler.cycle("drift").result == "failed"
+    assert not rig.reconciler.retry_due()
+    runner = CycleRunner(rig.reconciler)
+    runner.start()
+    try:
+        app1 = next(r for r in rig.cluster.live if r.kind == "Deployment" and r.name == "app1")
+        rig.cluster.live[app1]["spec"]["replicas"] = 9  # kubectl scale
+        runner.request("drift")
+        time.sleep(0.3)
+        assert runner.cycles_run == 0  # the periodic check waits for the retry
+        runner.request("change")
+        deadline = time.monotonic() + 5
+        while runner.cycles_run == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runner.cycles_run == 1
+        assert rig.cluster.live[app1]["spec"]["replicas"] == 2
+        assert rig.history.records[-1].kind == "drift"
+    finally:
+        runner.stop()
 
 
 def test_objects_rendered_twice_reject_the_commit_like_any_invalid_one(tmp_path: Path) -> None:

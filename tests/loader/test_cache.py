@@ -34,3 +34,17 @@ def test_cached_loads_equal_fresh_loads_and_only_changed_files_are_read(tmp_path
     broken = load_repo(repo, cache)
     assert broken == load_repo(repo)
     assert broken.model is None and any("replicass" in p.message for p in broken.errors)
+
+
+def test_problems_in_cached_files_are_located_exactly_after_their_nodes_are_compacted(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repo)
+    cache = LoadCache()
+    assert load_repo(repo, cache).model is not None
+    # A dangling reference in one file, reported in another (unchanged, cached, compacted) file.
+    volumes = repo / "tenants/shop/volumes.yaml"
+    volumes.write_text(volumes.read_text().replace("name: orders-data", "name: orders-data-2"))
+    cached = load_repo(repo, cache)
+    fresh = load_repo(repo)
+    assert cached.errors and cached == fresh
+    assert all(p.line > 0 and p.column > 0 for p in cached.errors)

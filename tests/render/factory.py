@@ -33,14 +33,14 @@ from daemon.model.kinds import (
 from daemon.model.refs import Metadata, SourceRef
 
 
-def src(path: str) -> SourceRef:
-    return SourceRef(path, 3)
+def src(path: str, document: str) -> SourceRef:
+    return SourceRef(path, 3, document)
 
 
 def sample_model() -> PlatformModel:
     platform = Platform(
         metadata=Metadata("acme"),
-        source=src("platform.yaml"),
+        source=src("platform.yaml", "Platform/acme"),
         storage_classes=(
             StorageClassDef("ceph-rbd", "rook-ceph.rbd.csi.ceph.com", "csi-rbdplugin-snapclass", default=True),
             StorageClassDef("cephfs", "rook-ceph.cephfs.csi.ceph.com"),
@@ -49,7 +49,7 @@ def sample_model() -> PlatformModel:
     )
     shop = Tenant(
         metadata=Metadata("shop", labels={"cost-center": "cc-42"}),
-        source=src("tenants/shop/tenant.yaml"),
+        source=src("tenants/shop/tenant.yaml", "Tenant/shop"),
         members=(Member("User", "alice@example.com", "admin"), Member("Group", "shop-devs", "edit")),
         quota=Quota(cpu="20", memory="64Gi", storage="500Gi", pods=200),
         limits=Limits(default_cpu="500m", default_memory="512Mi"),
@@ -57,14 +57,18 @@ def sample_model() -> PlatformModel:
         network=TenantNetwork("strict", allow_from=("monitoring",)),
     )
     monitoring = Tenant(
-        metadata=Metadata("monitoring"), source=src("tenants/monitoring/tenant.yaml"), network=TenantNetwork("strict")
+        metadata=Metadata("monitoring"),
+        source=src("tenants/monitoring/tenant.yaml", "Tenant/monitoring"),
+        network=TenantNetwork("strict"),
     )
     analytics = Tenant(
-        metadata=Metadata("analytics"), source=src("tenants/analytics/tenant.yaml"), network=TenantNetwork("open")
+        metadata=Metadata("analytics"),
+        source=src("tenants/analytics/tenant.yaml", "Tenant/analytics"),
+        network=TenantNetwork("open"),
     )
     web = App(
         metadata=Metadata("web"),
-        source=src("tenants/shop/web.yaml"),
+        source=src("tenants/shop/web.yaml", "App/web"),
         tenant="shop",
         image="nginx:1.27",
         replicas=4,
@@ -77,7 +81,7 @@ def sample_model() -> PlatformModel:
     )
     api = App(
         metadata=Metadata("api"),
-        source=src("tenants/shop/api.yaml"),
+        source=src("tenants/shop/api.yaml", "App/api"),
         tenant="shop",
         image="busybox:1.36",
         replicas=2,
@@ -87,7 +91,7 @@ def sample_model() -> PlatformModel:
     )
     postgres = App(
         metadata=Metadata("postgres"),
-        source=src("tenants/shop/postgres.yaml"),
+        source=src("tenants/shop/postgres.yaml", "App/postgres"),
         tenant="shop",
         image="postgres:16",
         stateful=True,
@@ -95,11 +99,14 @@ def sample_model() -> PlatformModel:
         volumes=(VolumeMount("orders-data", "/var/lib/postgresql/data"),),
     )
     etl = App(
-        metadata=Metadata("etl"), source=src("tenants/analytics/etl.yaml"), tenant="analytics", image="busybox:1.36"
+        metadata=Metadata("etl"),
+        source=src("tenants/analytics/etl.yaml", "App/etl"),
+        tenant="analytics",
+        image="busybox:1.36",
     )
     data = Volume(
         metadata=Metadata("orders-data"),
-        source=src("tenants/shop/volumes.yaml"),
+        source=src("tenants/shop/volumes.yaml", "Volume/orders-data"),
         tenant="shop",
         size="20Gi",
         storage_class="ceph-rbd",
@@ -107,7 +114,7 @@ def sample_model() -> PlatformModel:
     )
     hpa = Autoscaling(
         metadata=Metadata("web"),
-        source=src("tenants/shop/autoscaling.yaml"),
+        source=src("tenants/shop/autoscaling.yaml", "Autoscaling/web"),
         tenant="shop",
         target="web",
         min_replicas=4,
@@ -117,7 +124,7 @@ def sample_model() -> PlatformModel:
     )
     policy = Policy(
         metadata=Metadata("shop-net"),
-        source=src("tenants/shop/policy.yaml"),
+        source=src("tenants/shop/policy.yaml", "Policy/shop-net"),
         tenant="shop",
         network=(
             NetworkRule(to_app="api", from_tenant="shop", from_app="web", ports=(9090,)),

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
-from daemon.model.kinds import NetworkRule, Policy, TenantNetwork
-from daemon.model.refs import Metadata
+from daemon.model.kinds import NetworkRule, PlatformModel, Policy, TenantNetwork
+from daemon.model.refs import Metadata, SourceRef
 from daemon.render import objref, render
 from daemon.render.app import canary_split
 from daemon.render.core import stage_of
+from daemon.render.provenance import sources
 from tests.render.factory import sample_model, src
 
 K8S_VERSION = "1.34"
@@ -22,6 +24,12 @@ CRD_KINDS = {"VolumeSnapshotClass"}
 @pytest.fixture(scope="module")
 def objects() -> list[dict[str, Any]]:
     return render(sample_model(), "0123456789abcdef")
+
+
+def written_in(model: PlatformModel, objects: list[dict[str, Any]], folder: str) -> list[dict[str, Any]]:
+    """The objects rendered from documents under ``folder`` (file and line come from the model)."""
+    files = {ref: source.file for ref, source in sources(model, objects).items()}
+    return [o for o in objects if files.get(objref(o), "").startswith(folder)]
 
 
 def by(objects: list[dict[str, Any]], kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -47,11 +55,20 @@ def test_every_object_carries_ownership_and_provenance(objects: list[dict[str, A
         meta = obj["metadata"]
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "dockyard", objref(obj)
         assert meta["annotations"]["dockyard.dev/revision"] == "0123456789abcdef"
-        assert ":" in meta["annotations"]["dockyard.dev/source"]
+        # The document's identity only: nothing that a comment or a file move changes.
+        assert re.fullmatch(r"[A-Z][A-Za-z]+/[a-z0-9-]+", meta["annotations"]["dockyard.dev/source"]), objref(obj)
     web = by(objects, "Deployment", "web", "shop")
     assert web["metadata"]["labels"]["dockyard.dev/tenant"] == "shop"
     assert web["metadata"]["labels"]["dockyard.dev/app"] == "web"
-    assert web["metadata"]["annotations"]["dockyard.dev/source"] == "tenants/shop/web.yaml:3"
+    assert web["metadata"]["annotations"]["dockyard.dev/source"] == "App/web"
+
+
+def test_the_plan_finds_each_object_s_file_and_line_from_the_model(objects: list[dict[str, Any]]) -> None:
+    found = sources(sample_model(), objects)
+    assert found[objref(by(objects, "Deployment", "web", "shop"))] == SourceRef("tenants/shop/web.yaml", 3, "App/web")
+    assert found[objref(by(objects, "Namespace", "shop"))].file == "tenants/shop/tenant.yaml"
+    assert found[objref(by(objects, "PersistentVolumeClaim", "orders-data", "shop"))].document == "Volume/orders-data"
+    assert found[objref(by(objects, "StorageClass", "ceph-rbd"))].file == "platform.yaml"
 
 
 def test_objects_are_in_apply_order(objects: list[dict[str, Any]]) -> None:
@@ -116,23 +133,23 @@ def test_allow_from_renders_only_the_ingress_half_in_the_tenants_own_namespace(o
     # The egress half is monitoring's to declare (allowTo); shop's tenant.yaml writes nothing there.
     assert not [
         o
-        for o in objects
-        if o["metadata"].get("namespace") == "monitoring"
-        and o["kind"] == "NetworkPolicy"
-        and "shop" in o["metadata"]["annotations"]["dockyard.dev/source"]
+        for o in written_in(sample_model(), objects, "tenants/shop/")
+        if o["metadata"].get("namespace") == "monitoring" and o["kind"] == "NetworkPolicy"
     ]
 
 
 def test_allow_to_renders_the_egress_half_in_the_tenants_own_namespace() -> None:
     model = sample_model()
     monitoring = replace(model.tenants[1], network=TenantNetwork("strict", allow_to=("shop",)))
-    objects = render(replace(model, tenants=(model.tenants[0], monitoring, model.tenants[2])), "abc")
+    model = replace(model, tenants=(model.tenants[0], monitoring, model.tenants[2]))
+    objects = render(model, "abc")
     egress = by(objects, "NetworkPolicy", "allow-egress-to-tenant-shop", "monitoring")
     assert egress["spec"]["policyTypes"] == ["Egress"]
     assert egress["spec"]["egress"] == [
         {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shop"}}}]}
     ]
-    assert egress["metadata"]["annotations"]["dockyard.dev/source"] == "tenants/monitoring/tenant.yaml:3"
+    assert egress["metadata"]["annotations"]["dockyard.dev/source"] == "Tenant/monitoring"
+    assert sources(model, [egress])[objref(egress)].file == "tenants/monitoring/tenant.yaml"
 
 
 def test_policy_rules_inside_and_across_tenants(objects: list[dict[str, Any]]) -> None:
@@ -147,10 +164,8 @@ def test_policy_rules_inside_and_across_tenants(objects: list[dict[str, Any]]) -
     # Only the shop's half: nothing in the source tenants' namespaces comes from the shop's Policy.
     assert not [
         o
-        for o in objects
-        if o["kind"] != "Namespace"
-        and o["metadata"].get("namespace") != "shop"
-        and "tenants/shop/" in o["metadata"]["annotations"]["dockyard.dev/source"]
+        for o in written_in(sample_model(), objects, "tenants/shop/")
+        if o["kind"] != "Namespace" and o["metadata"].get("namespace") != "shop"
     ]
 
 
@@ -158,7 +173,7 @@ def test_a_rule_to_another_tenant_is_the_egress_half_in_the_own_namespace() -> N
     model = sample_model()
     policy = Policy(
         metadata=Metadata("out"),
-        source=src("tenants/shop/out.yaml"),
+        source=src("tenants/shop/out.yaml", "Policy/out"),
         tenant="shop",
         network=(NetworkRule(to_app="etl", from_tenant="shop", from_app="api", ports=(8080,), to_tenant="analytics"),),
     )

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from daemon.errors import ValidationFailed
-from daemon.model.kinds import App, NetworkRule, Policy
+from daemon.model.kinds import App, NetworkRule, PlatformModel, Policy
 from daemon.model.refs import Metadata, SourceRef
 from daemon.policy.diff import Change, ChangeSet
 from daemon.policy.inventory import Inventory, PrunePlan
 from daemon.policy.plan import Plan
 from daemon.policy.reach import outside_tenants
 from daemon.render import objref, render
+from daemon.render.provenance import sources
 from daemon.views.paint import Painter
 from daemon.views.plan import plan_json, plan_markdown, plan_text
 from tests.loader.helpers import line_of
@@ -26,11 +27,17 @@ from tests.tenancy.helpers import document, load, rendered, tenant
 SHOP_API = "image: busybox:1.36\nports: [{name: http, port: 8080}]\nresources: {cpu: 10m, memory: 16Mi}"
 
 
-def namespaces_from(objects: list[dict[str, Any]], folder: str) -> set[str]:
+def written_in(model: PlatformModel, objects: list[dict[str, Any]], folder: str) -> list[dict[str, Any]]:
+    """The objects rendered from documents under ``folder`` (objects name their document's
+    ``Kind/name``; its file comes from the model)."""
+    files = {ref: source.file for ref, source in sources(model, objects).items()}
+    return [o for o in objects if files.get(objref(o), "").startswith(folder)]
+
+
+def namespaces_from(model: PlatformModel, objects: list[dict[str, Any]], folder: str) -> set[str]:
     return {
         o["metadata"].get("namespace", f"<cluster:{o['kind']}/{o['metadata']['name']}>")
-        for o in objects
-        if o["metadata"]["annotations"]["dockyard.dev/source"].startswith(folder)
+        for o in written_in(model, objects, folder)
     }
 
 
@@ -45,10 +52,13 @@ def test_a_policy_naming_another_tenant_writes_nothing_into_it(tmp_path: Path) -
         ),
         "tenants/team/tenant2.yaml": None,
     }
-    objects = rendered(tmp_path, team)
-    assert namespaces_from(objects, "tenants/team/") == {"team", "<cluster:Namespace/team>"}
+    model = load(tmp_path, team).model
+    assert model is not None
+    objects = render(model)
+    assert namespaces_from(model, objects, "tenants/team/") == {"team", "<cluster:Namespace/team>"}
     shop_policies = [o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == "shop"]
-    assert all(o["metadata"]["annotations"]["dockyard.dev/source"].startswith("tenants/shop/") for o in shop_policies)
+    assert shop_policies
+    assert written_in(model, shop_policies, "tenants/shop/") == shop_policies
 
 
 def test_one_half_of_a_cross_tenant_rule_is_a_warning_saying_what_the_other_side_must_write(tmp_path: Path) -> None:
@@ -125,7 +135,7 @@ def test_render_refuses_an_object_outside_the_tenant_of_its_source() -> None:
     model = sample_model()
     intruder = App(
         metadata=Metadata("intruder"),
-        source=SourceRef("tenants/shop/intruder.yaml", 3),
+        source=SourceRef("tenants/shop/intruder.yaml", 3, "App/intruder"),
         tenant="analytics",
         image="busybox:1.36",
     )
@@ -168,8 +178,9 @@ def _plan(objects: list[dict[str, Any]]) -> Plan:
 
 
 def test_the_plan_names_changes_outside_the_tenants_namespaces() -> None:
-    objects = render(sample_model(), "abc")
-    reach = outside_tenants(_plan(objects))
+    model = sample_model()
+    objects = render(model, "abc")
+    reach = outside_tenants(_plan(objects), sources(model, objects))
     # Tenants' own objects (their Namespaces included) are not listed; the platform's classes are.
     assert {(str(r.ref), r.why) for r in reach} == {
         ("StorageClass.storage.k8s.io/ceph-rbd", "cluster-scoped"),
@@ -182,31 +193,33 @@ def test_the_plan_names_changes_outside_the_tenants_namespaces() -> None:
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     stray = {**deployment, "metadata": {**deployment["metadata"], "name": "stray", "namespace": "analytics"}}
     plan = _plan([*objects, stray])
-    [foreign] = [r for r in outside_tenants(plan) if r.ref.name == "stray"]
+    written = sources(model, plan.desired)
+    [foreign] = [r for r in outside_tenants(plan, written) if r.ref.name == "stray"]
     assert foreign.why == "rendered from tenants/shop/ into another tenant's namespace"
-    text = plan_text(plan, Painter(False))
+    # Without the model, the tenant label still says whose folder it comes from.
+    [unlocated] = [r for r in outside_tenants(plan) if r.ref.name == "stray"]
+    assert (unlocated.why, unlocated.source) == (foreign.why, "App/web")
+    text = plan_text(plan, Painter(False), sources=written)
     assert "Outside the tenants' namespaces (review these):" in text
     assert (
         "create   Deployment.apps/analytics/stray (from tenants/shop/web.yaml:3): rendered from tenants/shop/" in text
     )
-    assert "`Deployment.apps/analytics/stray`" in plan_markdown(plan)
+    assert "`Deployment.apps/analytics/stray` (from tenants/shop/web.yaml:3)" in plan_markdown(plan, sources=written)
     assert {
         "object": "Deployment.apps/analytics/stray",
         "action": "create",
         "source": "tenants/shop/web.yaml:3",
         "why": foreign.why,
-    } in plan_json(plan)["outsideTenants"]
+    } in plan_json(plan, written)["outsideTenants"]
 
 
 def test_a_policy_rule_out_of_an_open_tenant_renders_nothing() -> None:
     model = sample_model()
     policy = Policy(
         metadata=Metadata("out"),
-        source=SourceRef("tenants/analytics/out.yaml", 3),
+        source=SourceRef("tenants/analytics/out.yaml", 3, "Policy/out"),
         tenant="analytics",
         network=(NetworkRule(to_app="api", from_tenant="analytics", to_tenant="shop"),),
     )
-    objects = render(replace(model, policies=(*model.policies, policy)))
-    assert not [
-        o for o in objects if o["metadata"]["annotations"]["dockyard.dev/source"].startswith("tenants/analytics/out")
-    ]
+    model = replace(model, policies=(*model.policies, policy))
+    assert not written_in(model, render(model), "tenants/analytics/out")

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from daemon.errors import ValidationFailed
 from daemon.loader import load_repo
 from daemon.render import objref, render
+from daemon.render.provenance import sources
 from tests.loader.helpers import BASE, text
 
 TENANTS = ("a", "b", "a-b")
@@ -193,10 +194,7 @@ def test_the_generator_reaches_across_tenants() -> None:
         assert [p.code for p in result.warnings] == []  # both halves of everything are declared
         objects = rendered(root)
     assert objects is not None
-    from_a = [
-        ref
-        for ref, o in objects.items()
-        if o["metadata"]["annotations"]["dockyard.dev/source"].startswith("tenants/a/")
-    ]
+    written = sources(result.model, objects.values())
+    from_a = [ref for ref in objects if written[ref].file.startswith("tenants/a/")]
     assert {ref.namespace or ref.name for ref in from_a} == {"a"}
     assert len([r for r in from_a if r.kind == "NetworkPolicy"]) >= 6

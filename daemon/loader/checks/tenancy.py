@@ -58,6 +58,18 @@ def _platform_refs(ctx: CheckContext) -> None:
                 )
             else:
                 default_at = i
+    storage_prices = mapping(spec.get("prices")).get("storageGiBMonth")
+    for name in storage_prices if isinstance(storage_prices, dict) else ():
+        if name != "default" and name not in names:
+            guess = did_you_mean(name, list(names))
+            ctx.report(
+                entry,
+                ("spec", "prices", "storageGiBMonth", name),
+                f"storage class '{name}' has a price but is not defined in spec.storageClasses",
+                f"did you mean '{guess}'?" if guess else "name a class of spec.storageClasses, or use 'default'",
+                code="ref.storage-class",
+                key=True,
+            )
     roles = items(mapping(mapping(spec.get("chat")).get("slack")).get("roles"))
     for i, role in enumerate(roles):
         for j, tenant in enumerate(items(role.get("tenants"))):
