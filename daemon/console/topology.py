@@ -158,8 +158,9 @@ def _external(end: ClusterPods | Addresses, ingress_namespace: str) -> Node:
     if end == _HIDDEN:
         return Node("ext:hidden", "external", "another tenant", "not shown to you", detail="a tenant you do not see")
     if isinstance(end, Addresses):
-        cidrs = ", ".join(end.cidrs)
-        return Node(f"ext:cidr:{cidrs}", "external", cidrs, "address range", detail="outside the cluster")
+        return Node(
+            f"ext:cidr:{','.join(end.cidrs)}", "external", ", ".join(end.cidrs), "address range", detail=end.describe()
+        )
     if end.namespaces == ingress_namespace:
         label, sub = "ingress controller", end.namespaces
     else:

@@ -143,6 +143,27 @@ def test_networkpolicy_semantics_both_sides_must_allow_and_named_ports_resolve()
     assert ports(found, app("b", "server"), ANY_ADDRESS) == Ports.all()
 
 
+def test_address_ranges_and_other_namespaces_are_drawn_but_dns_and_anything_are_not() -> None:
+    model = example_model()
+    egress = {
+        "podSelector": {"matchLabels": {"dockyard.dev/app": "web"}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"to": [{"ipBlock": {"cidr": "203.0.113.0/24", "except": ["203.0.113.128/25"]}}], "ports": [{"port": 443}]},
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "metrics"}}}]},
+        ],
+    }
+    found = flows([*render(model, "r"), _policy("shop", "web-out", egress)])
+    graph = build(model, found, {}, visible=TENANTS, focus=Focus("shop", "web"))
+    externals = {n.id: n for n in graph.nodes if n.kind == "external"}
+    assert set(externals) == {"ext:cidr:203.0.113.0/25", "ext:ns:metrics", "ext:ns:ingress-nginx"}
+    assert externals["ext:ns:ingress-nginx"].label == "ingress controller"
+    edges = {(e.source, e.target): e.label for e in graph.edges if e.kind == "flow"}
+    assert edges[("app:shop/web", "ext:cidr:203.0.113.0/25")] == "443"
+    assert edges[("app:shop/web", "ext:ns:metrics")] == "any port"
+    assert edges[("ext:ns:ingress-nginx", "app:shop/web")] == "any port"
+
+
 def test_the_topology_shows_tenants_apps_parts_and_live_status(example_flows: list[AppFlow]) -> None:
     model = example_model()
     live = {("shop", "web"): AppLive((WorkloadTrack("web", "stable", 3, 2, 3, True),))}
