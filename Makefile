@@ -16,8 +16,9 @@ help:
 
 $(STAMP): pyproject.toml
 	@command -v go >/dev/null || { echo "Go is required to build the local control plane"; exit 1; }
-	@# git, and what commit-signature checks run: ssh-keygen (SSH signatures) and gpg (OpenPGP).
-	@missing=""; for t in git:git ssh-keygen:openssh-client gpg:gnupg; do \
+	@# git, and what commit-signature checks run: ssh-keygen (SSH signatures) and gpg (OpenPGP);
+	@# chromium for the console's browser tests (Playwright drives it; it never downloads one).
+	@missing=""; for t in git:git ssh-keygen:openssh-client gpg:gnupg chromium:chromium; do \
 		command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 		if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 	$(PYTHON) -m venv $(VENV)
@@ -55,13 +56,19 @@ DEMO_NOTE = 'the demo is ready. In another terminal try:' \
   '  eval "$$($(BIN)/dockyard dev-cluster env --name $(CLUSTER))"' \
   '  kubectl get deploy,sts,hpa,pvc -A -l app.kubernetes.io/managed-by=dockyard' \
   '  curl -s $(LISTEN)/status; $(BIN)/dockyard history' \
+  '  the console: http://$(LISTEN)/login with the first word of $(DEMO_TOKENS) (an admin)' \
   'then change an image in platform-repo-example/tenants/shop/apps/api.yaml and watch this log.' \
   'Ctrl-C stops the daemon; make demo-down stops the cluster.'
 
+# The console's sign-in for the demo: one token of the example's platform-team (admin), made once.
+DEMO_TOKENS := $(VENV)/demo-console-tokens
+
 demo: cluster
+	@test -s $(DEMO_TOKENS) || $(BIN)/python -c \
+		'import secrets; print(secrets.token_hex(24), "demo@example.com", "platform-team")' > $(DEMO_TOKENS)
 	$(BIN)/dockyard run --repo platform-repo-example \
 		--kubeconfig "$$($(BIN)/dockyard dev-cluster kubeconfig --name $(CLUSTER) | tail -n1)" \
-		--listen $(LISTEN) --ready-note "$$(printf '%s\n' $(DEMO_NOTE))"
+		--listen $(LISTEN) --console-tokens $(DEMO_TOKENS) --ready-note "$$(printf '%s\n' $(DEMO_NOTE))"
 
 demo-down: install
 	$(BIN)/dockyard dev-cluster down --name $(CLUSTER)

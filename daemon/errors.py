@@ -18,8 +18,10 @@ which client produced them::
     ├── DevClusterError          the local control plane could not be built or started
     ├── NotificationError        delivery to a target failed (secrets are never in it)
     ├── SecretError              an encrypted file of the repo cannot be decrypted (never carries a value)
-    └── ChatError                a chat command cannot be carried out; message and hint are
-                                 written for the person who typed it (never a secret)
+    ├── ChatError                a chat command cannot be carried out; message and hint are
+    │                            written for the person who typed it (never a secret)
+    └── ConsoleError             a console request that cannot be answered or carried out;
+                                 ``status`` is the HTTP status, message and hint are shown
 """
 
 from __future__ import annotations
@@ -153,4 +155,17 @@ class ChatError(DockyardError):
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
+        self.hint = hint
+
+
+class ConsoleError(DockyardError):
+    """A console request that cannot be answered or carried out (malformed, refused, failed).
+
+    ``status`` is the HTTP status to answer with; the message and ``hint`` are shown to the person
+    in the browser, so they never contain secrets.
+    """
+
+    def __init__(self, message: str, *, status: int = 400, hint: str = "") -> None:
+        super().__init__(message)
+        self.status = status
         self.hint = hint

@@ -1,7 +1,8 @@
 """Chat commands that change desired state become commits on the platform repo, never cluster writes.
 
 ``GitOps.scale`` sets ``spec.replicas`` of one App document (a string splice, see
-:mod:`daemon.chat.yamledit`, so comments and formatting stay); ``GitOps.rollback`` makes a new
+:mod:`daemon.chat.yamledit`, so comments and formatting stay), ``GitOps.restore`` (the console's
+restore) ``spec.restore.snapshot`` of one Volume the same way; ``GitOps.rollback`` makes a new
 commit whose platform directory is the one of an earlier revision (a revert to that state; the
 history in between is kept). Each commit is authored by the daemon and names the person who asked
 in a ``Requested-by:`` trailer, and goes either straight to the followed branch (``commitMode:
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit
 
-from daemon.chat.yamledit import end_canary, set_app_replicas
+from daemon.chat.yamledit import end_canary, set_app_replicas, set_volume_restore
 from daemon.edges import files
 from daemon.edges.git import REMOTE, GitRemote, Redactor, check, run_git
 from daemon.edges.source import GitSource
@@ -70,8 +71,9 @@ class Requester:
 
     def trailer(self) -> str:
         name = _UNSAFE_NAME.sub("", self.user_name)[:64].strip()
-        if self.via != "Slack":  # the command line: a local user name, no Slack id
-            return f"Requested-by: {name or 'unknown'} via {self.via}"
+        if self.via != "Slack":  # the command line or the console: a local or sign-in name, no Slack id
+            who = name or _UNSAFE_NAME.sub("", self.user_id)[:64].strip() or "unknown"
+            return f"Requested-by: {who} via {self.via}"
         user = self.user_id if _USER_ID.match(self.user_id) else "unknown"
         return f"Requested-by: <@{user}>" + (f" ({name})" if name else "") + f" via {self.via}"
 
@@ -225,7 +227,7 @@ class _LocalRepo:
 
 
 class GitOps:
-    """Makes the commits of ``scale`` and ``rollback``; one at a time per daemon."""
+    """Makes the commits of ``scale``, ``restore`` and ``rollback``; one at a time per daemon."""
 
     def __init__(
         self,
@@ -372,6 +374,49 @@ class GitOps:
             )
 
         return self._commit(f"canary-{outcome}", change, requester=requester, mode=mode, summary=summary)
+
+    def restore(
+        self, tenant: str, volume: str, snapshot: str, *, requester: Requester, mode: CommitMode
+    ) -> CommitResult:
+        """Commits ``spec.restore.snapshot: snapshot`` for the Volume ``tenant/volume``."""
+        summary: list[str] = []
+
+        def change(work: _Work) -> str:
+            model, platform = work.model, work.platform
+            if model.tenant(tenant) is None:
+                raise ChatError(
+                    f"there is no tenant `{tenant}`", hint=_did_you_mean(tenant, [t.name for t in model.tenants])
+                )
+            found = next((v for v in model.volumes_of(tenant) if v.name == volume), None)
+            if found is None:
+                names = [v.name for v in model.volumes_of(tenant)]
+                raise ChatError(f"tenant `{tenant}` has no volume `{volume}`", hint=_did_you_mean(volume, names))
+            if found.restore_snapshot == snapshot:
+                raise ChatError(f"`{tenant}/{volume}` is already restored from `{snapshot}`; nothing to change")
+            try:
+                text = files.read_text(platform, found.source.file)
+                edit = set_volume_restore(text, volume, snapshot, file=found.source.file)
+                files.write_text(platform, found.source.file, edit.text)
+            except files.UnsafePath as e:
+                raise ChatError(f"cannot edit {found.source.file}: {e}", hint="edit that file by hand") from e
+            changed = _validated(platform, "the edited platform repo")
+            now = next((v for v in changed.volumes_of(tenant) if v.name == volume), None)
+            if now is None or now.restore_snapshot != snapshot:
+                raise ChatError(
+                    f"setting spec.restore.snapshot in {found.source.file} did not restore `{tenant}/{volume}`",
+                    hint="edit that file by hand",
+                )
+            where = f"{_repo_path(work.prefix, found.source.file)}:{edit.line}"
+            was = found.restore_snapshot or "unset"
+            summary.append(f"spec.restore.snapshot {was} → {snapshot} in {where}")
+            return (
+                f"Restore {tenant}/{volume} from backup {snapshot}\n\n"
+                f"Sets spec.restore.snapshot of the Volume {volume} in {where} (was {was}).\n"
+                "The daemon renders a new claim from the snapshot for the apps to mount; the claim they\n"
+                "mount now, and its data, are kept."
+            )
+
+        return self._commit("restore", change, requester=requester, mode=mode, summary=summary)
 
     def rollback(self, revision: str, *, requester: Requester, mode: CommitMode) -> CommitResult:
         """Commits the platform directory as it was at ``revision`` on top of the branch."""

@@ -19,7 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from daemon.errors import ChatError
 
-__all__ = ["CanaryEdit", "Edit", "end_canary", "set_app_replicas"]
+__all__ = ["CanaryEdit", "Edit", "end_canary", "set_app_replicas", "set_volume_restore"]
 
 
 @dataclass(frozen=True)
@@ -214,3 +214,85 @@ def end_canary(
     at = _line_start(text, first.start_mark.index)
     new_line = f"{' ' * first.start_mark.column}image: {_image_text(image)}\n"
     return CanaryEdit(text[:at] + new_line + text[at:], image, line)
+
+
+_PLAIN_NAME = re.compile(r"^[a-z]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _scalar_text(value: str) -> str:
+    """``value`` as a YAML scalar that reads back as that string (quoted unless plainly a name)."""
+    return (
+        value
+        if _PLAIN_NAME.match(value) and value not in ("null", "true", "false", "yes", "no", "on", "off")
+        else json.dumps(value)
+    )
+
+
+def _above_comments(text: str, at: int) -> int:
+    """``at`` (a line start) moved up over the comment lines right above it: they belong to that line."""
+    while at > 0:
+        previous = _line_start(text, at - 1)
+        if not text[previous:at].lstrip().startswith("#"):
+            break
+        at = previous
+    return at
+
+
+def _insert_first(text: str, mapping: MappingNode, line_text: str, what: str, file: str) -> Edit:
+    """``line_text`` (``key: value``) as the first entry of ``mapping``, block or flow style."""
+    if mapping.flow_style:
+        brace = mapping.start_mark.index
+        if text[brace : brace + 1] != "{":
+            raise ChatError(f"cannot add {what} in {file}; add it by hand")
+        insert = line_text + (", " if mapping.value else "")
+        return Edit(text[: brace + 1] + insert + text[brace + 1 :], None, mapping.start_mark.line + 1)
+    if not mapping.value:
+        raise ChatError(f"cannot add {what} to an empty mapping in {file}; add it by hand")
+    first_key = mapping.value[0][0]
+    at = _line_start(text, first_key.start_mark.index)
+    if text[at : first_key.start_mark.index].strip():
+        raise ChatError(f"cannot add {what} in {file}; add it by hand")
+    indent = " " * first_key.start_mark.column
+    at = _above_comments(text, at)
+    return Edit(text[:at] + f"{indent}{line_text}\n" + text[at:], None, text.count("\n", 0, at) + 1)
+
+
+def set_volume_restore(text: str, volume: str, snapshot: str, *, file: str = "the file") -> Edit:
+    """``text`` with ``spec.restore.snapshot`` of the Volume document named ``volume`` set to
+    ``snapshot``: replaced where it is written, else added first in ``spec.restore``, else a
+    ``restore`` mapping added first in the spec."""
+    document = _find_document(text, "Volume", volume, file)
+    found = _get(document, "spec")
+    if found is None or not isinstance(found[1], MappingNode):
+        raise ChatError(f"the Volume {volume} in {file} has no spec mapping to set restore in")
+    spec = found[1]
+    value = _scalar_text(snapshot)
+    restore = _get(spec, "restore")
+    if restore is None:
+        if spec.flow_style:
+            return _insert_first(text, spec, f"restore: {{snapshot: {value}}}", "spec.restore", file)
+        return _insert_restore_block(text, spec, value, file)
+    node = restore[1]
+    if not isinstance(node, MappingNode):
+        raise ChatError(f"spec.restore of the Volume {volume} in {file} is not a mapping; edit it by hand")
+    existing = _get(node, "snapshot")
+    if existing is None:
+        return _insert_first(text, node, f"snapshot: {value}", "spec.restore.snapshot", file)
+    scalar = existing[1]
+    start, end = scalar.start_mark.index, scalar.end_mark.index
+    if not isinstance(scalar, ScalarNode) or text[start:end].count("\n"):
+        raise ChatError(f"spec.restore.snapshot of the Volume {volume} in {file} is not a plain value; edit it by hand")
+    return Edit(text[:start] + value + text[end:], scalar.value, scalar.start_mark.line + 1)
+
+
+def _insert_restore_block(text: str, spec: MappingNode, value: str, file: str) -> Edit:
+    if not spec.value:
+        raise ChatError(f"the spec of the Volume in {file} is empty; add restore by hand")
+    first_key = spec.value[0][0]
+    at = _line_start(text, first_key.start_mark.index)
+    if text[at : first_key.start_mark.index].strip():
+        raise ChatError(f"cannot add spec.restore in {file}; add it by hand")
+    indent = " " * first_key.start_mark.column
+    at = _above_comments(text, at)
+    lines = f"{indent}restore:\n{indent}  snapshot: {value}\n"
+    return Edit(text[:at] + lines + text[at:], None, text.count("\n", 0, at) + 2)

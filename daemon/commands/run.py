@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from daemon.runtime.settings import DaemonSettings, ForgeSettings
+    from daemon.runtime.settings import ConsoleSettings, DaemonSettings, ForgeSettings
 
 from daemon.errors import ConfigError
 
@@ -70,7 +70,66 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="refuse every commit not signed by a trusted key, whatever platform.yaml says",
     )
+    console = parser.add_argument_group("the web console (served at / of --listen)")
+    console.add_argument("--no-console", action="store_true", help="serve no console")
+    console.add_argument(
+        "--console-trusted-proxy",
+        metavar="CIDRS",
+        help="addresses or networks (comma-separated) of the OIDC proxy whose X-Forwarded-User/-Email/-Groups "
+        "are believed; with DOCKYARD_CONSOLE_PROXY_SECRET set, the proxy must also send it as X-Dockyard-Proxy-Secret",
+    )
+    console.add_argument(
+        "--console-tokens",
+        type=Path,
+        metavar="FILE",
+        help="bearer tokens, one `TOKEN USER [GROUP,...]` per line (mount it from a Secret); also for /login",
+    )
+    console.add_argument(
+        "--console-url",
+        metavar="URL",
+        help="the console's public address (https://dockyard.example.com): Origin checks compare with it and "
+        "cookies are Secure when it is https",
+    )
     parser.set_defaults(func=run)
+
+
+def console_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> ConsoleSettings:
+    """The console section: the token file is read here, once; its errors name file and line."""
+    import hashlib
+
+    from daemon.console.access import ProxyTrust, TokenBook, parse_tokens
+    from daemon.runtime.settings import ConsoleSettings
+
+    if args.no_console:
+        return ConsoleSettings(enabled=False)
+    secret = environ.get("DOCKYARD_CONSOLE_PROXY_SECRET") or None
+    if secret and not args.console_trusted_proxy:
+        raise ConfigError(
+            "DOCKYARD_CONSOLE_PROXY_SECRET is set, but no --console-trusted-proxy says which proxy sends it"
+        )
+    proxy = ProxyTrust.parse(args.console_trusted_proxy, secret) if args.console_trusted_proxy else None
+    tokens = TokenBook()
+    if args.console_tokens is not None:
+        try:
+            text = args.console_tokens.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"--console-tokens {args.console_tokens}: cannot read it: {e}") from e
+        tokens = parse_tokens(text, str(args.console_tokens))
+    url = args.console_url.rstrip("/") if args.console_url else None
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--console-url {url}: expected http://HOST[:PORT] or https://HOST[:PORT]")
+    key = environ.get("DOCKYARD_CONSOLE_SESSION_KEY") or ""
+    if key and len(key) < 32:
+        raise ConfigError("DOCKYARD_CONSOLE_SESSION_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+    if key:
+        return ConsoleSettings(
+            proxy=proxy,
+            tokens=tokens,
+            session_key=hashlib.sha256(key.encode()).digest(),
+            session_key_shared=True,
+            public_origin=url,
+        )
+    return ConsoleSettings(proxy=proxy, tokens=tokens, public_origin=url)
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> DaemonSettings:
@@ -122,6 +181,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
         notifications=NotifierSettings.from_env(environ),
         slack=SlackConfig.from_env(environ),
         secrets=s.SecretSettings(age_keys=age_keys(environ)),
+        console=console_settings(args, environ),
         forges=forge_settings(environ),
         workdir=args.workdir,
         ready_note=args.ready_note,

@@ -50,6 +50,10 @@ class Request:
     path: str
     headers: Mapping[str, str]
     body: bytes
+    #: the query string without its "?" (never logged: tokens live there)
+    query: str = ""
+    #: the peer's IP address (a proxy's, when there is one in front)
+    client: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ class HttpServer:
         return Response(200, generate_latest(self._registry), CONTENT_TYPE_LATEST)
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        path = handler.path.split("?", 1)[0]
+        path, _, query = handler.path.partition("?")
         route = self._routes.get((method, path))
         if route is None:
             known = any(p == path for _, p in self._routes)
@@ -191,7 +195,7 @@ class HttpServer:
             return
         headers = {k.lower(): v for k, v in handler.headers.items()}
         try:
-            response = route(Request(method, path, headers, body))
+            response = route(Request(method, path, headers, body, query, str(handler.client_address[0])))
         except Exception:
             log.exception("handler for %s %s failed", method, path)
             response = Response.text("internal error\n", 500)

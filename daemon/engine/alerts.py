@@ -36,6 +36,7 @@ from daemon.model.kinds import PlatformModel
 from daemon.model.labels import MANAGED_BY, MANAGER_NAME
 from daemon.policy.alerting import (
     AlertEngine,
+    AlertKey,
     Observation,
     alert_event,
     needs_of,
@@ -125,6 +126,11 @@ class AlertEvaluator:
         """The metrics API as the last evaluation found it (for ``/status``)."""
         with self._lock:
             return dict(self._metrics_state)
+
+    def active(self) -> list[tuple[AlertKey, str, datetime, str]]:
+        """The alerts pending or firing now (on the leader: standbys evaluate nothing)."""
+        with self._lock:
+            return list(self.engine.active())
 
     def _observe(self, model: PlatformModel, events: list[Event]) -> Observation | None:
         needs = needs_of(model)

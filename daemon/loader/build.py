@@ -20,6 +20,8 @@ from daemon.model.kinds import (
     Autoscaling,
     Backup,
     ChatSettings,
+    ConsoleRoleBinding,
+    ConsoleSettings,
     DeletionPolicy,
     IngressSettings,
     Limits,
@@ -129,6 +131,15 @@ def platform(data: Data, source: SourceRef) -> Platform:
         )
         for r in _list(_map(chat, "slack"), "roles")
     )
+    console_roles = tuple(
+        ConsoleRoleBinding(
+            role=r["role"],
+            users=_strings(r, "users"),
+            groups=_strings(r, "groups"),
+            tenants=_strings(r, "tenants", ("*",)),
+        )
+        for r in _list(_map(spec, "console"), "roles")
+    )
     return Platform(
         metadata=metadata(data),
         source=source,
@@ -148,6 +159,7 @@ def platform(data: Data, source: SourceRef) -> Platform:
         ),
         default_notifications=_map(spec, "notifications").get("default"),
         chat=ChatSettings(slack_roles=roles, commit_mode=chat.get("commitMode", "direct")),
+        console=ConsoleSettings(roles=console_roles),
         prune=PruneSettings(max_fraction=float(_map(spec, "prune").get("maxFraction", 0.3))),
         audit=AuditSettings(
             retention_days=int(retention.get("days", 90)), retention_records=int(retention.get("records", 100_000))

@@ -108,6 +108,22 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleRoleBinding:
+    """A console role for people as the console's sign-in names them: users (the proxy's
+    ``X-Forwarded-User``/``-Email`` or a token's user) and groups (``X-Forwarded-Groups``)."""
+
+    role: ChatRole
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    roles: tuple[ConsoleRoleBinding, ...] = ()
+
+
+@dataclass(frozen=True)
 class PruneSettings:
     max_fraction: float = 0.3
 
@@ -186,6 +202,7 @@ class Platform:
     ingress: IngressSettings = field(default_factory=IngressSettings)
     default_notifications: str | None = None
     chat: ChatSettings = field(default_factory=ChatSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
     #: log collection; None: no log agent
     logging: LoggingSettings | None = None

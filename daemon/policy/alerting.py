@@ -449,6 +449,13 @@ class AlertEngine:
         instance = self._instances.get(key)
         return "inactive" if instance is None else instance.phase
 
+    def active(self) -> list[tuple[AlertKey, Literal["pending", "firing"], datetime, Severity]]:
+        """Every alert instance that is pending or firing: its key, phase, since when, severity."""
+        return [
+            (key, i.phase, i.fired_at or i.since, i.severity if i.phase == "firing" else i.rule.severity)
+            for key, i in sorted(self._instances.items(), key=lambda kv: (kv[0].tenant, kv[0].app, kv[0].rule))
+        ]
+
     def evaluate(self, model: PlatformModel, observation: Observation) -> list[Transition]:
         now = observation.time
         gap = self._last is not None and now - self._last > self.max_gap

@@ -20,6 +20,7 @@ Public API (also for the console's topology)::
     reachability(objects) -> Reachability
     Reachability.flows                       every allowed (source, target, ports), sorted
     Reachability.between_apps()              {(AppId, AppId): Ports} for workloads of apps
+    Reachability.outside()                   {(AppEnd, AppEnd): Ports} with one end outside them
     Reachability.allows(source, target, protocol, port) -> bool
     Workload | ClusterPods | Addresses       the three kinds of peers; Ports, a set of ports
 
@@ -251,6 +252,8 @@ class Addresses:
 ANY_ADDRESS = Addresses(("0.0.0.0/0", "::/0"))
 
 Peer = Workload | ClusterPods | Addresses
+#: An end of a flow folded by app: the app of a workload, or a peer outside the objects given.
+AppEnd = AppId | ClusterPods | Addresses
 
 
 def peer_key(peer: Peer) -> tuple[int, tuple[str, ...]]:
@@ -297,15 +300,14 @@ class Reachability:
                     result[key] = result.get(key, Ports.none()) | flow.ports
         return dict(sorted(result.items()))
 
-    def outside(self) -> dict[tuple[Peer, Peer], Ports]:
-        """Flows with one end outside the workloads given, folded by app on the workload's end:
-        keys are ``(AppId | peer, AppId | peer)``."""
-        result: dict[tuple[Any, Any], Ports] = {}
+    def outside(self) -> dict[tuple[AppEnd, AppEnd], Ports]:
+        """Flows with one end outside the workloads given, folded by app on the workload's end."""
+        result: dict[tuple[AppEnd, AppEnd], Ports] = {}
         for flow in self.flows:
             if isinstance(flow.source, Workload) and isinstance(flow.target, Workload):
                 continue
-            source = flow.source.app_id if isinstance(flow.source, Workload) else flow.source
-            target = flow.target.app_id if isinstance(flow.target, Workload) else flow.target
+            source: AppEnd = flow.source.app_id if isinstance(flow.source, Workload) else flow.source
+            target: AppEnd = flow.target.app_id if isinstance(flow.target, Workload) else flow.target
             result[(source, target)] = result.get((source, target), Ports.none()) | flow.ports
         return result
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from daemon.console.ports import RecentEvents
 from daemon.edges.eventlog import LogSink
 from daemon.edges.http import HttpServer
 from daemon.edges.kube import KubeClient
@@ -58,7 +59,9 @@ from daemon.views.audit import audit_pruned, audit_pruned_record
 from notifiers.service import NotificationService
 
 if TYPE_CHECKING:  # importing it at run time would load slack-bolt
+    from daemon.chat.gitops import GitOps
     from daemon.chat.slack_app import SlackChat
+    from daemon.console.app import Console
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +126,11 @@ class Daemon:
         self.history = HistoryStore(self.kube, namespace=namespace)
         self.pauses = PauseStore(self.kube, namespace=namespace)
         self.inbox = Inbox(self.kube, namespace=namespace)
+        self.recent_events = RecentEvents()
         # Events are counted, persisted in the outbox before delivery, and logged for operators.
         self.events = EventBus(
-            metrics, (LogSink(logging.getLogger("dockyard.events")), self.notifications, *extra_sinks)
+            metrics,
+            (LogSink(logging.getLogger("dockyard.events")), self.notifications, self.recent_events, *extra_sinks),
         )
         leader = settings.leader
         self.elector: LeaderElector | None = None
@@ -207,7 +212,9 @@ class Daemon:
         # The reconciler holds the clock the daemon was given: an injected clock moves them all.
         self.backups = BackupManager(self.kube, self.events, clock)
         self.jobs = JobMonitor(self.kube, self.events)
+        self._shared_gitops: GitOps | None = None
         self.chat = self._wire_chat()
+        self.console = self._wire_console()
 
     @classmethod
     def from_settings(
@@ -266,17 +273,10 @@ class Daemon:
         if not config.enabled:
             return None
         # Imported here: without Slack settings the daemon never loads slack-bolt.
-        from daemon.chat.gitops import GitOps
         from daemon.chat.ports import ChatPorts
         from daemon.chat.slack_app import build_chat
 
-        remote = self.settings.source.remote
-        if remote is None:
-            assert self.settings.source.local_path is not None
-            gitops = GitOps.for_local(self.settings.source.local_path)
-        else:
-            # The daemon's own URL and credentials, in a cache of its own next to the daemon's.
-            gitops = GitOps.for_remote(remote, workdir=self.settings.workdir / "chat-git")
+        gitops = self._gitops()
         runner = self.runner
         ports = ChatPorts(
             snapshot=self.reconciler.snapshot,
@@ -303,6 +303,74 @@ class Daemon:
         chat.close_when(self._stopped)
         log.info("Slack commands enabled over %s; their commits go to %s", chat.transports, gitops.describe())
         return chat
+
+    def _gitops(self) -> GitOps:
+        """One commit maker for chat and console: its lock keeps their commits from racing."""
+        if self._shared_gitops is None:
+            from daemon.chat.gitops import GitOps
+
+            remote = self.settings.source.remote
+            if remote is None:
+                assert self.settings.source.local_path is not None
+                self._shared_gitops = GitOps.for_local(self.settings.source.local_path)
+            else:
+                # The daemon's own URL and credentials, in a cache of its own next to the daemon's.
+                self._shared_gitops = GitOps.for_remote(remote, workdir=self.settings.workdir / "chat-git")
+        return self._shared_gitops
+
+    def _wire_console(self) -> Console | None:
+        """The web console at / (see daemon.console), unless turned off or nothing is served."""
+        config = self.settings.console
+        if not config.enabled or self.server is None:
+            return None
+        from daemon.console.app import Console, ConsoleConfig
+        from daemon.console.live import LiveReader
+        from daemon.console.ports import ActiveAlert, ConsolePorts
+
+        def alerts() -> list[ActiveAlert]:
+            return [ActiveAlert(k.tenant, k.app, k.rule, p, since, sev) for k, p, since, sev in self.alerts.active()]
+
+        ports = ConsolePorts(
+            snapshot=self.reconciler.snapshot,
+            is_leader=self.is_leader,
+            identity=self.settings.leader.identity,
+            source=self.source.describe(),
+            pauses=self.pauses,
+            history=self.history,
+            live=LiveReader(self.kube),
+            request_cycle=self.runner.request,
+            emit=self.events.emit,
+            events=self.recent_events,
+            alerts=alerts,
+            outbox_backlog=self.notifications.backlog,
+            clock=self.clock,
+            gitops=self._gitops(),
+            hand_to_leader=lambda body: self.inbox.put(
+                InboxRequest("console-action", body, received_by=self.settings.leader.identity)
+            ),
+        )
+        console = Console(
+            ports,
+            ConsoleConfig(
+                proxy=config.proxy,
+                tokens=config.tokens,
+                session_key=config.session_key,
+                session_seconds=config.session_seconds,
+                public_origin=config.public_origin,
+            ),
+        )
+        console.add_to(self.server)
+        self.model_listeners.append(console.update_model)
+        if not (config.proxy or config.tokens):
+            log.warning(
+                "the console at / lets nobody in: pass --console-trusted-proxy (behind an OIDC proxy) "
+                "or --console-tokens"
+            )
+        if self.settings.leader.enabled and not config.session_key_shared and config.tokens:
+            log.info(
+                "console sessions are valid on this replica only; set DOCKYARD_CONSOLE_SESSION_KEY on every replica"
+            )
+        return console
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -414,6 +482,11 @@ class Daemon:
             log.info("carrying out a %s request %s received by %s", request.kind, request.id, request.received_by)
             if request.kind == "sync":
                 self.runner.request("webhook")
+            elif request.kind == "console-action":
+                if self.console is not None:
+                    self.console.actions.run_handed_over(request.payload)
+                else:
+                    log.warning("a handed-over console action arrived, but the console is off here")
             elif request.kind == "merge-request":
                 self._review_handed_over(request.payload)
             elif self.chat is not None:

@@ -6,6 +6,7 @@ section of these settings it needs, passed in explicitly.
 
 from __future__ import annotations
 
+import secrets
 import socket
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.chat.config import SlackConfig
+from daemon.console.access import ProxyTrust, TokenBook
 from daemon.edges.git import GitRemote, TrustedKeys
 from daemon.edges.sops import AgeKeys
 from daemon.errors import ConfigError
@@ -94,6 +96,24 @@ class ForgeSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console at ``/``: who may sign in, and how."""
+
+    enabled: bool = True
+    #: the OIDC proxy whose X-Forwarded-User/-Groups are believed; None: no proxy sign-in
+    proxy: ProxyTrust | None = None
+    #: bearer tokens (from a file mounted from a Secret); empty: no token sign-in
+    tokens: TokenBook = field(default_factory=TokenBook)
+    #: signs session and CSRF cookies; replicas behind one Service need the same key
+    session_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    #: True when the key came from the environment (shared), False when made up by this process
+    session_key_shared: bool = False
+    #: e.g. https://dockyard.example.com: Origin checks compare with it, cookies become Secure
+    public_origin: str | None = None
+    session_seconds: int = 12 * 3600
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     source: SourceSettings
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
@@ -103,6 +123,7 @@ class DaemonSettings:
     notifications: NotifierSettings = field(default_factory=NotifierSettings)
     slack: SlackConfig = field(default_factory=SlackConfig)
     secrets: SecretSettings = field(default_factory=SecretSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     forges: ForgeSettings = field(default_factory=ForgeSettings)
     #: the git cache, the chat commits' cache and the notification outbox
     workdir: Path = Path(".dockyard")

@@ -1,10 +1,10 @@
 """Requests a standby received, kept in the cluster until the leader takes them.
 
-Push and merge-request webhooks and Slack commands reach whichever replica the Service picks. Only the leader acts,
-so a standby acknowledges the request and puts it here; the leader takes the whole inbox every
-second and carries each request out once. The inbox is a Secret (a Slack command carries its
-``response_url``, which lets anyone answer in the user's channel): ``dockyard-inbox`` in the
-daemon's namespace, one JSON line per request.
+Push and merge-request webhooks, Slack commands and console actions reach whichever replica the
+Service picks. Only the leader acts, so a standby acknowledges the request and puts it here; the
+leader takes the whole inbox every second and carries each request out once. The inbox is a
+Secret (a Slack command carries its ``response_url``, which lets anyone answer in the user's
+channel): ``dockyard-inbox`` in the daemon's namespace, one JSON line per request.
 
 Taking is one compare-and-swap write that empties the inbox, so two leaders in a failover can never
 both take a request: each request runs at most once; a request that arrives while no replica leads
@@ -32,7 +32,8 @@ KEY = "requests.jsonl"
 MAX_BYTES = 512 * 1024
 _ATTEMPTS = 10
 
-RequestKind = Literal["sync", "slack-command", "merge-request"]
+RequestKind = Literal["sync", "slack-command", "merge-request", "console-action"]
+REQUEST_KINDS: tuple[RequestKind, ...] = ("sync", "slack-command", "merge-request", "console-action")
 
 
 class InboxFull(ClusterError):
@@ -63,9 +64,7 @@ class InboxRequest:
     @classmethod
     def from_json(cls, line: str) -> InboxRequest:
         data = json.loads(line)
-        if data.get("kind") not in ("sync", "slack-command", "merge-request") or not isinstance(
-            data.get("payload"), dict
-        ):
+        if data.get("kind") not in REQUEST_KINDS or not isinstance(data.get("payload"), dict):
             raise ValueError("not an inbox request")
         return cls(
             kind=data["kind"],

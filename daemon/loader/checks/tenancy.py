@@ -75,6 +75,10 @@ def _platform_refs(ctx: CheckContext) -> None:
         for j, tenant in enumerate(items(role.get("tenants"))):
             if tenant != "*":
                 ctx.require(entry, ("spec", "chat", "slack", "roles", i, "tenants", j), "Tenant", tenant, noun="tenant")
+    for i, role in enumerate(items(mapping(spec.get("console")).get("roles"))):
+        for j, tenant in enumerate(items(role.get("tenants"))):
+            if tenant != "*":
+                ctx.require(entry, ("spec", "console", "roles", i, "tenants", j), "Tenant", tenant, noun="tenant")
 
 
 def _tenant_refs(ctx: CheckContext) -> None:
