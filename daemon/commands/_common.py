@@ -40,6 +40,51 @@ def add_kube_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cluster_args(parser: argparse.ArgumentParser, *, kube: bool = True) -> None:
+    parser.add_argument(
+        "--cluster",
+        default=None,
+        metavar="NAME",
+        help="a cluster of platform.yaml spec.clusters: only what is placed there (default: the default cluster)",
+    )
+    if kube:
+        parser.add_argument(
+            "--cluster-kubeconfigs",
+            default=None,
+            metavar="DIR",
+            help="the directory of the kubeconfig files clusters name in connection.kubeconfig (a mounted Secret)",
+        )
+
+
+def cluster_of(model: PlatformModel, args: argparse.Namespace) -> str | None:
+    """The cluster ``--cluster`` names (checked), else the platform's default; None without spec.clusters."""
+    from daemon.model.clusters import target
+
+    name = target(model.platform.clusters, args.cluster)
+    if name is not None and model.platform.cluster(name) is None:
+        known = ", ".join(c.name for c in model.platform.clusters) or "none: platform.yaml has no spec.clusters"
+        raise ConfigError(f"--cluster {name}: no such cluster in platform.yaml (clusters: {known})")
+    return name
+
+
+def connect_to(model: PlatformModel, args: argparse.Namespace) -> None:
+    """Point ``args.kubeconfig``/``args.context`` at the cluster being driven: its connection in
+    platform.yaml, unless ``--context`` says otherwise."""
+    name = cluster_of(model, args)
+    cluster = model.platform.cluster(name) if name is not None else None
+    if cluster is None:
+        return
+    if cluster.kubeconfig is not None:
+        if not args.cluster_kubeconfigs:
+            raise ConfigError(
+                f"cluster '{cluster.name}' is reached with the kubeconfig file '{cluster.kubeconfig}': "
+                "give the directory that holds it with --cluster-kubeconfigs DIR"
+            )
+        args.kubeconfig = str(Path(args.cluster_kubeconfigs) / cluster.kubeconfig)
+    if args.context is None:
+        args.context = cluster.context
+
+
 def repo_path(value: str) -> Path:
     path = Path(value)
     if not path.is_dir():
@@ -90,12 +135,15 @@ def render_repo(
     revision: str,
     environ: Mapping[str, str],
     schedules: Mapping[tuple[str, str], ScaleSchedule] | None = None,
+    cluster: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The repo's objects, its encrypted Secrets opened with the key in ``environ``."""
+    """The repo's objects (those placed on ``cluster``, when given), its encrypted Secrets opened
+    with the key in ``environ``."""
     from daemon.engine.secrets import SecretOpener
     from daemon.render import render
 
-    return render(model, revision, schedules, secrets=SecretOpener(age_keys(environ)).open(model.secrets))
+    secrets = SecretOpener(age_keys(environ)).open(model.secrets)
+    return render(model, revision, schedules, secrets=secrets, cluster=cluster)
 
 
 def kube_client(args: argparse.Namespace) -> KubeClient:
@@ -133,10 +181,11 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: d
     path = repo_path(args.repo)
     model = load_model(path, reserved_namespaces=(args.namespace,))
     revision = revision_of(path)
+    connect_to(model, args)
     manager = resource_manager(args, kube_client(args))
     schedules = active_scale_schedules(model.autoscalings, now or datetime.now(UTC))
     plan = manager.plan(
-        render_repo(model, revision, os.environ, schedules),
+        render_repo(model, revision, os.environ, schedules, cluster_of(model, args)),
         max_fraction=model.platform.prune.max_fraction,
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from daemon.commands._common import add_kube_args, add_repo_arg, audit, plan_repo, stderr_progress
+from daemon.commands._common import add_cluster_args, add_kube_args, add_repo_arg, audit, plan_repo, stderr_progress
 from daemon.edges.terminal import use_colour
 from daemon.policy.plan import changed_tenants, plan_tenants
 from daemon.policy.windows import held_tenants
@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     add_repo_arg(parser)
     add_kube_args(parser)
+    add_cluster_args(parser)
     parser.add_argument("--force-conflicts", action="store_true", help="take over fields owned by other managers")
     parser.add_argument("--allow-mass-prune", action="store_true", help="lift the prune.maxFraction guard once")
     parser.add_argument("--ignore-windows", action="store_true", help="apply outside sync windows (recorded)")

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from daemon.commands._common import add_kube_args, add_repo_arg, plan_repo
+from daemon.commands._common import add_cluster_args, add_kube_args, add_repo_arg, plan_repo
 from daemon.edges.terminal import use_colour
 from daemon.render.provenance import sources
 from daemon.views.paint import Painter
@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     add_repo_arg(parser)
     add_kube_args(parser)
+    add_cluster_args(parser)
     parser.add_argument("--output", "-o", choices=["text", "json", "markdown"], default="text")
     parser.add_argument("--verbose", "-v", action="store_true", help="list unchanged objects too")
     parser.add_argument(

@@ -9,7 +9,15 @@ from typing import Any
 
 import yaml
 
-from daemon.commands._common import add_repo_arg, load_model, render_repo, repo_path, revision_of
+from daemon.commands._common import (
+    add_cluster_args,
+    add_repo_arg,
+    cluster_of,
+    load_model,
+    render_repo,
+    repo_path,
+    revision_of,
+)
 from daemon.policy.diff import mask_secret
 
 #: libyaml's emitter when PyYAML was built with it (several times faster, the same YAML).
@@ -25,13 +33,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     add_repo_arg(parser)
     parser.add_argument("--tenant", help="only objects of this tenant")
+    add_cluster_args(parser, kube=False)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path = repo_path(args.repo)
     model = load_model(path)
-    objects = render_repo(model, revision_of(path), os.environ)
+    objects = render_repo(model, revision_of(path), os.environ, cluster=cluster_of(model, args))
     if args.tenant:
         objects = [o for o in objects if o["metadata"].get("labels", {}).get("dockyard.dev/tenant") == args.tenant]
     yaml.dump_all(

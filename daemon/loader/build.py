@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from daemon.loader import formats
 from daemon.loader.guardrails import guardrails
+from daemon.model.clusters import AppOverride, Cluster, Placement, VolumeOverride
 from daemon.model.kinds import (
     AccessMode,
     AlertRule,
@@ -168,6 +169,40 @@ def platform(data: Data, source: SourceRef) -> Platform:
         tenancy=guardrails(spec),
         prices=_prices(spec.get("prices")),
         logging=_logging(_map(spec, "logging")) if "logging" in spec else None,
+        clusters=tuple(_cluster(c) for c in _list(spec, "clusters")),
+    )
+
+
+def _cluster(data: Data) -> Cluster:
+    connection = _map(data, "connection")
+    overrides = _map(data, "overrides")
+    return Cluster(
+        name=data["name"],
+        region=data.get("region", ""),
+        labels={str(k): str(v) for k, v in _map(data, "labels").items()},
+        default=bool(data.get("default", False)),
+        context=connection.get("context"),
+        kubeconfig=connection.get("kubeconfig"),
+        apps=tuple(
+            AppOverride(
+                tenant=o["tenant"],
+                app=o["app"],
+                replicas=o.get("replicas"),
+                domains=_strings(o, "domains") if "domains" in o else None,
+            )
+            for o in _list(overrides, "apps")
+        ),
+        volumes=tuple(VolumeOverride(o["tenant"], o["volume"], o["storageClass"]) for o in _list(overrides, "volumes")),
+    )
+
+
+def _placement(spec: Data) -> Placement | None:
+    if "placement" not in spec:
+        return None
+    placement = _map(spec, "placement")
+    selector = _map(_map(placement, "clusterSelector"), "matchLabels")
+    return Placement(
+        clusters=_strings(placement, "clusters"), match_labels={str(k): str(v) for k, v in selector.items()}
     )
 
 
@@ -253,6 +288,7 @@ def tenant(data: Data, source: SourceRef) -> Tenant:
         storage_classes=_strings(spec, "storageClasses") if "storageClasses" in spec else None,
         notifications=_strings(spec, "notifications"),
         deletion_policy=spec.get("deletionPolicy", "Retain"),
+        placement=_placement(spec),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from daemon import API_VERSION
+from daemon.model.clusters import Cluster, Placement
 from daemon.model.manifests import Manifest, Patch
 from daemon.model.refs import Metadata, SourceRef
 from daemon.model.secrets import SealedSecret
@@ -210,9 +211,13 @@ class Platform:
     verify: VerifySettings = field(default_factory=VerifySettings)
     tenancy: Guardrails = field(default_factory=Guardrails)
     prices: Prices | None = None
+    clusters: tuple[Cluster, ...] = ()  # (): one cluster, the one the daemon is pointed at
 
     def storage_class(self, name: str) -> StorageClassDef | None:
         return next((c for c in self.storage_classes if c.name == name), None)
+
+    def cluster(self, name: str) -> Cluster | None:
+        return next((c for c in self.clusters if c.name == name), None)
 
     @property
     def default_storage_class(self) -> StorageClassDef | None:
@@ -261,6 +266,7 @@ class Tenant:
     storage_classes: tuple[str, ...] | None = None  # None: every platform class
     notifications: tuple[str, ...] = ()
     deletion_policy: DeletionPolicy = "Retain"  # Retain: the namespace is never pruned
+    placement: Placement | None = None  # None: the default cluster (see model.clusters)
 
     @property
     def name(self) -> str:

@@ -13,6 +13,7 @@ from daemon.render.app import render_app, render_service_accounts
 from daemon.render.autoscaling import render_autoscaling
 from daemon.render.boundary import boundary_problems, confine
 from daemon.render.canary import canary_autoscaler
+from daemon.render.clusters import for_cluster
 from daemon.render.job import render_job
 from daemon.render.logging import render_logging
 from daemon.render.manifests import render_manifests
@@ -69,8 +70,12 @@ def render(
     revision: str = "",
     schedules: Mapping[tuple[str, str], ScaleSchedule] | None = None,
     secrets: Mapping[tuple[str, str], SecretData] | None = None,
+    cluster: str | None = None,
 ) -> list[KubeObject]:
     """Every object the model asks for, in apply order (stable within a stage).
+
+    With ``cluster``, only what runs on that cluster of ``spec.clusters`` (``render.clusters``);
+    without it, every tenant, wherever it is placed.
 
     ``schedules`` holds the scheduled scaling in force (by tenant and Autoscaling name): the
     caller decides what "now" is, so rendering stays a pure function of its arguments. ``secrets``
@@ -80,6 +85,8 @@ def render(
     document (an App, a raw manifest, a patched object...) an object outside its namespace (see
     ``render.boundary``).
     """
+    if cluster is not None:
+        model = for_cluster(model, cluster)
     objects = _render(confine(model), revision, schedules or {}, secrets or {})
     problems = boundary_problems(objects, documents(model))
     if problems:

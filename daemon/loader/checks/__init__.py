@@ -18,6 +18,7 @@ from daemon.errors import Problem
 from daemon.loader.checks import (
     apps,
     autoscaling,
+    clusters,
     containers,
     crosstenant,
     exposure,
@@ -51,6 +52,7 @@ FAMILIES: Final[tuple[Callable[[CheckContext], None], ...]] = (
     logging.check,
     guardrails.check,
     crosstenant.check,
+    clusters.check,
 )
 
 

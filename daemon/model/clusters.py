@@ -1,0 +1,78 @@
+"""The clusters a platform runs on, where each tenant runs, and what differs per cluster.
+
+A platform without ``spec.clusters`` is one cluster: the one the daemon (or ``dockyard``) is
+pointed at, and every tenant runs there. With clusters named, a tenant runs where its
+``placement`` says; a tenant without one runs on the default cluster only, so naming a new
+cluster never deploys anything there by surprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AppOverride:
+    """What one App of one tenant has on one cluster instead of what its document says."""
+
+    tenant: str
+    app: str
+    replicas: int | None = None
+    domains: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class VolumeOverride:
+    """The storage class one Volume of one tenant has on one cluster."""
+
+    tenant: str
+    volume: str
+    storage_class: str
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One cluster: how the daemon reaches it (a kubeconfig context, or a kubeconfig file by name
+    in the directory the daemon is given, mounted from a Secret: never a credential in Git)."""
+
+    name: str
+    region: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    default: bool = False
+    context: str | None = None  # None: the kubeconfig's current context
+    kubeconfig: str | None = None  # a file name in the daemon's --cluster-kubeconfigs directory
+    apps: tuple[AppOverride, ...] = ()
+    volumes: tuple[VolumeOverride, ...] = ()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a tenant runs: clusters by name, or every cluster whose labels match."""
+
+    clusters: tuple[str, ...] = ()
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def default_cluster(clusters: tuple[Cluster, ...]) -> Cluster | None:
+    """The cluster marked ``default``, else the first one; None without clusters."""
+    return next((c for c in clusters if c.default), clusters[0] if clusters else None)
+
+
+def placed_on(clusters: tuple[Cluster, ...], placement: Placement | None) -> tuple[str, ...]:
+    """The names of the clusters a tenant with ``placement`` runs on, in the platform's order."""
+    if placement is None:
+        default = default_cluster(clusters)
+        return () if default is None else (default.name,)
+    if placement.clusters:
+        return tuple(c.name for c in clusters if c.name in placement.clusters)
+    return tuple(c.name for c in clusters if all(c.labels.get(k) == v for k, v in placement.match_labels.items()))
+
+
+def target(clusters: tuple[Cluster, ...], name: str | None) -> str | None:
+    """The cluster a command or daemon drives: ``name`` when given, else the default cluster;
+    None for a platform that names no clusters (and then drives the one it is pointed at)."""
+    if name is not None:
+        return name
+    default = default_cluster(clusters)
+    return None if default is None else default.name
