@@ -34,6 +34,8 @@ def daemon_settings(
     trusted_keys: TrustedKeys | None = None,
     require_signed_commits: bool = False,
     forges: s.ForgeSettings | None = None,
+    cluster_name: str | None = None,
+    targets: tuple[s.ClusterTarget, ...] = (),
 ) -> s.DaemonSettings:
     return s.DaemonSettings(
         source=s.source_settings(
@@ -48,6 +50,8 @@ def daemon_settings(
             namespace=namespace,
             force_conflicts=force_conflicts,
             health_timeout=health_timeout,
+            name=cluster_name,
+            targets=targets,
         ),
         schedule=s.ScheduleSettings(
             interval_seconds=interval_seconds,

@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from daemon.runtime.settings import ConsoleSettings, DaemonSettings, ForgeSettings
+    from daemon.runtime.settings import ClusterTarget, ConsoleSettings, DaemonSettings, ForgeSettings
 
 from daemon.errors import ConfigError
 
@@ -42,6 +42,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--path", default="", help="subdirectory of the git repo that holds the platform repo")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig (default: $KUBECONFIG)")
     parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument(
+        "--cluster",
+        default=None,
+        metavar="NAME",
+        help="the cluster of platform.yaml spec.clusters that --kubeconfig/--context reach: only what is "
+        "placed there is applied (default: the default cluster)",
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME=KUBECONFIG[@CONTEXT]",
+        help="another cluster of spec.clusters this daemon drives, through a kubeconfig file (a mounted "
+        "Secret); repeatable. Each has its own cache, inventory, health and back-off; needs --cluster",
+    )
     parser.add_argument("--interval", type=_duration, help="poll interval (default: the Platform's spec.sync.interval)")
     parser.add_argument("--drift-interval", type=_duration, help="drift check interval (default: the Platform's)")
     parser.add_argument("--listen", default="127.0.0.1:8080", help="HTTP address for /healthz, /metrics, webhooks")
@@ -167,6 +182,8 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
         cluster=s.ClusterSettings(
             kubeconfig=args.kubeconfig,
             context=args.context,
+            name=args.cluster,
+            targets=tuple(cluster_target(t) for t in args.target),
             namespace=args.namespace,
             concurrency=args.concurrency,
             force_conflicts=args.force_conflicts,
@@ -219,3 +236,16 @@ def run(args: argparse.Namespace) -> int:
     daemon.start()
     daemon.wait()
     return 0
+
+
+def cluster_target(value: str) -> ClusterTarget:
+    """``NAME=KUBECONFIG[@CONTEXT]`` of ``--target``."""
+    from daemon.runtime.settings import ClusterTarget
+
+    name, sep, rest = value.partition("=")
+    kubeconfig, _, context = rest.partition("@")
+    if not sep or not name or not kubeconfig:
+        raise ConfigError(
+            f"--target {value}: expected NAME=KUBECONFIG[@CONTEXT], e.g. us-east=/etc/dockyard/us.kubeconfig"
+        )
+    return ClusterTarget(name=name, kubeconfig=kubeconfig, context=context or None)

@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from daemon.engine.secrets import SecretOpener
-from daemon.errors import CycleStopped, DockyardError, SourceError, ValidationFailed
+from daemon.errors import ConfigError, CycleStopped, DockyardError, SourceError, ValidationFailed
 from daemon.loader import LoadCache, load_or_raise
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
+from daemon.model.clusters import target
 from daemon.model.cycle import CycleOutcome, StopReason, Trigger
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, ScaleSchedule
@@ -118,6 +119,13 @@ class SecretSource(Protocol):
     def open(self, sealed: Iterable[SealedSecret]) -> Mapping[tuple[str, str], SecretData]: ...
 
 
+class MoveGate(Protocol):
+    """The tenants that left this cluster whose prune waits until they run where they went
+    (:class:`daemon.engine.fleet.Fleet`), with the reason."""
+
+    def __call__(self, model: PlatformModel, revision: str, tenants: frozenset[str]) -> Mapping[str, str]: ...
+
+
 class PauseSource(Protocol):
     def paused(self) -> frozenset[str]: ...
 
@@ -175,6 +183,8 @@ class ReconcileSettings:
     require_signed_commits: bool = False
     #: namespaces no tenant may take besides the built-in ones: the daemon's own
     reserved_namespaces: tuple[str, ...] = ()
+    #: the cluster of ``spec.clusters`` this daemon drives (None: the platform's default)
+    cluster: str | None = None
 
 
 @dataclass
@@ -204,8 +214,10 @@ class Reconciler:
         on_model: Callable[[PlatformModel], None] = lambda _: None,
         on_scheduled_scaling: Callable[[ScheduledScaling], None] = lambda _: None,
         secrets: SecretSource | None = None,
+        moves: MoveGate | None = None,
     ) -> None:
         self._source = source
+        self._moves = moves
         self._secrets = secrets or SecretOpener()
         self._cluster = cluster
         self._events = events
@@ -398,7 +410,11 @@ class Reconciler:
         self, model: PlatformModel, revision: Revision, schedules: Mapping[tuple[str, str], ScaleSchedule]
     ) -> tuple[Mapping[str, Any], ...]:
         """The revision's objects, its encrypted Secrets opened with the daemon's key."""
-        return tuple(render(model, revision.sha, schedules, self._secrets.open(model.secrets)))
+        cluster = target(model.platform.clusters, self._settings.cluster)
+        try:
+            return tuple(render(model, revision.sha, schedules, self._secrets.open(model.secrets), cluster=cluster))
+        except ConfigError as e:  # the revision does not name the cluster this daemon drives
+            raise CycleStopped("render", f"cannot render {revision.sha[:8]}: {e}") from e
 
     def _up_to_date(self, c: _Cycle, revision: Revision) -> bool:
         """A periodic cycle with nothing new and nothing waiting has nothing to do; explicit
@@ -441,13 +457,19 @@ class Reconciler:
 
     def _held_tenants(self, c: _Cycle, plan: Plan) -> dict[str, WindowDecision]:
         assert c.state.model is not None
-        return held_tenants(
-            plan_tenants(plan),
+        assert c.state.revision is not None
+        tenants = plan_tenants(plan)
+        held = held_tenants(
+            tenants,
             paused=self._pauses.paused(),
             windows=c.state.model.platform.sync.windows,
             now=self._clock(),
             ignore_windows=c.ignore_windows,
         )
+        if self._moves is not None:  # never ignored: a manual override must not prune before the create
+            for tenant, reason in self._moves(c.state.model, c.state.revision.sha, frozenset(tenants)).items():
+                held.setdefault(tenant, WindowDecision(False, reason))
+        return held
 
     def _announce_waiting(
         self, c: _Cycle, revision: Revision, deferred: Sequence[Any], held: Mapping[str, WindowDecision]
@@ -529,8 +551,12 @@ class Reconciler:
             told, outcome = say.drift_corrected(revision, result), "succeeded"
         else:
             told, outcome = say.sync_results(revision, result), "succeeded" if result.ok else "failed"
+        # Like a failed cycle, a failing apply is announced on the first failure of a streak (a
+        # cluster whose API server is down fails every retry the same way); retries are in the log.
+        repeated = not applied_ok and c.state.failures > 1
         for event in told:
-            self._emit(event)
+            if not (repeated and event.name == "sync.failed"):
+                self._emit(event)
         if result.ok or (applied_ok and not result.plan.prune.blocked):
             self._mark_synced(c, revision)
         changes, errors = say.applied_changes(result), say.apply_errors(result)

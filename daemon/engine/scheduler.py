@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from daemon.engine.fleet import Fleet
 from daemon.engine.reconcile import Reconciler
 from daemon.model.cycle import CycleOutcome, Trigger
 
@@ -24,7 +25,9 @@ _PRIORITY: tuple[Trigger, ...] = ("manual-override", "manual", "webhook", "watch
 
 
 class CycleRunner:
-    def __init__(self, reconciler: Reconciler, on_cycle: Callable[[CycleOutcome], None] = lambda _: None) -> None:
+    def __init__(
+        self, reconciler: Reconciler | Fleet, on_cycle: Callable[[CycleOutcome], None] = lambda _: None
+    ) -> None:
         self._reconciler = reconciler
         self._on_cycle = on_cycle
         self._pending: set[Trigger] = set()

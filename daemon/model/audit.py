@@ -42,6 +42,8 @@ class HistoryRecord:
     host: str = ""
     #: who signed the commit, as verified against the trusted keys ("" when not verified)
     signer: str = ""
+    #: the cluster of spec.clusters a cycle ran on ("" for a daemon that drives one cluster)
+    cluster: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False, sort_keys=True)

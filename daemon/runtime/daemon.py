@@ -32,6 +32,7 @@ from daemon.engine.apply import ResourceManager, slim_live
 from daemon.engine.backups import BackupManager
 from daemon.engine.clusterhealth import INTERVAL_SECONDS as HEALTH_INTERVAL_SECONDS
 from daemon.engine.clusterhealth import ClusterWatcher
+from daemon.engine.fleet import ClusterEvents, ClusterHistory, Fleet, MoveGates, Target
 from daemon.engine.jobs import INTERVAL_SECONDS as JOB_CHECK_SECONDS
 from daemon.engine.jobs import JobMonitor
 from daemon.engine.mr_review import MergeRequestReviewer
@@ -40,13 +41,14 @@ from daemon.engine.scaling import INTERVAL_SECONDS as SCALING_INTERVAL_SECONDS
 from daemon.engine.scaling import ScalingWatcher
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler, Debounced
 from daemon.engine.secrets import SecretOpener
-from daemon.errors import DockyardError
+from daemon.errors import ConfigError, DockyardError
 from daemon.model.events import EventSink
 from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
 from daemon.model.refs import ObjRef, Revision
 from daemon.policy.clusterhealth import DockyardSignals
 from daemon.policy.review import Comparison
+from daemon.policy.scaling import ScheduledScaling
 from daemon.runtime.bus import EventBus
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
@@ -83,6 +85,8 @@ class Edges:
     kube: KubeClient
     notifications: NotificationService
     source: Source
+    #: the other clusters the daemon drives, by name (settings.cluster.targets)
+    targets: tuple[tuple[str, KubeClient], ...] = ()
 
 
 def open_edges(settings: DaemonSettings, metrics: DaemonMetrics) -> Edges:
@@ -102,7 +106,30 @@ def open_edges(settings: DaemonSettings, metrics: DaemonMetrics) -> Edges:
     else:
         assert settings.source.local_path is not None
         source = LocalSource(settings.source.local_path, trusted=trusted, workdir=settings.workdir / "local")
-    return Edges(kube, notifications, source)
+    targets = tuple(
+        (t.name, KubeClient(t.kubeconfig, context=t.context, max_connections=cluster.concurrency + 4))
+        for t in cluster.targets
+    )
+    return Edges(kube, notifications, source, targets)
+
+
+@dataclass(frozen=True)
+class _ReconcilerPorts:
+    """What one cluster's reconciler is given besides what every cluster shares."""
+
+    manager: ResourceManager
+    on_scheduled_scaling: Callable[[ScheduledScaling], None] = lambda _: None
+    on_model: Callable[[PlatformModel], None] = lambda _: None
+
+
+def _inventory_in(kube: KubeClient, live: LiveCache, namespace: str) -> InventoryStore:
+    """The inventory kept in ``kube``'s cluster, its pieces read from ``live``'s watches."""
+
+    def pieces() -> list[Mapping[str, Any]]:
+        return list(live.objects([kube.resource_type("v1", "ConfigMap")], inventory.selector).values())
+
+    inventory = InventoryStore(kube, namespace=namespace, list_pieces=pieces, on_written=live.observe)
+    return inventory
 
 
 class Daemon:
@@ -153,8 +180,7 @@ class Daemon:
         inventory = InventoryStore(
             self.kube, namespace=namespace, list_pieces=self._inventory_pieces, on_written=self.live.observe
         )
-        self.reconciler = Reconciler(
-            self.source,
+        home = _ReconcilerPorts(
             ResourceManager(
                 self.kube,
                 concurrency=cluster.concurrency,
@@ -162,25 +188,13 @@ class Daemon:
                 live_cache=self.live,
                 wall_clock=clock,
             ),
-            self.events,
-            metrics=metrics,
-            history=self.history,
-            pauses=self.pauses,
-            settings=ReconcileSettings(
-                health_timeout=cluster.health_timeout,
-                backoff_base=settings.schedule.backoff_base,
-                backoff_cap=settings.schedule.backoff_cap,
-                force_conflicts=cluster.force_conflicts,
-                require_signed_commits=settings.source.require_signed_commits,
-                reserved_namespaces=(namespace,),
-            ),
-            is_leader=self.is_leader,
-            on_model=self._on_model,
             on_scheduled_scaling=self.scaling.expect,
-            clock=clock,
-            secrets=SecretOpener(settings.secrets.age_keys),
+            on_model=self._on_model,
         )
-        self.runner = CycleRunner(self.reconciler)
+        self._target_edges: list[tuple[LiveCache, KubeClient]] = []
+        self.fleet = self._wire_fleet(home, edges.targets)
+        self.reconciler = self.fleet.home if self.fleet is not None else self._reconciler_for(cluster.name, home)
+        self.runner = CycleRunner(self.fleet or self.reconciler)
         self._drift_soon = Debounced(lambda: self.runner.request("change"), DRIFT_DEBOUNCE_SECONDS)
         self._inventory_selector = inventory.selector
         self.scheduler = DaemonScheduler(
@@ -199,6 +213,7 @@ class Daemon:
             webhook_secret=settings.http.webhook_secret,
             monitoring=self.alerts.monitoring_status,
             problems=self.cluster_health.open_problems,
+            clusters=self.fleet.states if self.fleet is not None else dict,
             hand_to_leader=self.inbox.put,
             reviews=self.reviews,
         )
@@ -215,6 +230,62 @@ class Daemon:
         self._shared_gitops: GitOps | None = None
         self.chat = self._wire_chat()
         self.console = self._wire_console()
+
+    def _reconciler_for(self, name: str | None, ports: _ReconcilerPorts, gates: MoveGates | None = None) -> Reconciler:
+        """The reconciler of one cluster; in a fleet (``gates``), its events and audit records
+        name the cluster and its prunes of tenants moving away wait for the move."""
+        settings, cluster = self.settings, self.settings.cluster
+        in_fleet = gates is not None and name is not None
+        return Reconciler(
+            self.source,
+            ports.manager,
+            ClusterEvents(self.events, name) if in_fleet and name is not None else self.events,
+            metrics=self.metrics,
+            history=ClusterHistory(self.history, name) if in_fleet and name is not None else self.history,
+            pauses=self.pauses,
+            settings=ReconcileSettings(
+                health_timeout=cluster.health_timeout,
+                backoff_base=settings.schedule.backoff_base,
+                backoff_cap=settings.schedule.backoff_cap,
+                force_conflicts=cluster.force_conflicts,
+                require_signed_commits=settings.source.require_signed_commits,
+                reserved_namespaces=(cluster.namespace,),
+                cluster=name,
+            ),
+            is_leader=self.is_leader,
+            on_model=ports.on_model,
+            on_scheduled_scaling=ports.on_scheduled_scaling,
+            clock=self.clock,
+            secrets=SecretOpener(settings.secrets.age_keys),
+            moves=gates.gate(name) if gates is not None and name is not None else None,
+        )
+
+    def _wire_fleet(self, home: _ReconcilerPorts, targets: tuple[tuple[str, KubeClient], ...]) -> Fleet | None:
+        """With other clusters to drive: a reconciler per cluster, the home one first, each with
+        its own live cache, inventory (in its cluster), health and back-off. None for a daemon
+        that drives one cluster."""
+        if not targets:
+            return None
+        name = self.settings.cluster.name
+        if name is None:
+            raise ConfigError("--target needs --cluster: the name in spec.clusters of the cluster --kubeconfig reaches")
+        gates = MoveGates()
+        members = [Target(name, self._reconciler_for(name, home, gates))]
+        for target_name, kube in targets:
+            live = LiveCache(kube, slim=slim_live, on_change=self._changed_live)
+            self._target_edges.append((live, kube))
+            manager = ResourceManager(
+                kube,
+                concurrency=self.settings.cluster.concurrency,
+                inventory=_inventory_in(kube, live, self.settings.cluster.namespace),
+                live_cache=live,
+                wall_clock=self.clock,
+            )
+            # The platform's model, scheduled scaling, backups and alerts are followed on the home cluster.
+            members.append(Target(target_name, self._reconciler_for(target_name, _ReconcilerPorts(manager), gates)))
+        fleet = Fleet(members)
+        gates.attach(fleet.targets)
+        return fleet
 
     @classmethod
     def from_settings(
@@ -425,6 +496,9 @@ class Daemon:
         self.notifications.stop(timeout=10)
         self.live.stop()
         self.kube.close()
+        for live, kube in self._target_edges:
+            live.stop()
+            kube.close()
 
     def wait(self) -> None:
         self._stopped.wait()

@@ -41,7 +41,9 @@ class Endpoints:
         reviews: ReviewIntake | None = None,
         monitoring: Callable[[], Mapping[str, Any]] = dict,
         problems: Callable[[], list[dict[str, Any]]] = list,
+        clusters: Callable[[], Mapping[str, DaemonState]] = dict,
     ) -> None:
+        self._clusters = clusters
         self._identity = identity
         self._source = source
         self._snapshot = snapshot
@@ -93,6 +95,18 @@ class Endpoints:
             "monitoring": dict(self._monitoring()) if leader else {},
             # The cluster's open problems (nodes, control plane, rollouts, volumes) and Dockyard's.
             "problems": self._problems() if leader else [],
+            # With several clusters: each one's own sync (the fields above are the home cluster's).
+            "clusters": {
+                name: {
+                    "appliedRevision": s.applied_sha,
+                    "lastResult": s.last_result,
+                    "lastError": s.last_error or None,
+                    "failures": s.failures,
+                    "deferred": dict(s.deferred),
+                    "degraded": dict(s.degraded),
+                }
+                for name, s in self._clusters().items()
+            },
             "pid": os.getpid(),
         }
 

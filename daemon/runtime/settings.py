@@ -40,9 +40,22 @@ class SourceSettings:
 
 
 @dataclass(frozen=True)
+class ClusterTarget:
+    """Another cluster of spec.clusters the daemon drives (``--target NAME=KUBECONFIG[@CONTEXT]``)."""
+
+    name: str
+    kubeconfig: str
+    context: str | None = None
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     kubeconfig: str | None = None
     context: str | None = None
+    #: the cluster of platform.yaml spec.clusters this daemon drives (None: the default one)
+    name: str | None = None
+    #: the other clusters it drives, each with its own cache, inventory, health and back-off
+    targets: tuple[ClusterTarget, ...] = ()
     #: where the lease, the inventory, the history and the pauses live
     namespace: str = "dockyard-system"
     concurrency: int = 8
