@@ -7,7 +7,6 @@ back-off. The figures of the move are printed (run with ``-s``) for ARCHITECTURE
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -21,22 +20,12 @@ import pytest
 
 from daemon.edges.kube import KubeClient
 from daemon.runtime.settings import ClusterTarget
-from devcluster import LocalCluster, RunningCluster
+from devcluster import RunningCluster
 from tests.daemon.harness import Setup, http_get
-from tests.fixtures_cluster import CLUSTERS_ROOT, wait_for
+from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, git
 
 ALLOW_MASS_PRUNE = "\n\ndockyard-allow-mass-prune: true"
-
-
-@pytest.fixture(scope="module")
-def away(cluster: RunningCluster) -> Iterator[RunningCluster]:
-    """A second local cluster, next to the session's (``cluster`` first: it builds the binaries)."""
-    running = LocalCluster.start(name=f"pytest-{os.getpid()}-away", nodes=1, base_dir=CLUSTERS_ROOT)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
