@@ -193,6 +193,7 @@ def _cluster(data: Data) -> Cluster:
             for o in _list(overrides, "apps")
         ),
         volumes=tuple(VolumeOverride(o["tenant"], o["volume"], o["storageClass"]) for o in _list(overrides, "volumes")),
+        tenants=_strings(data, "tenants", ("*",)),
     )
 
 

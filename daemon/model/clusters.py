@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class Cluster:
     kubeconfig: str | None = None  # a file name in the daemon's --cluster-kubeconfigs directory
     apps: tuple[AppOverride, ...] = ()
     volumes: tuple[VolumeOverride, ...] = ()
+    #: the tenants that may run here (names or "*"): placements are the tenants' own files
+    tenants: tuple[str, ...] = ("*",)
+
+    def takes(self, tenant: str) -> bool:
+        return any(fnmatchcase(tenant, pattern) for pattern in self.tenants)
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,18 @@ def default_cluster(clusters: tuple[Cluster, ...]) -> Cluster | None:
     return next((c for c in clusters if c.default), clusters[0] if clusters else None)
 
 
-def placed_on(clusters: tuple[Cluster, ...], placement: Placement | None) -> tuple[str, ...]:
-    """The names of the clusters a tenant with ``placement`` runs on, in the platform's order."""
+def placed_on(clusters: tuple[Cluster, ...], tenant: str, placement: Placement | None) -> tuple[str, ...]:
+    """The names of the clusters ``tenant`` with ``placement`` runs on, in the platform's order:
+    never one whose ``tenants`` does not take it, whatever its placement says (the loader reports
+    such a placement; this keeps render from ever following one)."""
     if placement is None:
         default = default_cluster(clusters)
-        return () if default is None else (default.name,)
-    if placement.clusters:
-        return tuple(c.name for c in clusters if c.name in placement.clusters)
-    return tuple(c.name for c in clusters if all(c.labels.get(k) == v for k, v in placement.match_labels.items()))
+        chosen: tuple[Cluster, ...] = () if default is None else (default,)
+    elif placement.clusters:
+        chosen = tuple(c for c in clusters if c.name in placement.clusters)
+    else:
+        chosen = tuple(c for c in clusters if all(c.labels.get(k) == v for k, v in placement.match_labels.items()))
+    return tuple(c.name for c in chosen if c.takes(tenant))
 
 
 def target(clusters: tuple[Cluster, ...], name: str | None) -> str | None:

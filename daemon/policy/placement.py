@@ -24,7 +24,7 @@ def waiting_moves(
         tenant = model.tenant(name)
         if tenant is None:
             continue
-        placed = placed_on(model.platform.clusters, tenant.placement)
+        placed = placed_on(model.platform.clusters, name, tenant.placement)
         if here in placed:
             continue
         behind = [c for c in placed if applied.get(c) != revision]

@@ -21,7 +21,7 @@ def for_cluster(model: PlatformModel, name: str) -> PlatformModel:
     if cluster is None:
         known = ", ".join(c.name for c in platform.clusters) or "none (platform.yaml has no spec.clusters)"
         raise ConfigError(f"cluster '{name}' is not in platform.yaml spec.clusters; clusters: {known}")
-    here = {t.name for t in model.tenants if name in placed_on(platform.clusters, t.placement)}
+    here = {t.name for t in model.tenants if name in placed_on(platform.clusters, t.name, t.placement)}
     apps = {(o.tenant, o.app): o for o in cluster.apps}
     volumes = {(o.tenant, o.volume): o for o in cluster.volumes}
     narrowed_apps = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.model.clusters import AppOverride, Placement, VolumeOverride, placed_on
+from daemon.model.clusters import AppOverride, Cluster, Placement, VolumeOverride, placed_on
 from tests.loader.helpers import BASE, errors, line_of, load, text
 
 CLUSTERS = """
@@ -60,8 +60,8 @@ def test_clusters_and_placements_build_the_model(tmp_path: Path) -> None:
     assert shop is not None and other is not None
     assert shop.placement == Placement(clusters=("eu", "us"))
     assert other.placement is None
-    assert placed_on(result.model.platform.clusters, shop.placement) == ("eu", "us")
-    assert placed_on(result.model.platform.clusters, other.placement) == ("eu",)  # the default
+    assert placed_on(result.model.platform.clusters, "shop", shop.placement) == ("eu", "us")
+    assert placed_on(result.model.platform.clusters, "other", other.placement) == ("eu",)  # the default
 
 
 def test_a_selector_places_by_labels_and_without_a_default_the_first_cluster_is(tmp_path: Path) -> None:
@@ -74,9 +74,9 @@ def test_a_selector_places_by_labels_and_without_a_default_the_first_cluster_is(
     )
     assert errors(result) == [] and result.model is not None
     clusters = result.model.platform.clusters
-    assert placed_on(clusters, Placement(match_labels={"env": "prod"})) == ("eu", "us")
-    assert placed_on(clusters, Placement(match_labels={"zone": "us"})) == ("us",)
-    assert placed_on(clusters, None) == ("eu",)
+    assert placed_on(clusters, "shop", Placement(match_labels={"env": "prod"})) == ("eu", "us")
+    assert placed_on(clusters, "shop", Placement(match_labels={"zone": "us"})) == ("us",)
+    assert placed_on(clusters, "shop", None) == ("eu",)
 
 
 def test_an_unknown_cluster_is_named_with_a_guess(tmp_path: Path) -> None:
@@ -180,3 +180,50 @@ def test_an_override_that_changes_nothing_and_a_token_are_refused_by_the_schema(
     result = load(tmp_path / "token", {"platform.yaml": token})
     assert [(f, line) for f, line, _ in errors(result)] == [("platform.yaml", line_of(token, "token: abc"))]
     assert "abc" not in result.errors[0].format()
+
+
+GUARDED = CLUSTERS.replace(
+    "      connection: {kubeconfig: us.kubeconfig}\n",
+    "      connection: {kubeconfig: us.kubeconfig}\n      tenants: [other]\n",
+)
+
+
+def test_a_tenant_cannot_place_itself_on_a_cluster_that_does_not_take_it(tmp_path: Path) -> None:
+    text_ = platform(GUARDED)
+    shop = tenant("placement: {clusters: [eu, us]}")
+    result = load(tmp_path, {"platform.yaml": text_, "tenants/shop/tenant.yaml": shop})
+    assert errors(result) == [
+        ("tenants/shop/tenant.yaml", line_of(shop, "placement"), "cluster 'us' does not take tenant 'shop'")
+    ]
+    assert result.errors[0].hint == "spec.clusters[1].tenants of platform.yaml takes: other"
+    # A selector picks among the clusters that take the tenant; none left is an error.
+    by_labels = tenant("placement: {clusterSelector: {matchLabels: {env: prod}}}")
+    assert errors(load(tmp_path / "2", {"platform.yaml": text_, "tenants/shop/tenant.yaml": by_labels})) == []
+    us_only = tenant("placement: {clusterSelector: {matchLabels: {zone: us}}}")
+    assert errors(load(tmp_path / "3", {"platform.yaml": text_, "tenants/shop/tenant.yaml": us_only})) == [
+        (
+            "tenants/shop/tenant.yaml",
+            line_of(us_only, "placement"),
+            "no cluster with these labels takes tenant 'shop': the tenant would run nowhere",
+        )
+    ]
+
+
+def test_a_default_cluster_that_does_not_take_a_tenant_without_placement(tmp_path: Path) -> None:
+    text_ = platform(CLUSTERS.replace("      default: true\n", "      default: true\n      tenants: [shop]\n"))
+    result = load(tmp_path, {"platform.yaml": text_})
+    other = text(BASE["tenants/other/tenant.yaml"])
+    assert errors(result) == [
+        (
+            "tenants/other/tenant.yaml",
+            line_of(other, "name: other"),
+            "tenant 'other' has no placement and the default cluster 'eu' does not take it",
+        )
+    ]
+
+
+def test_render_never_follows_a_placement_the_cluster_does_not_take() -> None:
+    clusters = (Cluster("eu", default=True, tenants=("other",)), Cluster("us", tenants=("shop", "pay-*")))
+    assert placed_on(clusters, "shop", Placement(clusters=("eu", "us"))) == ("us",)
+    assert placed_on(clusters, "shop", None) == ()
+    assert placed_on(clusters, "pay-eu", Placement(clusters=("us",))) == ("us",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 from daemon.loader.checks.context import CheckContext, items, mapping
@@ -19,6 +20,8 @@ def check(ctx: CheckContext) -> None:
         placement = mapping(tenant.spec().get("placement"))
         if placement:
             _placement(ctx, tenant, placement, labels)
+        if labels:
+            _taken(ctx, tenant, placement, clusters)
 
 
 def _clusters(ctx: CheckContext, platform: Entry, clusters: list[dict[str, Any]]) -> None:
@@ -114,7 +117,7 @@ def _placed(
     entry = ctx.valid_entry("Tenant", tenant)
     if entry is None:
         return
-    if cluster not in _placed_on(mapping(entry.spec().get("placement")), clusters):
+    if cluster not in _placed_on(mapping(entry.spec().get("placement")), clusters, tenant):
         ctx.report(
             platform,
             path,
@@ -124,17 +127,50 @@ def _placed(
         )
 
 
-def _placed_on(placement: dict[str, Any], clusters: list[dict[str, Any]]) -> list[str]:
-    names = [str(c.get("name")) for c in clusters]
+def _chosen(placement: dict[str, Any], clusters: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The clusters (index, cluster) a placement picks, before their ``tenants`` are asked."""
+    indexed = list(enumerate(clusters))
     if not placement:
-        default = next((str(c.get("name")) for c in clusters if c.get("default") is True), names[0] if names else None)
+        default = next(((i, c) for i, c in indexed if c.get("default") is True), indexed[0] if indexed else None)
         return [] if default is None else [default]
     if "clusters" in placement:
-        return [str(n) for n in items(placement["clusters"])]
+        names = set(map(str, items(placement["clusters"])))
+        return [(i, c) for i, c in indexed if str(c.get("name")) in names]
     wanted = mapping(mapping(placement.get("clusterSelector")).get("matchLabels"))
-    return [
-        str(c.get("name")) for c in clusters if all(mapping(c.get("labels")).get(k) == v for k, v in wanted.items())
-    ]
+    return [(i, c) for i, c in indexed if all(mapping(c.get("labels")).get(k) == v for k, v in wanted.items())]
+
+
+def _takes(cluster: dict[str, Any], tenant: str) -> bool:
+    patterns = items(cluster["tenants"]) if "tenants" in cluster else ["*"]
+    return any(fnmatchcase(tenant, str(p)) for p in patterns)
+
+
+def _placed_on(placement: dict[str, Any], clusters: list[dict[str, Any]], tenant: str) -> list[str]:
+    return [str(c.get("name")) for _, c in _chosen(placement, clusters) if _takes(c, tenant)]
+
+
+def _taken(ctx: CheckContext, tenant: Entry, placement: dict[str, Any], clusters: list[dict[str, Any]]) -> None:
+    """Report the clusters a tenant places itself on that do not take it: the platform decides."""
+    name = str(tenant.name)
+    refused = [(i, c) for i, c in _chosen(placement, clusters) if not _takes(c, name)]
+    if not refused:
+        return
+    i, cluster = refused[0]
+    allowed = ", ".join(map(str, items(cluster.get("tenants"))))
+    hint = f"spec.clusters[{i}].tenants of platform.yaml takes: {allowed}"
+    if not placement:
+        path: tuple[str | int, ...] = ("metadata", "name")
+        message = f"tenant '{name}' has no placement and the default cluster '{cluster.get('name')}' does not take it"
+        hint = "place it (spec.placement) on a cluster that takes it; " + hint
+    elif "clusters" in placement:
+        path = ("spec", "placement", "clusters", items(placement["clusters"]).index(cluster.get("name")))
+        message = f"cluster '{cluster.get('name')}' does not take tenant '{name}'"
+    else:
+        if _placed_on(placement, clusters, name):
+            return  # a selector picks among the clusters that take the tenant
+        path = ("spec", "placement", "clusterSelector", "matchLabels")
+        message = f"no cluster with these labels takes tenant '{name}': the tenant would run nowhere"
+    ctx.report(tenant, path, message, hint, code="ref.placement")
 
 
 def _placement(ctx: CheckContext, tenant: Entry, placement: dict[str, Any], labels: dict[str, dict[str, Any]]) -> None:
