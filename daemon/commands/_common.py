@@ -171,6 +171,7 @@ class RepoPlan:
     model: PlatformModel
     plan: Plan
     manager: ResourceManager
+    cluster: str | None = None  # the cluster of spec.clusters planned (None: a platform without clusters)
 
 
 def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: datetime | None = None) -> RepoPlan:
@@ -182,16 +183,17 @@ def plan_repo(args: argparse.Namespace, *, force_conflicts: bool = False, now: d
     model = load_model(path, reserved_namespaces=(args.namespace,))
     revision = revision_of(path)
     connect_to(model, args)
+    cluster = cluster_of(model, args)
     manager = resource_manager(args, kube_client(args))
     schedules = active_scale_schedules(model.autoscalings, now or datetime.now(UTC))
     plan = manager.plan(
-        render_repo(model, revision, os.environ, schedules, cluster_of(model, args)),
+        render_repo(model, revision, os.environ, schedules, cluster),
         max_fraction=model.platform.prune.max_fraction,
         allow_mass_prune=args.allow_mass_prune,
         force_conflicts=force_conflicts,
         imperative_managers=model.platform.sync.imperative_managers,
     )
-    return RepoPlan(revision, model, plan, manager)
+    return RepoPlan(revision, model, plan, manager, cluster)
 
 
 def operator() -> tuple[str, str]:
@@ -216,6 +218,7 @@ def audit(
     changes: Sequence[str] = (),
     errors: Sequence[str] = (),
     tenants: Sequence[str] = (),
+    cluster: str | None = None,
 ) -> None:
     """Writes the audit record of an operator action to the daemon's audit trail; a record that
     cannot be written is said loudly (the action itself has happened)."""
@@ -242,6 +245,7 @@ def audit(
         host=host,
         command=command,
         tenants=sorted(set(tenants)),
+        cluster=cluster or "",
     )
     try:
         HistoryStore(kube, namespace=args.namespace).append(record)

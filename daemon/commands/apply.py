@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         changes=applied_changes(result),
         errors=apply_errors(result) + unhealthy(result),
         tenants=changed_tenants(plan),
+        cluster=planned.cluster,
     )
     if args.output == "json":
         json.dump(apply_json(result, written), sys.stdout, indent=2)

@@ -20,6 +20,7 @@ import pytest
 
 from daemon.edges.kube import KubeClient
 from daemon.runtime.settings import ClusterTarget
+from daemon.state.history import HistoryStore
 from devcluster import RunningCluster
 from tests.daemon.harness import Setup, http_get
 from tests.fixtures_cluster import wait_for
@@ -195,6 +196,23 @@ def test_a_tenant_on_both_then_one_cluster_down_then_a_move(setup: Setup, away: 
         common += ["--kubeconfig", str(setup.kube_config)]  # home's: --cluster away must not use it
         assert dockyard(*common, "--cluster", "away", "--cluster-kubeconfigs", str(kubeconfigs)).returncode == 0
         assert dockyard(*common, "--cluster", "home").returncode == 0
+        applied = dockyard(
+            "apply",
+            "--repo",
+            str(setup.work),
+            "--namespace",
+            setup.namespace,
+            "--no-wait",
+            "--cluster",
+            "away",
+            "--cluster-kubeconfigs",
+            str(kubeconfigs),
+            "--kubeconfig",
+            str(setup.kube_config),
+        )
+        assert applied.returncode == 0, applied.stderr
+        [record] = [r for r in HistoryStore(remote_kube, namespace=setup.namespace).list() if r.trigger == "cli"]
+        assert (record.cluster, record.command) == ("away", "dockyard apply")
         missing = dockyard("plan", "--repo", str(setup.work), "--cluster", "away")  # no --cluster-kubeconfigs
         assert (
             missing.returncode == 2 and "give the directory that holds it with --cluster-kubeconfigs" in missing.stderr
