@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from daemon.chat.yamledit import end_canary, set_app_replicas, set_volume_restore
@@ -76,6 +76,25 @@ class Requester:
             return f"Requested-by: {who} via {self.via}"
         user = self.user_id if _USER_ID.match(self.user_id) else "unknown"
         return f"Requested-by: <@{user}>" + (f" ({name})" if name else "") + f" via {self.via}"
+
+
+class _FileEdit(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+_Edit = TypeVar("_Edit", bound=_FileEdit)
+
+
+def _edit_file(platform: Path, file: str, make: Callable[[str], _Edit]) -> _Edit:
+    """``file`` of the platform directory edited by ``make``, never through a symlink: the
+    document's file is edited where it is, or not at all."""
+    try:
+        edit = make(files.read_text(platform, file))
+        files.write_text(platform, file, edit.text)
+    except files.UnsafePath as e:
+        raise ChatError(f"cannot edit {file}: {e}", hint="edit that file by hand") from e
+    return edit
 
 
 @dataclass(frozen=True)
@@ -296,13 +315,9 @@ class GitOps:
                 )
             if found.replicas == replicas:
                 raise ChatError(f"`{tenant}/{app}` already has {replicas} replica(s); nothing to change")
-            # Never through a symlink: the App's file is edited where it is, or not at all.
-            try:
-                text = files.read_text(platform, found.source.file)
-                edit = set_app_replicas(text, app, replicas, file=found.source.file)
-                files.write_text(platform, found.source.file, edit.text)
-            except files.UnsafePath as e:
-                raise ChatError(f"cannot edit {found.source.file}: {e}", hint="edit that file by hand") from e
+            edit = _edit_file(
+                platform, found.source.file, lambda text: set_app_replicas(text, app, replicas, file=found.source.file)
+            )
             changed = _validated(platform, "the edited platform repo")
             now = next((a for a in changed.apps_of(tenant) if a.name == app), None)
             if now is None or now.replicas != replicas:
@@ -344,13 +359,11 @@ class GitOps:
                 raise ChatError(f"tenant `{tenant}` has no app `{app}`", hint=_did_you_mean(app, names))
             if found.canary is None:
                 raise ChatError(f"`{tenant}/{app}` has no canary to {outcome}")
-            # Never through a symlink: the App's file is edited where it is, or not at all.
-            try:
-                text = files.read_text(platform, found.source.file)
-                edit = end_canary(text, app, outcome, current_image=found.image, file=found.source.file)
-                files.write_text(platform, found.source.file, edit.text)
-            except files.UnsafePath as e:
-                raise ChatError(f"cannot edit {found.source.file}: {e}", hint="edit that file by hand") from e
+            edit = _edit_file(
+                platform,
+                found.source.file,
+                lambda text: end_canary(text, app, outcome, current_image=found.image, file=found.source.file),
+            )
             changed = _validated(platform, "the edited platform repo")
             now = next((a for a in changed.apps_of(tenant) if a.name == app), None)
             wanted = found.canary.image if outcome == "promote" else found.image
@@ -393,12 +406,11 @@ class GitOps:
                 raise ChatError(f"tenant `{tenant}` has no volume `{volume}`", hint=_did_you_mean(volume, names))
             if found.restore_snapshot == snapshot:
                 raise ChatError(f"`{tenant}/{volume}` is already restored from `{snapshot}`; nothing to change")
-            try:
-                text = files.read_text(platform, found.source.file)
-                edit = set_volume_restore(text, volume, snapshot, file=found.source.file)
-                files.write_text(platform, found.source.file, edit.text)
-            except files.UnsafePath as e:
-                raise ChatError(f"cannot edit {found.source.file}: {e}", hint="edit that file by hand") from e
+            edit = _edit_file(
+                platform,
+                found.source.file,
+                lambda text: set_volume_restore(text, volume, snapshot, file=found.source.file),
+            )
             changed = _validated(platform, "the edited platform repo")
             now = next((v for v in changed.volumes_of(tenant) if v.name == volume), None)
             if now is None or now.restore_snapshot != snapshot:

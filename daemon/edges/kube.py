@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -85,6 +85,21 @@ KNOWN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
     ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False),
 )
+
+
+class ObjectLister(Protocol):
+    """The listing part of :class:`KubeClient`: what the leader's watchers (scaling, alerts,
+    cluster health) need, so tests can hand them a cluster of their own."""
+
+    def list_objects(
+        self,
+        rtype: ResourceType,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> list[dict[str, Any]]: ...
 
 
 class KubeClient:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from daemon.edges.kube import KNOWN_TYPES, ResourceType
+from daemon.edges.kube import KNOWN_TYPES, ObjectLister, ResourceType
 from daemon.errors import ClusterError
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel
@@ -66,18 +66,8 @@ PODS = _known("Pod")
 WORKLOADS = (_known("Deployment"), _known("StatefulSet"))
 
 
-class AlertKube(Protocol):
-    """The part of :class:`daemon.kube.KubeClient` the evaluator uses."""
-
-    def list_objects(
-        self,
-        rtype: ResourceType,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        page_size: int = 500,
-    ) -> list[dict[str, Any]]: ...
+class AlertKube(ObjectLister, Protocol):
+    """The part of :class:`daemon.edges.kube.KubeClient` the evaluator uses."""
 
     def raw_get(self, path: str) -> dict[str, Any]: ...
 

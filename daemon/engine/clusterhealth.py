@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from daemon.edges.kube import KNOWN_TYPES, ResourceType
+from daemon.edges.kube import KNOWN_TYPES, ObjectLister, ResourceType
 from daemon.errors import ClusterError
 from daemon.model.events import Event, EventSink
 from daemon.policy.clusterhealth import (
@@ -63,17 +63,7 @@ NODES, PODS, CLAIMS = _type("Node"), _type("Pod"), _type("PersistentVolumeClaim"
 DEPLOYMENTS, CLASSES = _type("Deployment", "apps"), _type("StorageClass", "storage.k8s.io")
 
 
-class HealthKube(Protocol):
-    def list_objects(
-        self,
-        rtype: ResourceType,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        page_size: int = 500,
-    ) -> list[dict[str, Any]]: ...
-
+class HealthKube(ObjectLister, Protocol):
     def probe(self, path: str, *, limit: int = 65536) -> tuple[int, str]: ...
 
 

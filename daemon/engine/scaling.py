@@ -17,9 +17,8 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
-from daemon.edges.kube import KNOWN_TYPES, ResourceType
+from daemon.edges.kube import KNOWN_TYPES, ObjectLister
 from daemon.errors import ClusterError
 from daemon.model.events import Event, EventSink
 from daemon.model.labels import MANAGED_BY, MANAGER_NAME
@@ -34,23 +33,11 @@ HPAS = next(t for t in KNOWN_TYPES if t.kind == "HorizontalPodAutoscaler")
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGER_NAME}"
 
 
-class ScalingKube(Protocol):
-    def list_objects(
-        self,
-        rtype: ResourceType,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        page_size: int = 500,
-    ) -> list[dict[str, Any]]: ...
-
-
 class ScalingWatcher:
     """Reads the HPAs, advances the tracker, emits what changed. Thread-safe."""
 
     def __init__(
-        self, kube: ScalingKube, sink: EventSink, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self, kube: ObjectLister, sink: EventSink, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
         self._kube = kube
         self._sink = sink

@@ -121,7 +121,7 @@ def _daemon_set(
         "image": image,
         "args": [f"--config={CONFIG_DIR}/{CONFIG_FILE}"],
         "env": _env(agent),
-        "ports": [{"name": "http", "containerPort": HTTP_PORT}],
+        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "livenessProbe": {**probe, "initialDelaySeconds": 30},
         "readinessProbe": {"httpGet": {"path": "/", "port": "http"}},
         "imagePullPolicy": "Always",

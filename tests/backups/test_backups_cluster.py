@@ -360,7 +360,7 @@ def test_a_per_replica_volume_has_a_chain_for_each_replica_claim(env: Env) -> No
         assert snapshot["metadata"]["labels"]["dockyard.dev/volume"] == "data"
     # Each chain follows its own schedule and retention (last: 2): a third run per claim prunes one each.
     for hour in (6, 12):
-        env.clock.now = datetime(2030, 1, 1, hour, 0, 5, tzinfo=UTC)
+        env.clock.set(datetime(2030, 1, 1, hour, 0, 5, tzinfo=UTC))
         created = names_of(env.backups().run(model).created)
         assert sorted(created) == [f"data-db-0-20300101{hour:02}00", f"data-db-1-20300101{hour:02}00"]
         for name in created:
