@@ -34,7 +34,9 @@ def condition_status(obj: dict[str, Any], kind: str) -> str:
 
 def node_manifest(name: str) -> dict[str, Any]:
     key, value = KWOK_NODE_ANNOTATION
-    resources = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
+    # Room for the whole test suite's pods on one session cluster (a real kubelet's 110 filled up
+    # once the ported systems and the console ran: later tests waited on "Too many pods").
+    resources = {"cpu": "32", "memory": "256Gi", "pods": "500", "ephemeral-storage": "1Ti"}
     return {
         "apiVersion": "v1",
         "kind": "Node",
