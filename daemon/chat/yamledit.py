@@ -238,8 +238,12 @@ def _above_comments(text: str, at: int) -> int:
     return at
 
 
-def _insert_first(text: str, mapping: MappingNode, line_text: str, what: str, file: str) -> Edit:
-    """``line_text`` (``key: value``) as the first entry of ``mapping``, block or flow style."""
+def _insert_first(
+    text: str, mapping: MappingNode, line_text: str, what: str, file: str, *, block: tuple[str, ...] = ()
+) -> Edit:
+    """``line_text`` (``key: value``) as the first entry of ``mapping``, block or flow style; in
+    block style ``block`` (lines indented relative to the mapping's keys) replaces it when given.
+    The edit's line is the last one inserted."""
     if mapping.flow_style:
         brace = mapping.start_mark.index
         if text[brace : brace + 1] != "{":
@@ -254,7 +258,9 @@ def _insert_first(text: str, mapping: MappingNode, line_text: str, what: str, fi
         raise ChatError(f"cannot add {what} in {file}; add it by hand")
     indent = " " * first_key.start_mark.column
     at = _above_comments(text, at)
-    return Edit(text[:at] + f"{indent}{line_text}\n" + text[at:], None, text.count("\n", 0, at) + 1)
+    lines = block or (line_text,)
+    inserted = "".join(f"{indent}{line}\n" for line in lines)
+    return Edit(text[:at] + inserted + text[at:], None, text.count("\n", 0, at) + len(lines))
 
 
 def set_volume_restore(text: str, volume: str, snapshot: str, *, file: str = "the file") -> Edit:
@@ -269,9 +275,8 @@ def set_volume_restore(text: str, volume: str, snapshot: str, *, file: str = "th
     value = _scalar_text(snapshot)
     restore = _get(spec, "restore")
     if restore is None:
-        if spec.flow_style:
-            return _insert_first(text, spec, f"restore: {{snapshot: {value}}}", "spec.restore", file)
-        return _insert_restore_block(text, spec, value, file)
+        flow = f"restore: {{snapshot: {value}}}"
+        return _insert_first(text, spec, flow, "spec.restore", file, block=("restore:", f"  snapshot: {value}"))
     node = restore[1]
     if not isinstance(node, MappingNode):
         raise ChatError(f"spec.restore of the Volume {volume} in {file} is not a mapping; edit it by hand")
@@ -283,16 +288,3 @@ def set_volume_restore(text: str, volume: str, snapshot: str, *, file: str = "th
     if not isinstance(scalar, ScalarNode) or text[start:end].count("\n"):
         raise ChatError(f"spec.restore.snapshot of the Volume {volume} in {file} is not a plain value; edit it by hand")
     return Edit(text[:start] + value + text[end:], scalar.value, scalar.start_mark.line + 1)
-
-
-def _insert_restore_block(text: str, spec: MappingNode, value: str, file: str) -> Edit:
-    if not spec.value:
-        raise ChatError(f"the spec of the Volume in {file} is empty; add restore by hand")
-    first_key = spec.value[0][0]
-    at = _line_start(text, first_key.start_mark.index)
-    if text[at : first_key.start_mark.index].strip():
-        raise ChatError(f"cannot add spec.restore in {file}; add it by hand")
-    indent = " " * first_key.start_mark.column
-    at = _above_comments(text, at)
-    lines = f"{indent}restore:\n{indent}  snapshot: {value}\n"
-    return Edit(text[:at] + lines + text[at:], None, text.count("\n", 0, at) + 2)
