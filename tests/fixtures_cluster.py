@@ -204,3 +204,40 @@ def kube_score(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from devcluster.build import ensure_built
 
     return _held(ensure_built(tests=True).binary("kube-score"), tmp_path_factory)
+
+
+#: Namespaces the cluster starts with; every other one belongs to some test.
+_SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+_LEFT_BEHIND: dict[str, list[str]] = {}
+
+
+def _active_namespaces(api: client.ApiClient) -> set[str]:
+    listed: dict[str, Any] = api.sanitize_for_serialization(client.CoreV1Api(api).list_namespace())
+    names = {
+        str(ns["metadata"]["name"]) for ns in listed.get("items", []) if not ns["metadata"].get("deletionTimestamp")
+    }
+    return names - _SYSTEM_NAMESPACES
+
+
+@pytest.fixture(autouse=True)
+def _namespaces_are_cleaned_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Records the namespaces a cluster test leaves behind (not deleted once its fixtures are torn
+    down). The session cluster is shared: leftover pods fill the simulated nodes and slow kwok's
+    metrics endpoint for every later test, so leaks are listed at the end of the run."""
+    if "cluster" not in request.fixturenames:
+        yield
+        return
+    api: client.ApiClient = request.getfixturevalue("api_client")
+    before = _active_namespaces(api)
+    yield
+    left = sorted(_active_namespaces(api) - before)
+    if left:
+        _LEFT_BEHIND[request.node.nodeid] = left
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _LEFT_BEHIND:
+        return
+    terminalreporter.section("namespaces left behind by cluster tests")
+    for nodeid, names in _LEFT_BEHIND.items():
+        terminalreporter.write_line(f"{nodeid}: {', '.join(names)}")
