@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -103,6 +104,18 @@ class RunningCluster:
         record = self._record(component)
         if record is not None:
             procs.kill(record)
+
+    def freeze(self, component: str) -> None:
+        """SIGSTOPs ``component``: it keeps its port (the kernel still accepts connections) and
+        answers nothing, like a hung server; :meth:`thaw` lets it go on."""
+        record = self._record(component)
+        if record is not None:
+            procs.send(record, signal.SIGSTOP)
+
+    def thaw(self, component: str) -> None:
+        record = self._record(component)
+        if record is not None:
+            procs.send(record, signal.SIGCONT)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Returns once the API server answers /readyz; fails early if it or etcd died."""

@@ -240,6 +240,11 @@ def terminate(records: Iterable[ProcessRecord], grace: float = 15.0) -> None:
         raise DevClusterError(f"these processes survived SIGKILL: {names}")
 
 
+def send(record: ProcessRecord, signum: signal.Signals) -> None:
+    """Sends ``signum`` to the recorded process, if it is still the one we started."""
+    _signal(record, signum)
+
+
 def kill(record: ProcessRecord) -> None:
     """SIGKILL, to simulate a crash; waits until the process is gone."""
     _signal(record, signal.SIGKILL)

@@ -36,6 +36,7 @@ def daemon_settings(
     forges: s.ForgeSettings | None = None,
     cluster_name: str | None = None,
     targets: tuple[s.ClusterTarget, ...] = (),
+    kubeconfigs_dir: Path | None = None,
 ) -> s.DaemonSettings:
     return s.DaemonSettings(
         source=s.source_settings(
@@ -52,6 +53,7 @@ def daemon_settings(
             health_timeout=health_timeout,
             name=cluster_name,
             targets=targets,
+            kubeconfigs_dir=kubeconfigs_dir,
         ),
         schedule=s.ScheduleSettings(
             interval_seconds=interval_seconds,

@@ -61,6 +61,8 @@ class ChatPorts:
     #: the current revision against the applied one, computed from Git now (``diff``), or why it
     #: cannot be; None: not available (then ``diff`` says so)
     pending_review: Callable[[str, Revision], Comparison | str] | None = None
+    #: each cluster's state by name while the daemon drives several (empty: one cluster)
+    clusters: Callable[[], Mapping[str, DaemonState]] = dict
 
 
 @dataclass

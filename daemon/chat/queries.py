@@ -12,6 +12,7 @@ from daemon.chat.commands import History, Status
 from daemon.chat.ports import ChatContext, Outcome
 from daemon.chat.views import (
     AppStatus,
+    ClusterSummary,
     HpaStatus,
     PlatformStatus,
     TenantStatus,
@@ -85,6 +86,17 @@ class Queries:
             paused=tuple(sorted(paused)),
             pending=len(state.pending_changes),
             tenants=tenants,
+            clusters=tuple(
+                ClusterSummary(
+                    name,
+                    (c.region if (c := model.platform.cluster(name)) is not None else "") if model is not None else "",
+                    s.applied_sha,
+                    s.last_result,
+                    s.failures,
+                    s.last_error,
+                )
+                for name, s in self._ports.clusters().items()
+            ),
         )
 
     def _tenant_status(self, state: DaemonState, model: PlatformModel, tenant: str, only: str | None) -> TenantStatus:

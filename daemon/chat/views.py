@@ -310,6 +310,19 @@ class PlatformStatus:
     paused: tuple[str, ...] = ()
     pending: int = 0
     tenants: tuple[TenantSummary, ...] = ()
+    clusters: tuple[ClusterSummary, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """One cluster of a daemon that drives several."""
+
+    name: str
+    region: str
+    applied: str
+    last_result: str
+    failures: int
+    last_error: str = ""
 
 
 def _sync_state(revision: str, applied: str, last_result: str, waiting: bool) -> str:
@@ -322,6 +335,18 @@ def _sync_state(revision: str, applied: str, last_result: str, waiting: bool) ->
     if last_result == "failed":
         return "❌ last sync failed"
     return "🔄 syncing"
+
+
+def _cluster_line(c: ClusterSummary, revision: str) -> str:
+    where = f" ({escape(c.region)})" if c.region else ""
+    if c.failures:
+        said = f": {escape(_clip(c.last_error, 200))}" if c.last_error else ""
+        state = f"❗ failing ({c.failures} cycles), {_sha(c.applied) if c.applied else 'nothing'} applied{said}"
+    elif c.applied and c.applied == revision:
+        state = f"✅ in sync at {_sha(c.applied)}"
+    else:
+        state = f"⏳ {_sha(c.applied) if c.applied else 'nothing'} applied"
+    return f"• cluster `{escape(c.name)}`{where} — {state}"
 
 
 def platform_status_view(s: PlatformStatus) -> Reply:
@@ -351,6 +376,8 @@ def platform_status_view(s: PlatformStatus) -> Reply:
         problems.append(f"… and {len(s.degraded) - 10} more degraded objects")
     if problems:
         blocks.append(_section("\n".join(problems)))
+    if s.clusters:
+        blocks.append(_section("\n".join(_cluster_line(c, s.revision) for c in s.clusters)))
     if s.tenants:
         # Tenants that need attention first; a long tail of healthy ones is only counted.
         ordered = sorted(s.tenants, key=lambda t: (not (t.degraded or t.paused or t.waiting), t.name))

@@ -57,6 +57,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="another cluster of spec.clusters this daemon drives, through a kubeconfig file (a mounted "
         "Secret); repeatable. Each has its own cache, inventory, health and back-off; needs --cluster",
     )
+    parser.add_argument(
+        "--cluster-kubeconfigs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the directory of the kubeconfig files that spec.clusters[].connection.kubeconfig names (a mounted "
+        "Secret): the daemon drives every cluster the platform file gives a connection",
+    )
     parser.add_argument("--interval", type=_duration, help="poll interval (default: the Platform's spec.sync.interval)")
     parser.add_argument("--drift-interval", type=_duration, help="drift check interval (default: the Platform's)")
     parser.add_argument("--listen", default="127.0.0.1:8080", help="HTTP address for /healthz, /metrics, webhooks")
@@ -184,6 +192,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
             context=args.context,
             name=args.cluster,
             targets=tuple(cluster_target(t) for t in args.target),
+            kubeconfigs_dir=args.cluster_kubeconfigs,
             namespace=args.namespace,
             concurrency=args.concurrency,
             force_conflicts=args.force_conflicts,

@@ -225,6 +225,28 @@ def overview_page(data: Mapping[str, Any], chrome: Chrome, can: Mapping[str, Any
         ),
         empty="No sync window: changes apply at any time.",
     )
+    clusters = _table(
+        ("Cluster", "Region", "Applied", "Last result", "Tenants here"),
+        (
+            (
+                el("code", c["name"]),
+                c["region"],
+                join([el("code", _short(c["applied"])), _badge("ok", "in sync") if c["inSync"] else None], " "),
+                join(
+                    [
+                        _badge(_result_class(str(c["lastResult"])), str(c["lastResult"]) or "not yet"),
+                        el("span", f"failing ({c['failures']} cycles)", class_="warn") if c["failures"] else None,
+                        el("span", c["lastError"], class_="muted") if c["lastError"] else None,
+                    ],
+                    " ",
+                ),
+                ", ".join(c["tenants"]),
+            )
+            for c in data.get("clusters", ())
+        ),
+        empty="",
+        class_="clusters",
+    )
     waiting = data.get("waiting") or {}
     pending = data.get("pending") or []
     pending_block = el(
@@ -276,6 +298,7 @@ def overview_page(data: Mapping[str, Any], chrome: Chrome, can: Mapping[str, Any
             tenants,
             class_="card",
         ),
+        el("section", el("h2", "Clusters"), clusters, class_="card") if data.get("clusters") else None,
         pending_block,
         el("section", el("h2", "Sync windows"), windows, class_="card"),
         el("section", el("h2", "Alerts"), alerts, class_="card"),

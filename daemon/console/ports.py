@@ -57,6 +57,8 @@ class ConsolePorts:
     gitops: GitOps | None = None
     #: a standby hands an action it received to the leader through this; None: act where it arrives
     hand_to_leader: Callable[[Mapping[str, Any]], None] | None = None
+    #: each cluster's state by name while the daemon drives several (empty: one cluster)
+    clusters: Callable[[], Mapping[str, DaemonState]] = dict
 
 
 class RecentEvents:

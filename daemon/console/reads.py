@@ -25,6 +25,7 @@ from daemon.console.ports import ConsolePorts
 from daemon.console.svg import graph_svg
 from daemon.engine.reconcile import DaemonState
 from daemon.model.audit import HistoryKind, HistoryRecord
+from daemon.model.clusters import placed_on
 from daemon.model.kinds import PlatformModel
 from daemon.policy.reachability import reachability
 from daemon.policy.windows import is_open, next_opening
@@ -160,6 +161,25 @@ def overview(ports: ConsolePorts, scope: Scope, live: Live) -> dict[str, Any]:
         for a in ports.alerts()
         if scope.sees(a.tenant)
     ]
+    clusters = []
+    for name, cluster_state in ports.clusters().items():
+        cluster = model.platform.cluster(name) if model is not None else None
+        runs = [t for t in visible if model is not None and name in _placed(model, t)]
+        if not scope.platform and not runs:
+            continue  # a tenant's people see the clusters their tenants run on
+        clusters.append(
+            {
+                "name": name,
+                "region": cluster.region if cluster is not None else "",
+                "applied": cluster_state.applied_sha,
+                "inSync": bool(revision) and cluster_state.applied_sha == (revision.sha if revision else ""),
+                "lastResult": cluster_state.last_result,
+                "failures": cluster_state.failures,
+                # An error may name any tenant's objects: for people who see them all only.
+                "lastError": cluster_state.last_error if scope.platform else "",
+                "tenants": runs,
+            }
+        )
     data: dict[str, Any] = {
         "replica": ports.identity,
         "leader": ports.is_leader(),
@@ -183,6 +203,7 @@ def overview(ports: ConsolePorts, scope: Scope, live: Live) -> dict[str, Any]:
         "paused": sorted(p for p in paused if scope.platform or p in scope.tenants or p == "*"),
         "windows": windows,
         "tenants": tenants,
+        "clusters": clusters,
         "events": events,
         "alerts": alerts,
         "liveError": live.error,
@@ -193,6 +214,11 @@ def overview(ports: ConsolePorts, scope: Scope, live: Live) -> dict[str, Any]:
         data["plan"] = dict(state.last_plan_counts)
         data["outboxBacklog"] = ports.outbox_backlog()
     return data
+
+
+def _placed(model: PlatformModel, tenant: str) -> tuple[str, ...]:
+    found = model.tenant(tenant)
+    return placed_on(model.platform.clusters, tenant, found.placement if found is not None else None)
 
 
 def _paused(ports: ConsolePorts) -> frozenset[str]:

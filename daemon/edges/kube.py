@@ -112,17 +112,27 @@ class KubeClient:
         context: str | None = None,
         max_connections: int = 16,
         timeout: float = 30.0,
+        kubeconfig_data: Mapping[str, Any] | None = None,
     ) -> None:
+        """``kubeconfig_data``: a kubeconfig already read (from a Secret), instead of a file."""
         config: Any = k8s_client.Configuration()
         try:
-            if kubeconfig is None and _in_cluster():
+            if kubeconfig_data is not None:
+                k8s_config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
+                    dict(kubeconfig_data), context=context, client_configuration=config
+                )
+            elif kubeconfig is None and _in_cluster():
                 k8s_config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
             else:
                 k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                     config_file=kubeconfig, context=context, client_configuration=config
                 )
-        except (k8s_config.ConfigException, OSError, TypeError) as e:
-            raise ConfigError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {e}") from e
+        except (k8s_config.ConfigException, OSError, TypeError, KeyError, AttributeError, ValueError) as e:
+            # Only the exception's type for a kubeconfig from a Secret: its message may quote the data.
+            where = "(from a Secret)" if kubeconfig_data is not None else kubeconfig or "(default)"
+            quotes = kubeconfig_data is not None and not isinstance(e, k8s_config.ConfigException)
+            said = f"not a kubeconfig ({type(e).__name__})" if quotes else str(e)
+            raise ConfigError(f"cannot load kubeconfig {where}: {said}") from None
         self._config: Any = config
         self.server: str = config.host.rstrip("/")
         self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)

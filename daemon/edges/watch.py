@@ -16,6 +16,7 @@ API server answers, so the watch event of our own write finds nothing new to ann
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -165,7 +166,10 @@ class Informer:
         self._stopped.set()
         stream = self._stream
         if stream is not None:
-            stream.close()
+            # The watch thread may be closing it too (its watch just ended): the socket is then
+            # gone already, which is what stopping wants.
+            with contextlib.suppress(OSError):
+                stream.close()
         self._thread.join(timeout=10)
 
     def _run(self) -> None:

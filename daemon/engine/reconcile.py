@@ -185,6 +185,9 @@ class ReconcileSettings:
     reserved_namespaces: tuple[str, ...] = ()
     #: the cluster of ``spec.clusters`` this daemon drives (None: the platform's default)
     cluster: str | None = None
+    #: driven because the platform file names it (with a connection): a revision that no longer
+    #: names it is not this cluster's failure but its leaving, which the fleet carries out
+    named_by_platform: bool = False
 
 
 @dataclass
@@ -279,6 +282,8 @@ class Reconciler:
         if revision.sha == c.state.invalid_sha:
             self._announce_rejection(c, revision)
             return CycleOutcome("noop", revision.sha, "revision already rejected", "rejected")
+        if is_new and self._no_longer_named(revision):
+            return CycleOutcome("skipped", revision.sha, "no longer in spec.clusters", "not-named")
         if is_new and not self._load(c, revision):
             self._mark_ready(c)
             return CycleOutcome("invalid", revision.sha, "validation failed", "validation")
@@ -348,6 +353,18 @@ class Reconciler:
         )
         self._on_model(model)
         return True
+
+    def _no_longer_named(self, revision: Revision) -> bool:
+        """A cluster joined from the platform file that this (valid) revision no longer names."""
+        if not self._settings.named_by_platform or self._settings.cluster is None:
+            return False
+        try:
+            model = load_or_raise(
+                Path(revision.path), self._load_cache, reserved_namespaces=self._settings.reserved_namespaces
+            )
+        except ValidationFailed:
+            return False  # rejected by the load that follows, as on every cluster
+        return model.platform.cluster(self._settings.cluster) is None
 
     def _verify_policy(self, c: _Cycle, model: PlatformModel) -> VerifyPolicy:
         """The signature rules for a new revision: the daemon's, tightened by the revision's own

@@ -183,6 +183,8 @@ def _cluster(data: Data) -> Cluster:
         default=bool(data.get("default", False)),
         context=connection.get("context"),
         kubeconfig=connection.get("kubeconfig"),
+        secret=connection.get("secret"),
+        connected="context" in connection or "kubeconfig" in connection or "secret" in connection,
         apps=tuple(
             AppOverride(
                 tenant=o["tenant"],

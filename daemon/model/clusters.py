@@ -8,7 +8,7 @@ cluster never deploys anything there by surprise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -43,6 +43,10 @@ class Cluster:
     default: bool = False
     context: str | None = None  # None: the kubeconfig's current context
     kubeconfig: str | None = None  # a file name in the daemon's --cluster-kubeconfigs directory
+    #: a Secret in the daemon's namespace (on its home cluster) holding the kubeconfig (key ``kubeconfig``)
+    secret: str | None = None
+    #: the platform says how to reach it: a daemon drives it from afar (without: the daemon's own cluster)
+    connected: bool = False
     apps: tuple[AppOverride, ...] = ()
     volumes: tuple[VolumeOverride, ...] = ()
     #: the tenants that may run here (names or "*"): placements are the tenants' own files
@@ -86,3 +90,13 @@ def target(clusters: tuple[Cluster, ...], name: str | None) -> str | None:
         return name
     default = default_cluster(clusters)
     return None if default is None else default.name
+
+
+def remote_clusters(
+    clusters: tuple[Cluster, ...], home: str | None, pinned: Collection[str] = ()
+) -> tuple[Cluster, ...]:
+    """The clusters a daemon on cluster ``home`` (None: the default one) drives from afar: every
+    other cluster the platform gives a connection, besides the ones given on its command line
+    (``pinned``, driven anyway)."""
+    here = target(clusters, home)
+    return tuple(c for c in clusters if c.name != here and c.connected and c.name not in pinned)

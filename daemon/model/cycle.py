@@ -22,6 +22,7 @@ StopReason = Literal[
     "validation",  # the revision is invalid
     "standby",  # not the leader: only the leader writes
     "up-to-date",  # nothing new and nothing waiting
+    "not-named",  # a cluster joined from the platform file that the new revision no longer names
     "render",  # the objects of a loaded revision could not be rendered again (its Secrets)
     "plan",  # the live state could not be read or the dry-run failed
     "apply",  # the API server refused or the apply was cancelled

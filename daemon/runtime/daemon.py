@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from daemon.engine.apply import ResourceManager, slim_live
 from daemon.engine.backups import BackupManager
 from daemon.engine.clusterhealth import INTERVAL_SECONDS as HEALTH_INTERVAL_SECONDS
 from daemon.engine.clusterhealth import ClusterWatcher
-from daemon.engine.fleet import ClusterEvents, ClusterHistory, Fleet, MoveGates, Target
+from daemon.engine.fleet import ClusterEvents, ClusterHistory, CycleSource, Fleet, MoveGates, Target
 from daemon.engine.jobs import INTERVAL_SECONDS as JOB_CHECK_SECONDS
 from daemon.engine.jobs import JobMonitor
 from daemon.engine.mr_review import MergeRequestReviewer
@@ -42,6 +42,7 @@ from daemon.engine.scaling import ScalingWatcher
 from daemon.engine.scheduler import CycleRunner, DaemonScheduler, Debounced
 from daemon.engine.secrets import SecretOpener
 from daemon.errors import ConfigError, DockyardError
+from daemon.model.clusters import Cluster, remote_clusters, target
 from daemon.model.events import EventSink
 from daemon.model.forge import MergeRequest
 from daemon.model.kinds import PlatformModel
@@ -50,6 +51,7 @@ from daemon.policy.clusterhealth import DockyardSignals
 from daemon.policy.review import Comparison
 from daemon.policy.scaling import ScheduledScaling
 from daemon.runtime.bus import EventBus
+from daemon.runtime.connect import ClusterConnector
 from daemon.runtime.endpoints import Endpoints
 from daemon.runtime.settings import DaemonSettings
 from daemon.state.history import HistoryStore, Retention
@@ -57,6 +59,7 @@ from daemon.state.inbox import Inbox, InboxRequest
 from daemon.state.inventory import InventoryStore
 from daemon.state.lease import LeaderElector
 from daemon.state.pauses import PauseStore
+from daemon.views import cycle as say_cycle
 from daemon.views.audit import audit_pruned, audit_pruned_record
 from notifiers.service import NotificationService
 
@@ -122,6 +125,15 @@ class _ReconcilerPorts:
     on_model: Callable[[PlatformModel], None] = lambda _: None
 
 
+@dataclass(frozen=True)
+class _RemoteWatchers:
+    """What the leader watches between cycles on a cluster other than its home one. Backups and
+    alert rules stay on the home cluster (see ARCHITECTURE.md, "Several clusters")."""
+
+    scaling: ScalingWatcher
+    health: ClusterWatcher
+
+
 def _inventory_in(kube: KubeClient, live: LiveCache, namespace: str) -> InventoryStore:
     """The inventory kept in ``kube``'s cluster, its pieces read from ``live``'s watches."""
 
@@ -171,9 +183,11 @@ class Daemon:
                 renew_every=leader.renew_seconds,
             )
         cluster = settings.cluster
-        self.scaling = ScalingWatcher(self.kube, self.events, clock)
-        self.alerts = AlertEvaluator(self.kube, self.events, clock)
-        self.cluster_health = ClusterWatcher(self.kube, self.events, clock, dockyard=self._dockyard_signals)
+        # What the watchers of the home cluster tell names it once the daemon drives several.
+        home_events = ClusterEvents(self.events, self._home_name)
+        self.scaling = ScalingWatcher(self.kube, home_events, clock)
+        self.alerts = AlertEvaluator(self.kube, home_events, clock)
+        self.cluster_health = ClusterWatcher(self.kube, home_events, clock, dockyard=self._dockyard_signals)
         # Live state from watches: a cycle with nothing new costs no list requests, and a change
         # to a managed object (drift) asks for a cycle within seconds.
         self.live = LiveCache(self.kube, slim=slim_live, on_change=self._changed_live)
@@ -191,10 +205,20 @@ class Daemon:
             on_scheduled_scaling=self.scaling.expect,
             on_model=self._on_model,
         )
-        self._target_edges: list[tuple[LiveCache, KubeClient]] = []
-        self.fleet = self._wire_fleet(home, edges.targets)
-        self.reconciler = self.fleet.home if self.fleet is not None else self._reconciler_for(cluster.name, home)
-        self.runner = CycleRunner(self.fleet or self.reconciler)
+        self._connector = ClusterConnector(cluster, self.kube)
+        # The autoscaling and cluster-health watchers of the other clusters, by name.
+        self._remote_watchers: dict[str, _RemoteWatchers] = {}
+        self._source = CycleSource(self.source)
+        self._gates = MoveGates()
+        home_target = Target(cluster.name or "", self._reconciler_for(cluster.name, home, home=True))
+        pinned = [self._target(name, kube, pinned=True) for name, kube in edges.targets]
+        if pinned and cluster.name is None:
+            raise ConfigError("--target needs --cluster: the name in spec.clusters of the cluster --kubeconfig reaches")
+        # The home cluster first, then every other cluster this daemon drives; more join when the
+        # platform file names them with a connection (see Fleet, and Daemon.wanted/join below).
+        self.fleet = Fleet([home_target, *pinned], source=self._source, joiner=self, gates=self._gates)
+        self.reconciler = self.fleet.home
+        self.runner = CycleRunner(self.fleet)
         self._drift_soon = Debounced(lambda: self.runner.request("change"), DRIFT_DEBOUNCE_SECONDS)
         self._inventory_selector = inventory.selector
         self.scheduler = DaemonScheduler(
@@ -212,8 +236,8 @@ class Daemon:
             request_cycle=self.runner.request,
             webhook_secret=settings.http.webhook_secret,
             monitoring=self.alerts.monitoring_status,
-            problems=self.cluster_health.open_problems,
-            clusters=self.fleet.states if self.fleet is not None else dict,
+            problems=self._open_problems,
+            clusters=self.fleet.states,
             hand_to_leader=self.inbox.put,
             reviews=self.reviews,
         )
@@ -225,23 +249,27 @@ class Daemon:
         self._stopped = threading.Event()
         self.model_listeners: list[Callable[[PlatformModel], None]] = []
         # The reconciler holds the clock the daemon was given: an injected clock moves them all.
-        self.backups = BackupManager(self.kube, self.events, clock)
-        self.jobs = JobMonitor(self.kube, self.events)
+        self.backups = BackupManager(self.kube, home_events, clock)
+        self.jobs = JobMonitor(self.kube, home_events)
         self._shared_gitops: GitOps | None = None
         self.chat = self._wire_chat()
         self.console = self._wire_console()
 
-    def _reconciler_for(self, name: str | None, ports: _ReconcilerPorts, gates: MoveGates | None = None) -> Reconciler:
-        """The reconciler of one cluster; in a fleet (``gates``), its events and audit records
-        name the cluster and its prunes of tenants moving away wait for the move."""
-        settings, cluster = self.settings, self.settings.cluster
-        in_fleet = gates is not None and name is not None
+    def _reconciler_for(
+        self, name: str | None, ports: _ReconcilerPorts, *, home: bool = False, named_by_platform: bool = False
+    ) -> Reconciler:
+        """The reconciler of one cluster. Its events and audit records name the cluster once the
+        daemon drives more than one; the home cluster's name, without --cluster, is the platform's
+        default cluster."""
+        settings = self.settings
+        cluster = settings.cluster
+        named = self._home_name if home else lambda: name
         return Reconciler(
-            self.source,
+            self._source,
             ports.manager,
-            ClusterEvents(self.events, name) if in_fleet and name is not None else self.events,
+            ClusterEvents(self.events, named),
             metrics=self.metrics,
-            history=ClusterHistory(self.history, name) if in_fleet and name is not None else self.history,
+            history=ClusterHistory(self.history, named),
             pauses=self.pauses,
             settings=ReconcileSettings(
                 health_timeout=cluster.health_timeout,
@@ -251,41 +279,65 @@ class Daemon:
                 require_signed_commits=settings.source.require_signed_commits,
                 reserved_namespaces=(cluster.namespace,),
                 cluster=name,
+                named_by_platform=named_by_platform,
             ),
             is_leader=self.is_leader,
             on_model=ports.on_model,
             on_scheduled_scaling=ports.on_scheduled_scaling,
             clock=self.clock,
             secrets=SecretOpener(settings.secrets.age_keys),
-            moves=gates.gate(name) if gates is not None and name is not None else None,
+            moves=self._gates.gate(name),
         )
 
-    def _wire_fleet(self, home: _ReconcilerPorts, targets: tuple[tuple[str, KubeClient], ...]) -> Fleet | None:
-        """With other clusters to drive: a reconciler per cluster, the home one first, each with
-        its own live cache, inventory (in its cluster), health and back-off. None for a daemon
-        that drives one cluster."""
-        if not targets:
+    def _home_name(self) -> str | None:
+        """The home cluster's name in events and records: None while it is the only one driven."""
+        fleet = getattr(self, "fleet", None)
+        if fleet is None or len(fleet.targets) == 1:
             return None
-        name = self.settings.cluster.name
-        if name is None:
-            raise ConfigError("--target needs --cluster: the name in spec.clusters of the cluster --kubeconfig reaches")
-        gates = MoveGates()
-        members = [Target(name, self._reconciler_for(name, home, gates))]
-        for target_name, kube in targets:
-            live = LiveCache(kube, slim=slim_live, on_change=self._changed_live)
-            self._target_edges.append((live, kube))
-            manager = ResourceManager(
-                kube,
-                concurrency=self.settings.cluster.concurrency,
-                inventory=_inventory_in(kube, live, self.settings.cluster.namespace),
-                live_cache=live,
-                wall_clock=self.clock,
-            )
-            # The platform's model, scheduled scaling, backups and alerts are followed on the home cluster.
-            members.append(Target(target_name, self._reconciler_for(target_name, _ReconcilerPorts(manager), gates)))
-        fleet = Fleet(members)
-        gates.attach(fleet.targets)
-        return fleet
+        model = fleet.home.snapshot().model
+        return target(model.platform.clusters, self.settings.cluster.name) if model is not None else None
+
+    def _target(self, name: str, kube: KubeClient, *, pinned: bool = False) -> Target:
+        """A cluster driven from afar: its own live cache, inventory (kept in that cluster), health
+        and back-off. The platform's model, scheduled scaling, backups and alerts are followed on
+        the home cluster."""
+        live = LiveCache(kube, slim=slim_live, on_change=self._changed_live)
+        manager = ResourceManager(
+            kube,
+            concurrency=self.settings.cluster.concurrency,
+            inventory=_inventory_in(kube, live, self.settings.cluster.namespace),
+            live_cache=live,
+            wall_clock=self.clock,
+        )
+
+        events = ClusterEvents(self.events, lambda: name)
+        self._remote_watchers[name] = _RemoteWatchers(
+            ScalingWatcher(kube, events, self.clock),
+            # Dockyard's own signals are the home watcher's to tell: only this cluster's health here.
+            ClusterWatcher(kube, events, self.clock),
+        )
+
+        def close() -> None:
+            self._remote_watchers.pop(name, None)
+            live.stop()
+            kube.close()
+
+        reconciler = self._reconciler_for(name, _ReconcilerPorts(manager), named_by_platform=not pinned)
+        return Target(name, reconciler, close=close, pinned=pinned)
+
+    # --- the fleet follows the platform file (engine.fleet.Joiner) ------------------------------
+
+    def wanted(self, model: PlatformModel) -> Sequence[Cluster]:
+        pinned = [t.name for t in self.settings.cluster.targets]
+        return remote_clusters(model.platform.clusters, self.settings.cluster.name, pinned)
+
+    def join(self, cluster: Cluster) -> Target:
+        return self._target(cluster.name, self._connector.client(cluster))
+
+    def unreachable(self, cluster: str, message: str) -> None:
+        log.warning("cannot connect to cluster %s: %s", cluster, message)
+        if self.is_leader():
+            self.events.emit(say_cycle.cluster_unreachable(cluster, message))
 
     @classmethod
     def from_settings(
@@ -363,6 +415,7 @@ class Daemon:
                 InboxRequest("slack-command", body, received_by=self.settings.leader.identity)
             ),
             pending_review=self._pending_review,
+            clusters=self.fleet.states,
         )
         chat = build_chat(ports, gitops, config)
         self.model_listeners.append(chat.service.update_model)
@@ -419,6 +472,7 @@ class Daemon:
             hand_to_leader=lambda body: self.inbox.put(
                 InboxRequest("console-action", body, received_by=self.settings.leader.identity)
             ),
+            clusters=self.fleet.states,
         )
         console = Console(
             ports,
@@ -462,6 +516,8 @@ class Daemon:
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
         self.scheduler.add_job(self._follow_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="scaling")
         self.scheduler.add_job(self._watch_health, seconds=HEALTH_INTERVAL_SECONDS, job_id="cluster-health")
+        self.scheduler.add_job(self._follow_remote_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="remote-scaling")
+        self.scheduler.add_job(self._watch_remote_health, seconds=HEALTH_INTERVAL_SECONDS, job_id="remote-health")
         self.scheduler.add_job(self._check_jobs, seconds=JOB_CHECK_SECONDS, job_id="jobs")
         self.scheduler.add_job(self._take_inbox, seconds=INBOX_INTERVAL_SECONDS, job_id="inbox")
         self.scheduler.add_job(self._prune_audit, seconds=AUDIT_PRUNE_INTERVAL_SECONDS, job_id="audit")
@@ -496,9 +552,7 @@ class Daemon:
         self.notifications.stop(timeout=10)
         self.live.stop()
         self.kube.close()
-        for live, kube in self._target_edges:
-            live.stop()
-            kube.close()
+        self.fleet.close()
 
     def wait(self) -> None:
         self._stopped.wait()
@@ -523,14 +577,32 @@ class Daemon:
             self.alerts.run(model)
 
     def _follow_scaling(self) -> None:
-        # Only the leader announces what the autoscalers did.
+        # Only the leader announces what the autoscalers did, on every cluster it drives.
         if self.is_leader() and not self._stopped.is_set():
             self.scaling.run()
 
+    def _follow_remote_scaling(self) -> None:
+        # A job of its own: a remote API server that hangs must not hold the home cluster's news.
+        for remote in list(self._remote_watchers.values()):
+            if self.is_leader() and not self._stopped.is_set():
+                remote.scaling.run()
+
     def _watch_health(self) -> None:
-        # Only the leader tells what is wrong with the cluster and with Dockyard.
+        # Only the leader tells what is wrong with the clusters and with Dockyard.
         if self.is_leader() and not self._stopped.is_set():
             self.cluster_health.run()
+
+    def _watch_remote_health(self) -> None:
+        for remote in list(self._remote_watchers.values()):
+            if self.is_leader() and not self._stopped.is_set():
+                remote.health.run()
+
+    def _open_problems(self) -> list[dict[str, Any]]:
+        """The home cluster's and Dockyard's open problems, then each other cluster's, named."""
+        problems = self.cluster_health.open_problems()
+        for name, remote in list(self._remote_watchers.items()):
+            problems += [{**p, "cluster": name} for p in remote.health.open_problems()]
+        return problems
 
     def _dockyard_signals(self) -> DockyardSignals:
         state = self.reconciler.snapshot()
@@ -624,6 +696,9 @@ class Daemon:
         self.scaling.forget()
         self.cluster_health.forget()
         self.alerts.forget()
+        for remote in list(self._remote_watchers.values()):
+            remote.scaling.forget()
+            remote.health.forget()
 
     def _on_model(self, model: PlatformModel) -> None:
         sync, schedule = model.platform.sync, self.settings.schedule

@@ -41,7 +41,8 @@ class SourceSettings:
 
 @dataclass(frozen=True)
 class ClusterTarget:
-    """Another cluster of spec.clusters the daemon drives (``--target NAME=KUBECONFIG[@CONTEXT]``)."""
+    """Another cluster of spec.clusters the daemon drives (``--target NAME=KUBECONFIG[@CONTEXT]``),
+    whatever its connection in the platform file says."""
 
     name: str
     kubeconfig: str
@@ -56,6 +57,8 @@ class ClusterSettings:
     name: str | None = None
     #: the other clusters it drives, each with its own cache, inventory, health and back-off
     targets: tuple[ClusterTarget, ...] = ()
+    #: where the kubeconfig files of spec.clusters[].connection.kubeconfig are (a mounted Secret)
+    kubeconfigs_dir: Path | None = None
     #: where the lease, the inventory, the history and the pauses live
     namespace: str = "dockyard-system"
     concurrency: int = 8

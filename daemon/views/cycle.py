@@ -45,6 +45,15 @@ def fetch_failed(message: str, source: str) -> Event:
     )
 
 
+def cluster_unreachable(cluster: str, message: str) -> Event:
+    return Event.make(
+        "sync.failed",
+        f"[{cluster}] Cannot connect to cluster {cluster}; nothing is applied there until it can be: {message}",
+        details={"stage": "connect", "cluster": cluster},
+        group=f"connect@{cluster}",
+    )
+
+
 def invalid_commit(revision: Revision, errors: Sequence[str], applied: Revision | None) -> Event:
     return Event.make(
         "validation.failed",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from daemon.chat.views import (
     AppStatus,
+    ClusterSummary,
     HpaStatus,
     PlatformStatus,
     Reply,
@@ -148,3 +150,26 @@ def test_help_names_every_command_and_the_callers_roles() -> None:
         assert f"`/dockyard {verb}" in shown
     assert "*viewer* for every tenant, *operator* for `shop`" in shown
     assert "no Dockyard role yet" in texts(help_view({}))
+
+
+def test_platform_status_names_each_cluster_and_what_fails_there() -> None:
+    status = PlatformStatus(
+        source="https://git.example.com/platform.git",
+        revision="0123456789abcdef0123",
+        author="",
+        subject="",
+        applied="0123456789abcdef0123",
+        ready=True,
+        last_result="succeeded",
+        last_sync=NOW,
+        leader=True,
+        clusters=(
+            ClusterSummary("eu-central", "eu-central-1", "0123456789abcdef0123", "succeeded", 0),
+            ClusterSummary("us-east", "", "fedcba9876543210", "failed", 4, "API server unreachable <!here>"),
+        ),
+    )
+    shown = texts(platform_status_view(status))
+    assert "cluster `eu-central` (eu-central-1) — ✅ in sync" in shown
+    assert "cluster `us-east` — ❗ failing (4 cycles)" in shown and "API server unreachable &lt;!here&gt;" in shown
+    single = replace(status, clusters=())
+    assert "cluster `" not in texts(platform_status_view(single))

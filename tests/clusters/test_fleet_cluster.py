@@ -7,6 +7,7 @@ back-off. The figures of the move are printed (run with ``-s``) for ARCHITECTURE
 
 from __future__ import annotations
 
+import base64
 import secrets
 import subprocess
 import sys
@@ -225,3 +226,118 @@ def dockyard(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_the_platform_file_names_the_clusters_and_a_hung_one_delays_nobody(
+    setup: Setup, away: RunningCluster, tmp_path: Path
+) -> None:
+    """No --target: the daemon drives away because platform.yaml gives it a connection (a file in
+    --cluster-kubeconfigs, then a Secret in the daemon's namespace); away's API server hung
+    (SIGSTOP: it accepts connections and answers nothing) does not hold home's apply."""
+    tenant = setup.platform.tenant
+    remote_kube = KubeClient(str(away.kubeconfig))
+    kubeconfigs = tmp_path / "kubeconfigs"
+    kubeconfigs.mkdir()
+    (kubeconfigs / "away.kubeconfig").write_bytes(away.kubeconfig.read_bytes())
+    try:
+        daemon = setup.start(cluster_name="home", kubeconfigs_dir=kubeconfigs, backoff_base=0.5, backoff_cap=2.0)
+        sha = git(setup.work, "rev-parse", "HEAD")
+        wait_for(lambda: synced(daemon, sha), timeout=180, message="both clusters synced", until=lambda s: len(s) == 2)
+        assert image(remote_kube, tenant, "app1") == "busybox:1.36"
+        assert [t.name for t in daemon.fleet.targets] == ["home", "away"]
+
+        # The platform team moves away's credentials into a Secret next to the daemon's lease.
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "cluster-away", "namespace": setup.namespace},
+            "data": {"kubeconfig": base64.b64encode(away.kubeconfig.read_bytes()).decode()},
+        }
+        setup.kube.create(secret)
+        setup.platform.platform["spec"]["clusters"][1]["connection"] = {"secret": "cluster-away"}
+        setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.37"
+        by_secret = setup.commit("away through a Secret")
+        daemon.runner.request("webhook")
+        wait_for(
+            lambda: synced(daemon, by_secret), timeout=120, message="both at the Secret", until=lambda s: len(s) == 2
+        )
+        joined = daemon.fleet.targets[1].joined_as
+        assert joined is not None and joined.secret == "cluster-away"
+        assert image(remote_kube, tenant, "app1") == "busybox:1.37"
+        # The kubeconfig (a client key) is in no event, record or log line.
+        key = away.kubeconfig.read_text()
+        assert all(key not in e.summary and key not in str(e.details) for e in setup.sinks[0].events)
+
+        # away hangs: home's change lands while away's requests wait on their timeouts.
+        away.freeze("kube-apiserver")
+        try:
+            setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.38"
+            hung = setup.commit("a new image while away hangs")
+            started = time.monotonic()
+            daemon.runner.request("webhook")
+            wait_for(
+                lambda: image(setup.kube, tenant, "app1"),
+                timeout=60,
+                message="home applied while away hangs",
+                until=lambda i: i == "busybox:1.38",
+            )
+            home_seconds = time.monotonic() - started
+            assert daemon.fleet.states()["away"].applied_sha == by_secret
+            # And the change after it: away's cycle still hangs, the fleet leaves it to it.
+            setup.platform.apps["app0"]["spec"]["image"] = "busybox:1.38"
+            hung = setup.commit("another change while away hangs")
+            started = time.monotonic()
+            daemon.runner.request("webhook")
+            wait_for(
+                lambda: image(setup.kube, tenant, "app0"),
+                timeout=60,
+                message="home applied the next change while away hangs",
+                until=lambda i: i == "busybox:1.38",
+            )
+            next_seconds = time.monotonic() - started
+            assert next_seconds < 30, f"the next change waited {next_seconds:.1f}s for the hung cluster"
+            # The leader watches away's health too: its API server not answering is told, named.
+            degraded = wait_for(
+                lambda: [e for e in setup.sinks[0].events if e.name == "controlplane.degraded"],
+                timeout=180,
+                message="away's control plane reported",
+            )
+            assert [e.details.get("cluster") for e in degraded] == ["away"], [e.summary for e in degraded]
+            assert degraded[0].summary.startswith("[away] The API server does not answer")
+        finally:
+            away.thaw("kube-apiserver")
+
+        def caught_up() -> dict[str, str]:
+            daemon.runner.request("poll")  # away retries on its back-off, on the next poll
+            return synced(daemon, hung)
+
+        wait_for(caught_up, timeout=180, message="away catches up", until=lambda s: len(s) == 2, interval=1)
+        wait_for(
+            lambda: [e for e in setup.sinks[0].events if e.name == "controlplane.recovered"],
+            timeout=120,
+            message="away's control plane recovered",
+        )
+        print(
+            f"\nfigures: while away hung, home applied a change {home_seconds:.1f}s after its trigger "
+            f"and the next one {next_seconds:.1f}s after its trigger"
+        )
+
+        # Dropped from the platform file: no longer driven, and what runs there stays.
+        setup.platform.platform["spec"]["clusters"].pop()
+        setup.platform.tenant_doc["spec"]["placement"] = {"clusters": ["home"]}
+        dropped = setup.commit("away leaves the platform")
+        daemon.runner.request("webhook")
+        wait_for(
+            lambda: [t.name for t in daemon.fleet.targets],
+            timeout=60,
+            message="away dropped",
+            until=lambda n: n == ["home"],
+        )
+        wait_for(
+            lambda: daemon.reconciler.snapshot().applied_sha, timeout=60, message="home", until=lambda s: s == dropped
+        )
+        assert image(remote_kube, tenant, "app1") == "busybox:1.38"
+        failed = [e.summary for e in setup.sinks[0].events if e.name == "sync.failed"]
+        assert not [f for f in failed if "not in platform.yaml" in f], failed
+    finally:
+        remote_kube.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.model.clusters import AppOverride, Cluster, Placement, VolumeOverride, placed_on
+from daemon.model.clusters import AppOverride, Cluster, Placement, VolumeOverride, placed_on, remote_clusters
 from tests.loader.helpers import BASE, errors, line_of, load, text
 
 CLUSTERS = """
@@ -227,3 +227,33 @@ def test_render_never_follows_a_placement_the_cluster_does_not_take() -> None:
     assert placed_on(clusters, "shop", Placement(clusters=("eu", "us"))) == ("us",)
     assert placed_on(clusters, "shop", None) == ()
     assert placed_on(clusters, "pay-eu", Placement(clusters=("us",))) == ("us",)
+
+
+def test_a_connection_through_a_secret_and_the_clusters_a_daemon_drives_from_afar(tmp_path: Path) -> None:
+    clusters = CLUSTERS + "    - name: ap\n      connection: {secret: cluster-ap, context: ap}\n    - name: lab\n"
+    result = load(tmp_path, {"platform.yaml": platform(clusters)})
+    assert errors(result) == []
+    assert result.model is not None
+    eu, us, ap, lab = result.model.platform.clusters
+    assert (ap.secret, ap.context, ap.kubeconfig, ap.connected) == ("cluster-ap", "ap", None, True)
+    assert (lab.connected, us.connected, eu.connected) == (False, True, True)
+    everyone = result.model.platform.clusters
+    # A daemon on the default cluster (eu) drives the others that have a connection, not lab.
+    assert [c.name for c in remote_clusters(everyone, None)] == ["us", "ap"]
+    # On us: eu and ap; a --target given on the command line is driven anyway, not joined again.
+    assert [c.name for c in remote_clusters(everyone, "us", pinned=("ap",))] == ["eu"]
+
+
+def test_a_connection_with_both_a_file_and_a_secret_is_refused_at_its_line(tmp_path: Path) -> None:
+    text_ = platform(CLUSTERS.replace("{kubeconfig: us.kubeconfig}", "{kubeconfig: us.kubeconfig, secret: us}"))
+    result = load(tmp_path, {"platform.yaml": text_})
+    assert errors(result) == [
+        (
+            "platform.yaml",
+            line_of(text_, "secret: us"),
+            "cluster 'us' names both a kubeconfig file and a Secret",
+        )
+    ]
+    bad = platform(CLUSTERS.replace("{kubeconfig: us.kubeconfig}", "{secret: ../../etc/passwd}"))
+    result = load(tmp_path / "bad", {"platform.yaml": bad})
+    assert [(f, line) for f, line, _ in errors(result)] == [("platform.yaml", line_of(bad, "secret: ../../etc"))]

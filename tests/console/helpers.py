@@ -128,6 +128,7 @@ class Bench:
     leader: bool = True
     handed: list[Mapping[str, Any]] = field(default_factory=list)
     gitops: GitOps | None = None
+    clusters: dict[str, DaemonState] = field(default_factory=dict)
 
     def ports(self) -> ConsolePorts:
         return ConsolePorts(
@@ -146,6 +147,7 @@ class Bench:
             clock=lambda: NOW,
             gitops=self.gitops,
             hand_to_leader=self.handed.append,
+            clusters=lambda: self.clusters,
         )
 
 

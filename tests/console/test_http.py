@@ -15,6 +15,7 @@ import pytest
 from daemon.console.app import CSP
 from daemon.console.ports import ActiveAlert
 from daemon.model.audit import HistoryRecord
+from daemon.model.clusters import Cluster, Placement
 from daemon.model.events import Event
 from tests.console.helpers import (
     ADMIN_TOKEN,
@@ -28,6 +29,7 @@ from tests.console.helpers import (
     Bench,
     Served,
     config,
+    example_model,
     example_state,
     serve,
 )
@@ -340,3 +342,43 @@ def test_tenant_health_says_when_apps_are_not_in_the_cluster(served: Served) -> 
     assert (tenants["shop"]["health"], tenants["shop"]["ready"], tenants["shop"]["desired"]) == ("ok", 4, 4)
     assert tenants["payments"]["health"] == "pending" and tenants["payments"]["notInCluster"] == 1
     assert tenants["monitoring"]["health"] == "missing" and tenants["analytics"]["health"] == "missing"
+
+
+def test_the_clusters_a_daemon_drives_are_shown_to_whom_runs_there() -> None:
+    model = example_model()
+    shop = model.tenant("shop")
+    assert shop is not None
+    us = Cluster("us-east", region="us-east-1", context="us", connected=True)
+    model = replace(
+        model,
+        platform=replace(model.platform, clusters=(*model.platform.clusters, us)),
+        tenants=tuple(
+            replace(shop, placement=Placement(clusters=("eu-central", "us-east"))) if t.name == "shop" else t
+            for t in model.tenants
+        ),
+    )
+    home = example_state(model)
+    away = replace(home, applied_sha="", last_result="failed", failures=3, last_error="refused <b>payments</b>/x")
+    bench = Bench(home, clusters={"eu-central": home, "us-east": away})
+    with serve(bench, config()) as served:
+        admin = served.as_token(ADMIN_TOKEN, "/api/overview").json()["clusters"]
+        assert [(c["name"], c["region"], c["inSync"], c["failures"]) for c in admin] == [
+            ("eu-central", "eu-central-1", True, 0),
+            ("us-east", "us-east-1", False, 3),
+        ]
+        assert admin[1]["tenants"] == ["shop"] and admin[1]["lastError"] == "refused <b>payments</b>/x"
+        page = served.as_token(ADMIN_TOKEN, "/").text
+        assert "<h2>Clusters</h2>" in page and "us-east-1" in page and "<b>payments" not in page
+        # shop runs on both: shop's people see both, without errors that may name other tenants.
+        shops = served.as_token(SHOP_TOKEN, "/api/overview").json()["clusters"]
+        assert [(c["name"], c["tenants"], c["lastError"]) for c in shops] == [
+            ("eu-central", ["shop"], ""),
+            ("us-east", ["shop"], ""),
+        ]
+        # analytics runs on the default cluster only.
+        data = served.as_token(DATA_TOKEN, "/api/overview").json()["clusters"]
+        assert [c["name"] for c in data] == ["eu-central"]
+    # One cluster: no cluster section at all.
+    with serve(Bench(home), config()) as served:
+        assert served.as_token(ADMIN_TOKEN, "/api/overview").json()["clusters"] == []
+        assert "<h2>Clusters</h2>" not in served.as_token(ADMIN_TOKEN, "/").text

@@ -45,6 +45,16 @@ def _clusters(ctx: CheckContext, platform: Entry, clusters: list[dict[str, Any]]
         reach = ("context", str(connection["context"])) if "context" in connection else None
         if "kubeconfig" in connection:
             reach = ("kubeconfig", f"{connection['kubeconfig']}#{connection.get('context', '')}")
+        if "secret" in connection:
+            reach = ("secret", f"{connection['secret']}#{connection.get('context', '')}")
+            if "kubeconfig" in connection:
+                ctx.report(
+                    platform,
+                    ("spec", "clusters", i, "connection", "secret"),
+                    f"cluster '{name}' names both a kubeconfig file and a Secret",
+                    "one of connection.kubeconfig (a file in --cluster-kubeconfigs) or connection.secret",
+                    code="value.cluster",
+                )
         if reach is not None:
             if reach in reaches:
                 ctx.report(
