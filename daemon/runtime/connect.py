@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from daemon.edges.kube import KubeClient
+from daemon.edges.kube import KubeClient, ResourceType
 from daemon.errors import ConfigError
 from daemon.model.clusters import Cluster
 from daemon.runtime.settings import ClusterSettings
@@ -25,8 +25,16 @@ from daemon.runtime.settings import ClusterSettings
 SECRET_KEY = "kubeconfig"  # noqa: S105 (a key name, not a credential)
 
 
+class SecretReader(Protocol):
+    """What the connector reads the connection Secrets with (the home cluster's client)."""
+
+    def resource_type(self, api_version: str, kind: str) -> ResourceType: ...
+
+    def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+
+
 class ClusterConnector:
-    def __init__(self, settings: ClusterSettings, home: KubeClient) -> None:
+    def __init__(self, settings: ClusterSettings, home: SecretReader) -> None:
         self._settings = settings
         self._home = home
 
@@ -40,7 +48,11 @@ class ClusterConnector:
             return KubeClient(pinned.kubeconfig, context=pinned.context, max_connections=connections)
         if cluster.secret is not None:
             data = self._secret_kubeconfig(cluster)
-            return KubeClient(context=cluster.context, max_connections=connections, kubeconfig_data=data)
+            try:
+                return KubeClient(context=cluster.context, max_connections=connections, kubeconfig_data=data)
+            except ConfigError as e:
+                where = f"cluster {cluster.name}: Secret {settings.namespace}/{cluster.secret}"
+                raise ConfigError(f"{where}: {e}") from None
         if cluster.kubeconfig is not None:
             if settings.kubeconfigs_dir is None:
                 raise ConfigError(
