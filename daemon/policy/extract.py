@@ -1,12 +1,12 @@
 """Dockyard documents from the objects of a running namespace (pure): ``dockyard extract``.
 
-Reads Deployments and StatefulSets (one App each), the Services that select their pods and the
-Ingresses in front of those Services (the App's ports, exposure and domains),
-PersistentVolumeClaims and claim templates (Volumes), HorizontalPodAutoscalers (Autoscaling) and
-ConfigMaps. The pod templates are read by :mod:`daemon.policy.extract_pod`. Whatever the format
-cannot say is reported, object by object, in ``unsupported`` and left out: nothing is guessed.
-Values the API server fills in by default (``imagePullPolicy``, ``dnsPolicy``, ...) are not
-reported.
+Reads Deployments and StatefulSets (one App each), Jobs and CronJobs (one Job each), the Services
+that select their pods and the Ingresses in front of those Services (the App's ports, exposure
+and domains), PersistentVolumeClaims and claim templates (Volumes), HorizontalPodAutoscalers
+(Autoscaling) and ConfigMaps. The pod templates are read by :mod:`daemon.policy.extract_pod`.
+Whatever the format cannot say is reported, object by object, in ``unsupported`` and left out:
+nothing is guessed. Values the API server fills in by default (``imagePullPolicy``,
+``dnsPolicy``, ...) are not reported.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from daemon import API_VERSION
+from daemon.loader import formats
+from daemon.loader.checks.jobs import MAX_CRONJOB_NAME, MAX_ONE_OFF_NAME
 from daemon.policy.extract_pod import PodReader
 
 #: Fields of a Deployment's or StatefulSet's spec read below; others are reported unless they
@@ -42,6 +44,28 @@ _WORKLOAD_DEFAULTS: Final[Mapping[str, Any]] = {
     "podManagementPolicy": "OrderedReady",
     "ordinals": {"start": 0},
 }
+_JOB_FIELDS: Final = frozenset(
+    {"template", "selector", "backoffLimit", "completions", "parallelism", "activeDeadlineSeconds", "suspend"}
+)
+_JOB_DEFAULTS: Final[Mapping[str, Any]] = {
+    "completionMode": "NonIndexed",
+    "podReplacementPolicy": "TerminatingOrFailed",
+    "manualSelector": False,
+}
+_CRONJOB_FIELDS: Final = frozenset(
+    {
+        "schedule",
+        "timeZone",
+        "startingDeadlineSeconds",
+        "concurrencyPolicy",
+        "suspend",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+        "jobTemplate",
+    }
+)
+#: A Job's backoffLimit when it gives none (a CronJob's template leaves it to the Job).
+_BACKOFF_DEFAULT: Final = 6
 #: Service fields read below, and those the API server fills in.
 _SERVICE_FIELDS: Final = frozenset(
     {"selector", "ports", "type", "clusterIP", "clusterIPs", "ipFamilies", "loadBalancerSourceRanges"}
@@ -58,7 +82,7 @@ _CLAIM_FIELDS: Final = frozenset(
     {"accessModes", "resources", "storageClassName", "volumeName", "dataSource", "dataSourceRef"}
 )
 _CONFIGMAPS_IGNORED: Final = frozenset({"kube-root-ca.crt"})
-#: The order of an App's fields in the documents written.
+#: The order of an App's and a Job's fields in the documents written.
 _APP_ORDER: Final = (
     "image",
     "stateful",
@@ -87,6 +111,20 @@ _APP_ORDER: Final = (
     "preStop",
     "strategy",
 )
+_JOB_ORDER: Final = (
+    *(k for k in _APP_ORDER if k not in ("stateful", "replicas", "ports", "domains", "expose", "probes", "preStop")),
+    "schedule",
+    "timezone",
+    "concurrency",
+    "startingDeadline",
+    "history",
+    "suspend",
+    "retries",
+    "activeDeadline",
+    "completions",
+    "parallelism",
+    "restartPolicy",
+)
 
 
 @dataclass
@@ -112,6 +150,16 @@ def _doc(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
 def _ordered(body: Mapping[str, Any], order: Sequence[str]) -> dict[str, Any]:
     # A field missing from the order is a bug here: index() raises rather than drop it.
     return dict(sorted(body.items(), key=lambda item: order.index(item[0])))
+
+
+def _duration(seconds: int) -> str:
+    """``seconds`` as the format's duration: ``5400`` -> ``1h30m``."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
 
 
 def _ports_of(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -364,6 +412,111 @@ class _Reader:
                         hosts.append(rule["host"])
         return hosts
 
+    # --- jobs -------------------------------------------------------------------------------
+
+    def job(self, job: Mapping[str, Any], claims: set[str], apps: set[str]) -> dict[str, Any] | None:
+        """A Job or CronJob as a Job document, or None (reported) when it cannot be one."""
+        name, scheduled = _name(job), job.get("kind") == "CronJob"
+        limit = MAX_CRONJOB_NAME if scheduled else MAX_ONE_OFF_NAME
+        if len(name) > limit:
+            self.report(job, f"the name is longer than {limit} characters, the most a Dockyard Job takes; left out")
+            return None
+        if name in apps:
+            self.report(job, f"App {name} has this name (their pods would share it), so it is left out")
+            return None
+        cron = job.get("spec") or {}
+        spec = (cron.get("jobTemplate") or {}).get("spec") or {} if scheduled else cron
+        where = "spec.jobTemplate.spec" if scheduled else "spec"
+        schedule = self.schedule(job, cron) if scheduled else {}
+        if schedule is None:
+            return None
+        template = spec.get("template") or {}
+        pod = PodReader(
+            template.get("spec") or {},
+            functools.partial(self.report, job),
+            where=f"{where}.template.spec",
+            claims=self.claims_of(job, spec),
+            batch=True,
+        )
+        body = pod.fields(name, template.get("metadata") or {})
+        if body is None:
+            return None
+        body.update(schedule)
+        body.update(self.run(job, spec, where, scheduled=scheduled))
+        if not scheduled and not body.get("suspend"):
+            self.report(
+                job,
+                f"a one-off Job runs again: Dockyard names it {name}-<digest of what it runs>, a new Job "
+                "(add suspend: true to keep it from running)",
+            )
+        claims.update(_volumes_of(body))
+        return _ordered(body, _JOB_ORDER)
+
+    def run(self, job: Mapping[str, Any], spec: Mapping[str, Any], where: str, *, scheduled: bool) -> dict[str, Any]:
+        """How a run goes: retries, deadline, completions, parallelism, suspend."""
+        self.spec_fields(job, spec, _JOB_FIELDS, _JOB_DEFAULTS, where)
+        out: dict[str, Any] = {}
+        retries = spec.get("backoffLimit", _BACKOFF_DEFAULT)
+        if 0 <= retries <= 100 and retries != 3:
+            out["retries"] = retries
+        elif retries != 3:
+            self.report(job, f"{where}.backoffLimit {retries} cannot be expressed (at most 100 retries)")
+        deadline = spec.get("activeDeadlineSeconds")
+        if deadline is not None:
+            out.update(self.deadline(job, f"{where}.activeDeadlineSeconds", "activeDeadline", deadline))
+        for key, most in (("completions", 10000), ("parallelism", 1000)):
+            value = spec.get(key, 1)
+            if 1 < value <= most:
+                out[key] = value
+            elif value != 1:
+                self.report(job, f"{where}.{key}: {value} cannot be expressed (1 to {most})")
+        if spec.get("suspend") and scheduled:
+            self.report(job, f"{where}.suspend cannot be expressed (suspend pauses the schedule)")
+        elif spec.get("suspend"):
+            out["suspend"] = True
+        return out
+
+    def schedule(self, job: Mapping[str, Any], cron: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A CronJob's schedule fields; None (reported) when the schedule cannot be read."""
+        self.spec_fields(job, cron, _CRONJOB_FIELDS, {}, "spec")
+        try:
+            formats.check_cron(str(cron.get("schedule")))
+        except ValueError as e:
+            self.report(job, f"schedule {cron.get('schedule')!r} cannot be expressed ({e}), so it is left out")
+            return None
+        out: dict[str, Any] = {"schedule": str(cron["schedule"])}
+        zone = cron.get("timeZone")
+        if zone is not None and formats.is_timezone(str(zone)):
+            out["timezone"] = zone
+        elif zone is not None:
+            self.report(job, f"spec.timeZone {zone!r} cannot be expressed (an IANA time zone can)")
+        # Dockyard's default is Forbid: Allow, the API server's, is written out.
+        if cron.get("concurrencyPolicy", "Allow") != "Forbid":
+            out["concurrency"] = cron.get("concurrencyPolicy", "Allow")
+        deadline = cron.get("startingDeadlineSeconds")
+        if deadline is not None and deadline != 3600:
+            out.update(self.deadline(job, "spec.startingDeadlineSeconds", "startingDeadline", deadline))
+        history = {}
+        for key, name in (("successfulJobsHistoryLimit", "succeeded"), ("failedJobsHistoryLimit", "failed")):
+            kept = cron.get(key, 3 if name == "succeeded" else 1)
+            if kept != 3 and 0 <= kept <= 100:
+                history[name] = kept
+            elif kept != 3:
+                self.report(job, f"spec.{key} {kept} cannot be expressed (at most 100)")
+        if history:
+            out["history"] = history
+        if cron.get("suspend"):
+            out["suspend"] = True
+        if ((cron.get("jobTemplate") or {}).get("metadata") or {}).get("annotations"):
+            self.report(job, "spec.jobTemplate.metadata.annotations cannot be expressed")
+        return out
+
+    def deadline(self, job: Mapping[str, Any], where: str, key: str, seconds: int) -> dict[str, Any]:
+        if 0 < seconds <= formats.MAX_DURATION_SECONDS:
+            return {key: _duration(seconds)}
+        self.report(job, f"{where} {seconds} cannot be expressed (more than 0s, at most 366d)")
+        return {}
+
     # --- the rest ---------------------------------------------------------------------------
 
     def volume(
@@ -426,8 +579,12 @@ class _Reader:
         self.out.documents[f"autoscaling/{_name(hpa)}.yaml"] = _doc("Autoscaling", _name(hpa), body)
 
 
+def _run_of_cronjob(job: Mapping[str, Any]) -> bool:
+    return any(ref.get("kind") == "CronJob" for ref in _meta(job).get("ownerReferences") or ())
+
+
 def extract(objects: Sequence[Mapping[str, Any]], *, app: str | None = None) -> Extracted:
-    """The Dockyard documents of a namespace's ``objects`` (only the App ``app`` and what it uses)."""
+    """The Dockyard documents of a namespace's ``objects`` (only the App or Job ``app`` and what it uses)."""
     reader = _Reader(objects)
     claims: set[str] = set()
     apps: set[str] = set()
@@ -440,6 +597,17 @@ def extract(objects: Sequence[Mapping[str, Any]], *, app: str | None = None) -> 
             if body is not None:
                 apps.add(name)
                 reader.out.documents[f"apps/{name}.yaml"] = _doc("App", name, body)
+    jobs: set[str] = set()
+    for kind in ("CronJob", "Job"):
+        for job in reader.kind(kind):
+            name = _name(job)
+            # A CronJob's runs are its own: the Job document of the CronJob makes them.
+            if (app is not None and name != app) or _run_of_cronjob(job):
+                continue
+            body = reader.job(job, claims, apps | jobs)
+            if body is not None:
+                jobs.add(name)
+                reader.out.documents[f"jobs/{name}.yaml"] = _doc("Job", name, body)
     for claim in reader.kind("PersistentVolumeClaim"):
         if reader.replica_claim(claim):
             continue  # its StatefulSet's perReplica Volume holds it
@@ -450,8 +618,8 @@ def extract(objects: Sequence[Mapping[str, Any]], *, app: str | None = None) -> 
             reader.autoscaling(hpa, apps)
     if app is None:
         _left_out(reader)
-    if app is not None and not apps:
-        reader.out.unsupported.append(f"no Deployment or StatefulSet {app} in the namespace")
+    if app is not None and not apps and not jobs:
+        reader.out.unsupported.append(f"no Deployment, StatefulSet, Job or CronJob {app} in the namespace")
     return reader.out
 
 

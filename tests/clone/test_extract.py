@@ -553,7 +553,88 @@ def test_a_claim_template_whose_name_is_taken_gets_the_stateful_set_s() -> None:
     ]
 
 
+def _job(name: str, **spec: Any) -> dict[str, Any]:
+    pod = {
+        "restartPolicy": spec.pop("restartPolicy", "Never"),
+        "containers": [{"name": name, "image": "report:1", "args": ["--all"]}],
+    }
+    return served({"kind": "Job", "metadata": {"name": name}, "spec": {"template": {"spec": pod}, **spec}})
+
+
+def _cron_job(name: str, schedule: str, **spec: Any) -> dict[str, Any]:
+    job = {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": name, "image": "report:1"}]}}}
+    job.update(spec.pop("job", {}))
+    cron = {"schedule": schedule, "jobTemplate": {"spec": job}, **spec}
+    return served({"kind": "CronJob", "metadata": {"name": name}, "spec": cron})
+
+
+def test_a_job_becomes_a_one_off_job_that_says_it_runs_again() -> None:
+    out = extract([_job("migrate", activeDeadlineSeconds=5400, completions=3, parallelism=2, backoffLimit=3)])
+    assert out.documents["jobs/migrate.yaml"] == {
+        "apiVersion": "dockyard.dev/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {"image": "report:1", "args": ["--all"], "activeDeadline": "1h30m", "completions": 3, "parallelism": 2},
+    }
+    assert out.unsupported == [
+        "Job migrate: a one-off Job runs again: Dockyard names it migrate-<digest of what it runs>, a new Job (add "
+        "suspend: true to keep it from running)"
+    ]
+    # the API server's backoffLimit, 6, is carried over: Dockyard's default is 3
+    suspended = extract([_job("migrate", suspend=True)])
+    assert suspended.documents["jobs/migrate.yaml"]["spec"]["retries"] == 6
+    assert suspended.documents["jobs/migrate.yaml"]["spec"]["suspend"] is True
+    assert suspended.unsupported == []
+
+
+def test_a_cron_job_becomes_a_scheduled_job_and_its_runs_are_left_alone() -> None:
+    cron = _cron_job(
+        "nightly",
+        "30 4 * * *",
+        timeZone="Europe/Berlin",
+        startingDeadlineSeconds=600,
+        successfulJobsHistoryLimit=5,
+        job={"backoffLimit": 2, "ttlSecondsAfterFinished": 3600},
+    )
+    run = _job("nightly-29000000")
+    run["metadata"]["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly"}]
+    out = extract([cron, run])
+    assert list(out.documents) == ["jobs/nightly.yaml"]
+    assert out.documents["jobs/nightly.yaml"]["spec"] == {
+        "image": "report:1",
+        "schedule": "30 4 * * *",
+        "timezone": "Europe/Berlin",
+        # the API server's concurrencyPolicy and failed history are carried over: Dockyard's differ
+        "concurrency": "Allow",
+        "startingDeadline": "10m",
+        "history": {"succeeded": 5, "failed": 1},
+        "retries": 2,
+        "restartPolicy": "OnFailure",
+    }
+    assert out.unsupported == ["CronJob nightly: spec.jobTemplate.spec.ttlSecondsAfterFinished cannot be expressed"]
+
+
+def test_jobs_the_format_cannot_hold_are_left_out() -> None:
+    objects = [
+        _deployment("report"),
+        _job("report"),
+        _cron_job("hourly", "TZ=UTC 0 * * * *"),
+        _job("x" * 55, suspend=True),
+    ]
+    out = extract(objects)
+    assert list(out.documents) == ["apps/report.yaml"]
+    assert out.unsupported == [
+        "CronJob hourly: schedule 'TZ=UTC 0 * * * *' cannot be expressed (expected 5 fields (minute hour "
+        "day-of-month month day-of-week), found 6), so it is left out",
+        "Job report: App report has this name (their pods would share it), so it is left out",
+        f"Job {'x' * 55}: the name is longer than 54 characters, the most a Dockyard Job takes; left out",
+    ]
+
+
 def test_one_app_only() -> None:
-    out = extract([_deployment("a"), _deployment("b")], app="b")
+    out = extract([_deployment("a"), _deployment("b"), _job("c", suspend=True)], app="b")
     assert list(out.documents) == ["apps/b.yaml"]
-    assert extract([_deployment("a")], app="zz").unsupported == ["no Deployment or StatefulSet zz in the namespace"]
+    assert list(extract([_deployment("a"), _job("c", suspend=True)], app="c").documents) == ["jobs/c.yaml"]
+    assert extract([_deployment("a")], app="zz").unsupported == [
+        "no Deployment, StatefulSet, Job or CronJob zz in the namespace"
+    ]
