@@ -1,10 +1,10 @@
 """``dockyard extract --namespace NS [--app NAME]``: Dockyard YAML for what runs in a namespace.
 
-Reads the namespace's Deployments, StatefulSets, Services, Ingresses, PersistentVolumeClaims,
-HorizontalPodAutoscalers and ConfigMaps (read only) and prints the Apps, Volumes and Autoscalings
-that render them, or writes them into ``tenants/TENANT/`` of ``--repo`` (validated, all or
-nothing, never over a file without ``--force``). What the format cannot express is listed on
-stderr, object by object.
+Reads the namespace's Deployments, StatefulSets, Jobs, CronJobs, Services, Ingresses,
+PersistentVolumeClaims, HorizontalPodAutoscalers and ConfigMaps (read only) and prints the Apps,
+Jobs, Volumes and Autoscalings that render them, or writes them into ``tenants/TENANT/`` of
+``--repo`` (validated, all or nothing, never over a file without ``--force``). What the format
+cannot express is listed on stderr, object by object.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from daemon.views.scaffold import document_text
 _KINDS = (
     ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
     ("v1", "Service"),
     ("networking.k8s.io/v1", "Ingress"),
     ("v1", "PersistentVolumeClaim"),
@@ -38,12 +40,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "extract",
         help="write Dockyard YAML for what runs in a namespace",
-        description="Read a namespace's Deployments, StatefulSets, Services, Ingresses, PVCs, HPAs and "
-        "ConfigMaps and print the Apps, Volumes and Autoscalings that render them (or write them into a "
-        "tenant of --repo); what the format cannot express is reported.",
+        description="Read a namespace's Deployments, StatefulSets, Jobs, CronJobs, Services, Ingresses, PVCs, "
+        "HPAs and ConfigMaps and print the Apps, Jobs, Volumes and Autoscalings that render them (or write them "
+        "into a tenant of --repo); what the format cannot express is reported.",
     )
     parser.add_argument("--namespace", "-n", required=True, help="the namespace to read")
-    parser.add_argument("--app", default=None, help="only this Deployment or StatefulSet (and what it uses)")
+    parser.add_argument(
+        "--app", default=None, help="only this Deployment, StatefulSet, Job or CronJob (and what it uses)"
+    )
     parser.add_argument(
         "--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, else the in-cluster account)"
     )
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         kube.close()
     result = extract(objects, app=args.app)
     if not result.documents and not result.unsupported:
-        raise ConfigError(f"namespace {args.namespace} has no Deployments, StatefulSets or claims to extract")
+        raise ConfigError(f"namespace {args.namespace} has no Deployments, StatefulSets, Jobs or claims to extract")
     tenant = args.tenant or args.namespace
     if args.repo is not None:
         files = {

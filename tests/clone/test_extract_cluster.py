@@ -99,7 +99,7 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec:
-      nodeSelector: {disk: ssd}
+      nodeSelector: {kubernetes.io/os: linux}
       containers:
         - name: db
           image: postgres:16
@@ -177,7 +177,10 @@ def _shape(kube: KubeClient, namespace: str) -> dict[str, Any]:
     return {
         "deployments": {n: _container(o) for n, o in deployments.items()},
         "strategy": {n: o["spec"]["strategy"] for n, o in deployments.items()},
-        "statefulsets": {n: (_container(o), o["spec"]["replicas"]) for n, o in stateful.items()},
+        "statefulsets": {
+            n: (_container(o), o["spec"]["replicas"], o["spec"]["template"]["spec"].get("nodeSelector"))
+            for n, o in stateful.items()
+        },
         "claims": {
             n: (
                 o["spec"]["resources"]["requests"]["storage"],
@@ -235,11 +238,12 @@ def test_extract_round_trip(
             for p in (platform / "tenants" / target).rglob("*.yaml")
         ) == ["apps/db.yaml", "apps/web.yaml", "autoscaling/web.yaml", "tenant.yaml", "volumes/db-data.yaml"]
         unsupported = captured.err
-        assert "StatefulSet db: spec.template.spec.nodeSelector cannot be expressed" in unsupported
         assert "ConfigMap settings: the format has no ConfigMaps" in unsupported
         assert "Service outside: it selects no extracted workload" in unsupported
         web = yaml.safe_load((platform / f"tenants/{target}/apps/web.yaml").read_text().split("\n", 1)[1])
         assert web["spec"]["domains"] == ["web.rt.example.com"]
+        db = yaml.safe_load((platform / f"tenants/{target}/apps/db.yaml").read_text().split("\n", 1)[1])
+        assert db["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
 
         # The extracted YAML, applied to a fresh namespace, renders what the raw manifests made.
         model = load_or_raise(platform)
