@@ -222,6 +222,21 @@ def test_a_tenant_on_both_then_one_cluster_down_then_a_move(setup: Setup, away: 
         remote_kube.close()
 
 
+def change_on_home(setup: Setup, daemon: Any, app: str, new_image: str, message: str) -> float:
+    """Commits a new image for ``app`` and returns the seconds until the home cluster has it."""
+    setup.platform.apps[app]["spec"]["image"] = new_image
+    setup.commit(message)
+    started = time.monotonic()
+    daemon.runner.request("webhook")
+    wait_for(
+        lambda: image(setup.kube, setup.platform.tenant, app),
+        timeout=60,
+        message=f"home to apply {message}",
+        until=lambda i: i == new_image,
+    )
+    return time.monotonic() - started
+
+
 def dockyard(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True, timeout=120, check=False
@@ -271,30 +286,11 @@ def test_the_platform_file_names_the_clusters_and_a_hung_one_delays_nobody(
         # away hangs: home's change lands while away's requests wait on their timeouts.
         away.freeze("kube-apiserver")
         try:
-            setup.platform.apps["app1"]["spec"]["image"] = "busybox:1.38"
-            hung = setup.commit("a new image while away hangs")
-            started = time.monotonic()
-            daemon.runner.request("webhook")
-            wait_for(
-                lambda: image(setup.kube, tenant, "app1"),
-                timeout=60,
-                message="home applied while away hangs",
-                until=lambda i: i == "busybox:1.38",
-            )
-            home_seconds = time.monotonic() - started
+            home_seconds = change_on_home(setup, daemon, "app1", "busybox:1.38", "a new image while away hangs")
             assert daemon.fleet.states()["away"].applied_sha == by_secret
             # And the change after it: away's cycle still hangs, the fleet leaves it to it.
-            setup.platform.apps["app0"]["spec"]["image"] = "busybox:1.38"
-            hung = setup.commit("another change while away hangs")
-            started = time.monotonic()
-            daemon.runner.request("webhook")
-            wait_for(
-                lambda: image(setup.kube, tenant, "app0"),
-                timeout=60,
-                message="home applied the next change while away hangs",
-                until=lambda i: i == "busybox:1.38",
-            )
-            next_seconds = time.monotonic() - started
+            next_seconds = change_on_home(setup, daemon, "app0", "busybox:1.38", "another change while away hangs")
+            hung = git(setup.work, "rev-parse", "HEAD")
             assert next_seconds < 30, f"the next change waited {next_seconds:.1f}s for the hung cluster"
             # The leader watches away's health too: its API server not answering is told, named.
             degraded = wait_for(
