@@ -219,17 +219,11 @@ def _active_namespaces(api: client.ApiClient) -> set[str]:
     return names - _SYSTEM_NAMESPACES
 
 
-#: a name made unique by a random suffix (``ap-1a2b3c``): never reused by a later test
-_UNIQUE_NAME = re.compile(r"-[0-9a-f]{6}$")
-
-
 @pytest.fixture(autouse=True)
 def _namespaces_are_cleaned_up(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Deletes the namespaces a cluster test leaves behind once its fixtures are torn down. The
-    session cluster is shared: leftover pods fill the simulated nodes and slow kwok's metrics
-    endpoint, so metrics-server's scrapes of later tests time out (the HPA then has no metrics).
-    A namespace with a fixed name (``shop``) is waited for, since a later test may create it again;
-    one with a random suffix is not. Namespaces of module and session fixtures exist before."""
+    """Records the namespaces a cluster test leaves behind (not deleted once its fixtures are torn
+    down). The session cluster is shared: leftover pods fill the simulated nodes and slow kwok's
+    metrics endpoint for every later test, so leaks are listed at the end of the run."""
     if "cluster" not in request.fixturenames:
         yield
         return
@@ -237,38 +231,13 @@ def _namespaces_are_cleaned_up(request: pytest.FixtureRequest) -> Iterator[None]
     before = _active_namespaces(api)
     yield
     left = sorted(_active_namespaces(api) - before)
-    if not left:
-        return
-    _LEFT_BEHIND[request.node.nodeid] = left
-    core = client.CoreV1Api(api)
-    for name in left:
-        try:
-            core.delete_namespace(name)
-        except client.ApiException as e:
-            if e.status != 404:
-                raise
-    fixed = [name for name in left if not _UNIQUE_NAME.search(name)]
-    if fixed:
-        try:
-            wait_for(
-                lambda: not (_all_namespaces(api) & set(fixed)),
-                timeout=120,
-                message=f"namespaces {', '.join(fixed)} to be deleted",
-            )
-        except AssertionError:  # the test itself passed; a later one reusing the name would say
-            _LEFT_BEHIND[request.node.nodeid] = [*left, "(still terminating after 120 s)"]
-
-
-def _all_namespaces(api: client.ApiClient) -> set[str]:
-    listed: dict[str, Any] = api.sanitize_for_serialization(client.CoreV1Api(api).list_namespace())
-    return {str(ns["metadata"]["name"]) for ns in listed.get("items", [])}
+    if left:
+        _LEFT_BEHIND[request.node.nodeid] = left
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _LEFT_BEHIND:
         return
-    count = sum(len(names) for names in _LEFT_BEHIND.values())
-    terminalreporter.section("namespaces cluster tests left behind (deleted after each)")
-    terminalreporter.write_line(f"{count} namespaces left by {len(_LEFT_BEHIND)} tests")
+    terminalreporter.section("namespaces left behind by cluster tests")
     for nodeid, names in _LEFT_BEHIND.items():
         terminalreporter.write_line(f"{nodeid}: {', '.join(names)}")
