@@ -173,6 +173,10 @@ class DaemonState:
     standing_by: bool = False
 
 
+class _NotNamed(Exception):
+    """A cluster joined from the platform file that a valid revision no longer names."""
+
+
 @dataclass(frozen=True)
 class ReconcileSettings:
     health_timeout: float = 120.0
@@ -282,9 +286,11 @@ class Reconciler:
         if revision.sha == c.state.invalid_sha:
             self._announce_rejection(c, revision)
             return CycleOutcome("noop", revision.sha, "revision already rejected", "rejected")
-        if is_new and self._no_longer_named(revision):
+        try:
+            loaded = not is_new or self._load(c, revision)
+        except _NotNamed:
             return CycleOutcome("skipped", revision.sha, "no longer in spec.clusters", "not-named")
-        if is_new and not self._load(c, revision):
+        if not loaded:
             self._mark_ready(c)
             return CycleOutcome("invalid", revision.sha, "validation failed", "validation")
         if not self._is_leader():
@@ -330,6 +336,9 @@ class Reconciler:
             model = load_or_raise(
                 Path(revision.path), self._load_cache, reserved_namespaces=self._settings.reserved_namespaces
             )
+            cluster = self._settings.cluster
+            if self._settings.named_by_platform and cluster is not None and model.platform.cluster(cluster) is None:
+                raise _NotNamed  # the fleet stops driving it; nothing is this cluster's failure
             schedules = active_scale_schedules(model.autoscalings, self._clock())
             # Rendering checks what no single document can: objects rendered twice, or outside
             # their tenant's namespace, and opens the encrypted Secrets. A revision that fails
@@ -353,18 +362,6 @@ class Reconciler:
         )
         self._on_model(model)
         return True
-
-    def _no_longer_named(self, revision: Revision) -> bool:
-        """A cluster joined from the platform file that this (valid) revision no longer names."""
-        if not self._settings.named_by_platform or self._settings.cluster is None:
-            return False
-        try:
-            model = load_or_raise(
-                Path(revision.path), self._load_cache, reserved_namespaces=self._settings.reserved_namespaces
-            )
-        except ValidationFailed:
-            return False  # rejected by the load that follows, as on every cluster
-        return model.platform.cluster(self._settings.cluster) is None
 
     def _verify_policy(self, c: _Cycle, model: PlatformModel) -> VerifyPolicy:
         """The signature rules for a new revision: the daemon's, tightened by the revision's own
