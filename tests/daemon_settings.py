@@ -37,6 +37,7 @@ def daemon_settings(
     cluster_name: str | None = None,
     targets: tuple[s.ClusterTarget, ...] = (),
     kubeconfigs_dir: Path | None = None,
+    shards: int = 1,
 ) -> s.DaemonSettings:
     return s.DaemonSettings(
         source=s.source_settings(
@@ -61,7 +62,9 @@ def daemon_settings(
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
         ),
-        leader=s.LeaderSettings(identity=identity, lease_seconds=lease_seconds, renew_seconds=renew_seconds),
+        leader=s.LeaderSettings(
+            identity=identity, lease_seconds=lease_seconds, renew_seconds=renew_seconds, shards=shards
+        ),
         http=s.HttpSettings(listen=listen, webhook_secret=webhook_secret),
         notifications=NotifierSettings.from_env(os.environ),
         slack=SlackConfig.from_env(os.environ),

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,16 @@ def _duration(value: str) -> float:
         return float(parse_duration(value))
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 30s, 1m or 1h30m") from e
+
+
+def _shard_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 1024:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of shards from 1 to 1024")
+    return count
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -76,6 +87,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--identity",
         default=os.environ.get("DOCKYARD_IDENTITY"),
         help="this replica's name in the leader lease (default: $DOCKYARD_IDENTITY, else host + random)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=_shard_count,
+        default=1,
+        metavar="N",
+        help="split the tenants across the replicas in N shards, a Lease each (same N on every replica; default 1: "
+        "the leader applies everything)",
     )
     parser.add_argument("--health-timeout", type=_duration, default=120.0, help="wait this long for health")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -176,9 +195,11 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Daemo
             ssh_key=Path(ssh_key) if ssh_key else None,
         )
 
-    leader = s.LeaderSettings(enabled=not args.no_leader_elect)
+    if args.shards > 1 and args.no_leader_elect:
+        raise ConfigError("--shards needs leader election: the replicas share the shards through Leases")
+    leader = s.LeaderSettings(enabled=not args.no_leader_elect, shards=args.shards)
     if args.identity:
-        leader = s.LeaderSettings(enabled=not args.no_leader_elect, identity=args.identity)
+        leader = replace(leader, identity=args.identity)
     return s.DaemonSettings(
         source=s.source_settings(
             args.repo,

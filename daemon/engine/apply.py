@@ -332,9 +332,10 @@ class ResourceManager:
 
         failed_creates = {r.ref for r in result.failed if r.action == "create"}
         kept = {objref(o) for o in plan.desired} - failed_creates
-        new_inventory = Inventory.of(kept | stale_kept | plan.deferred, revision)
+        new_inventory = Inventory.of(kept | stale_kept | plan.deferred | plan.foreign, revision)
         if new_inventory != plan.inventory:
-            self.inventory_store.save(new_inventory)  # a no-op apply writes nothing at all
+            # A no-op apply writes nothing at all; a shard writes only its own scopes.
+            self.inventory_store.save(new_inventory, only=plan.scopes)
 
         if wait and not cancel.is_set():
             result.health = self.wait_healthy(plan, applied, timeout=timeout, progress=progress)

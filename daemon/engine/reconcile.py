@@ -16,6 +16,9 @@ always see a whole state, never one half-way through a cycle. Rules it keeps:
 * only the leader writes to the cluster, and only the leader speaks: it alone emits events and
   writes the audit trail; a standby loads and validates every revision silently (warm for a
   failover), and a rejection the old leader did not announce is announced by the new one, once;
+* on a sharded platform (``shards``), a replica applies, records and announces the changes of
+  the tenants of the shards it holds and, if it leads, the platform's own objects; it plans the
+  whole revision (one fetch, one load) and leaves the rest to the replicas holding it;
 * the daemon is ready once it has processed the current revision: converged, waiting for a
   window or a pause, rejected, or standing by (a restart never waits for a window to open).
 
@@ -28,7 +31,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +53,7 @@ from daemon.policy.canary import CanaryChange, canary_changes
 from daemon.policy.health import WATCHED_KINDS, Health, Unhealthy, assess
 from daemon.policy.plan import ApplyResult, Plan, changed_tenants, plan_tenants, tenant_of
 from daemon.policy.scaling import ScheduledScaling
+from daemon.policy.shards import Ownership
 from daemon.policy.verify import VerifyPolicy, signature_refusal
 from daemon.policy.windows import WindowDecision, active_scale_schedules, held_tenants
 from daemon.render import objref, render
@@ -130,6 +135,14 @@ class PauseSource(Protocol):
     def paused(self) -> frozenset[str]: ...
 
 
+class ShardLeases(Protocol):
+    """The shards this replica holds (``state.shards.ShardKeeper``), held still for a cycle."""
+
+    count: int
+
+    def cycle(self) -> AbstractContextManager[frozenset[int]]: ...
+
+
 class NoPauses:
     def paused(self) -> frozenset[str]:
         return frozenset()
@@ -171,6 +184,8 @@ class DaemonState:
     canary_changes: tuple[CanaryChange, ...] = ()
     #: the last cycle found another replica leading (see Reconciler._take_over)
     standing_by: bool = False
+    #: what the last planned cycle applied (sharding): a shard gained or lost is not "up to date"
+    ownership: Ownership | None = None
 
 
 class _NotNamed(Exception):
@@ -202,6 +217,8 @@ class _Cycle:
     ignore_windows: bool
     started: datetime
     state: DaemonState
+    #: what this replica applies in this cycle (all of it, unless the platform is sharded)
+    ownership: Ownership = field(default_factory=Ownership.everything)
 
 
 class Reconciler:
@@ -222,8 +239,10 @@ class Reconciler:
         on_scheduled_scaling: Callable[[ScheduledScaling], None] = lambda _: None,
         secrets: SecretSource | None = None,
         moves: MoveGate | None = None,
+        shards: ShardLeases | None = None,
     ) -> None:
         self._source = source
+        self._shards = shards
         self._moves = moves
         self._secrets = secrets or SecretOpener()
         self._cluster = cluster
@@ -262,19 +281,34 @@ class Reconciler:
     def cycle(self, trigger: Trigger = "poll", *, ignore_windows: bool = False) -> CycleOutcome:
         started = self._monotonic()
         c = _Cycle(trigger, ignore_windows, self._clock(), self.snapshot())
-        try:
-            outcome = self._run(c)
-        except CycleStopped as e:
-            outcome = self._failed(c, cast(StopReason, e.step), str(e))
-        except DockyardError as e:
-            outcome = self._failed(c, "internal", f"{type(e).__name__}: {e}")
-        except Exception as e:  # a bug must not kill the daemon; it is reported and retried
-            log.exception("reconcile cycle crashed")
-            outcome = self._failed(c, "internal", f"internal error: {type(e).__name__}: {e}")
+        with self._held_shards() as shards:
+            leader = self._is_leader()
+            if shards is None:
+                c.ownership = Ownership.everything() if leader else Ownership(1, frozenset(), False)
+            else:
+                c.ownership = Ownership(shards[0], shards[1], leader)
+            try:
+                outcome = self._run(c)
+            except CycleStopped as e:
+                outcome = self._failed(c, cast(StopReason, e.step), str(e))
+            except DockyardError as e:
+                outcome = self._failed(c, "internal", f"{type(e).__name__}: {e}")
+            except Exception as e:  # a bug must not kill the daemon; it is reported and retried
+                log.exception("reconcile cycle crashed")
+                outcome = self._failed(c, "internal", f"internal error: {type(e).__name__}: {e}")
         with self._lock:
             self._state = c.state
         self._metrics.observe_cycle(trigger, outcome.result, self._monotonic() - started)
         return outcome
+
+    @contextmanager
+    def _held_shards(self) -> Iterator[tuple[int, frozenset[int]] | None]:
+        """(shard count, shards held) kept for the whole cycle; None when not sharded."""
+        if self._shards is None:
+            yield None
+            return
+        with self._shards.cycle() as held:
+            yield self._shards.count, held
 
     # --- the cycle ----------------------------------------------------------------------------
 
@@ -293,7 +327,7 @@ class Reconciler:
         if not loaded:
             self._mark_ready(c)
             return CycleOutcome("invalid", revision.sha, "validation failed", "validation")
-        if not self._is_leader():
+        if not c.ownership.anything:
             c.state = replace(c.state, standing_by=True)
             self._mark_ready(c)
             # What degrades and recovers while another replica leads is that replica's news.
@@ -302,9 +336,14 @@ class Reconciler:
         if c.state.standing_by:
             self._take_over(c, revision)
         rescheduled = not is_new and self._refresh_schedules(c, revision)
-        if not is_new and not rescheduled and self._up_to_date(c, revision):
+        same_hands = c.state.ownership == c.ownership
+        if not is_new and not rescheduled and same_hands and self._up_to_date(c, revision):
             return CycleOutcome("noop", revision.sha, "up to date", "up-to-date")
         plan = self._plan(c, revision)
+        if not c.ownership.whole:
+            # Another replica plans, applies and announces the other shards' tenants.
+            plan = plan.only(c.ownership.owns)
+        c.state = replace(c.state, ownership=c.ownership)
         plan, held = self._hold(c, revision, plan)
         if not plan.changeset.of("create", "update", "prune") and not plan.prune.blocked:
             return self._settle(c, revision, plan, held)

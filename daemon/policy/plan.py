@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -11,7 +11,7 @@ from daemon.model.labels import TENANT_LABEL
 from daemon.model.refs import ObjRef
 from daemon.policy.diff import Change, ChangeSet
 from daemon.policy.health import Health
-from daemon.policy.inventory import Inventory, PrunePlan
+from daemon.policy.inventory import CLUSTER_SCOPE, Inventory, PrunePlan, scope_of
 from daemon.render.meta import objref
 
 
@@ -29,6 +29,11 @@ class Plan:
     deferred: frozenset[ObjRef] = frozenset()
     #: objects changed by hand, with the imperative managers whose fields the apply takes back
     takeover: Mapping[ObjRef, tuple[str, ...]] = field(default_factory=dict)
+    #: another replica's objects (sharding, see :meth:`only`): never sent nor pruned here, but
+    #: still listed in the inventory pieces this replica writes
+    foreign: frozenset[ObjRef] = frozenset()
+    #: the inventory scopes this replica writes; None: all of them
+    scopes: frozenset[str] | None = None
 
     @cached_property
     def _owners(self) -> dict[ObjRef, str]:
@@ -74,7 +79,41 @@ class Plan:
             self.requests,
             frozenset(deferred),
             self.takeover,
+            self.foreign,
+            self.scopes,
         )
+
+    def only(self, owns: Callable[[str], bool]) -> Plan:
+        """This plan cut down to the objects of the owners (tenants, ``""``: the platform) that
+        ``owns`` accepts: another replica's changes are not even listed (that replica plans,
+        applies and announces them), and of the inventory only the scopes of owned owners are
+        written (a namespace's scope is its Namespace's owner's, the cluster scope the
+        platform's), so no inventory piece has two writers."""
+        changes = tuple(c for c in self.changeset.changes if owns(self.owner(c.ref)))
+        foreign = {objref(o) for o in self.desired if not owns(self.owner(objref(o)))}
+        foreign |= {c.ref for c in self.changeset.changes if not owns(self.owner(c.ref))}
+        delete = tuple(r for r in self.prune.delete if r not in foreign)
+        scopes = {scope_of(ref) for ref in self.inventory.entries} | {scope_of(objref(o)) for o in self.desired}
+        prune = PrunePlan(
+            delete=delete,
+            retain=self.prune.retain,
+            blocked=self.prune.blocked and bool(delete),
+            reason=self.prune.reason if delete else "",
+        )
+        return replace(
+            self,
+            changeset=ChangeSet(changes),
+            prune=prune,
+            desired=tuple(o for o in self.desired if objref(o) not in foreign),
+            takeover={r: m for r, m in self.takeover.items() if r not in foreign},
+            foreign=self.foreign | frozenset(foreign),
+            scopes=frozenset(s for s in scopes if owns(self._scope_owner(s))),
+        )
+
+    def _scope_owner(self, scope: str) -> str:
+        if scope == CLUSTER_SCOPE:
+            return ""
+        return self.owner(ObjRef("", "Namespace", "", scope))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from daemon.state.inbox import Inbox, InboxRequest
 from daemon.state.inventory import InventoryStore
 from daemon.state.lease import LeaderElector
 from daemon.state.pauses import PauseStore
+from daemon.state.shards import ShardKeeper
 from daemon.views import cycle as say_cycle
 from daemon.views.audit import audit_pruned, audit_pruned_record
 from notifiers.service import NotificationService
@@ -182,6 +183,19 @@ class Daemon:
                 lease_seconds=leader.lease_seconds,
                 renew_every=leader.renew_seconds,
             )
+        # A sharded platform: this replica applies the tenants of the shards it holds.
+        self.shard_keeper: ShardKeeper | None = None
+        if leader.enabled and leader.shards > 1:
+            self.shard_keeper = ShardKeeper(
+                self.kube,
+                namespace=namespace,
+                identity=leader.identity,
+                count=leader.shards,
+                lease_seconds=leader.lease_seconds,
+                renew_every=leader.renew_seconds,
+                # A shard gained is applied now, not at the next poll.
+                on_change=lambda _held: self.runner.request("poll"),
+            )
         cluster = settings.cluster
         # What the watchers of the home cluster tell names it once the daemon drives several.
         home_events = ClusterEvents(self.events, self._home_name)
@@ -287,6 +301,7 @@ class Daemon:
             clock=self.clock,
             secrets=SecretOpener(settings.secrets.age_keys),
             moves=self._gates.gate(name),
+            shards=self.shard_keeper,
         )
 
     def _home_name(self) -> str | None:
@@ -512,6 +527,8 @@ class Daemon:
             self.reviews.start()
         if self.elector is not None:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
+        if self.shard_keeper is not None:
+            self.shard_keeper.run_in_background()
         self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
         self.scheduler.add_job(self._follow_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="scaling")
@@ -547,6 +564,8 @@ class Daemon:
             self.reviews.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
+        if self.shard_keeper is not None:
+            self.shard_keeper.stop(release=True)
         if self.server is not None:
             self.server.stop()
         self.notifications.stop(timeout=10)

@@ -81,6 +81,8 @@ class LeaderSettings:
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
     lease_seconds: float = 15.0
     renew_seconds: float = 5.0
+    #: tenants split across the replicas in this many shards, a Lease each (1: not sharded)
+    shards: int = 1
 
 
 @dataclass(frozen=True)

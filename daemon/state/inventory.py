@@ -109,10 +109,14 @@ class InventoryStore:
         self._scopes = scopes
         return Inventory.of(frozenset().union(*(s.entries for s in scopes.values())))
 
-    def save(self, inventory: Inventory) -> None:
-        """Writes the pieces whose entries changed since the last load (and deletes emptied ones)."""
+    def save(self, inventory: Inventory, only: frozenset[str] | None = None) -> None:
+        """Writes the pieces whose entries changed since the last load (and deletes emptied ones);
+        with ``only``, just those scopes' (another replica writes the others)."""
         wanted = by_scope(inventory.entries)
         for scope in sorted(set(wanted) | set(self._scopes)):
+            # The one-time split of an earlier version's single inventory writes every scope.
+            if only is not None and scope not in only and not self._legacy:
+                continue
             entries = wanted.get(scope, frozenset())
             current = self._scopes.get(scope, _Scope())
             if entries == current.entries and not self._legacy:

@@ -14,6 +14,10 @@ Public API::
                                          release) clears holderIdentity so a successor takes
                                          over at its next round instead of after the lease;
                                          the elector stays stopped until run_in_background
+        observe(lease)                   notes a read of the Lease made elsewhere (expiry counts
+                                         from when a change was first seen)
+        release()                        gives the lease up at once without stopping (a
+                                         shard handed to another replica)
 
 The protocol is client-go's: every write carries the resourceVersion it read, so of two
 replicas writing at once the API server accepts one and answers the other 409. A follower judges
@@ -33,7 +37,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,6 +154,19 @@ class LeaderElector:
             self._update(leader=True, valid_until=started + self._validity, holder=self._identity)
         return self.is_leader
 
+    def observe(self, lease: Mapping[str, Any]) -> None:
+        """Notes the Lease as read elsewhere (a list of the namespace's Leases): a candidate that
+        watches a Lease it does not try for yet knows how long it has gone unrenewed once it does."""
+        with self._round_lock:
+            self._observe(lease.get("spec") or {}, self._clock())
+
+    def _observe(self, spec: Mapping[str, Any], now: float) -> None:
+        holder = str(spec.get("holderIdentity") or "")
+        record = (holder, spec.get("renewTime"), spec.get("leaseTransitions"), spec.get("leaseDurationSeconds"))
+        if record != self._observed_record:
+            self._observed_record = record
+            self._observed_at = now
+
     def _round(self, now: float) -> bool:
         lease = self._kube.get(self._rtype, self._namespace, self._name)
         if lease is None:
@@ -158,10 +175,7 @@ class LeaderElector:
             return True
         spec: dict[str, Any] = lease.setdefault("spec", {})
         holder = str(spec.get("holderIdentity") or "")
-        record = (holder, spec.get("renewTime"), spec.get("leaseTransitions"), spec.get("leaseDurationSeconds"))
-        if record != self._observed_record:
-            self._observed_record = record
-            self._observed_at = now
+        self._observe(spec, now)
         duration = float(spec.get("leaseDurationSeconds") or self._lease_seconds)
         if holder and holder != self._identity and now < self._observed_at + duration:
             self._update(leader=False, holder=holder)
@@ -302,6 +316,16 @@ class LeaderElector:
             callback()
         except Exception:
             _log.exception("lease %s/%s: the on_%s callback failed", self._namespace, self._name, what)
+
+    def release(self) -> None:
+        """Gives the lease up now, without stopping (a hand-over to the candidate it belongs to):
+        not leader from here, and the holder cleared so that candidate takes it at its next
+        round instead of after the lease."""
+        with self._round_lock:
+            was_leader = self.is_leader
+            self._update(leader=False)
+            if was_leader:
+                self._release()
 
     def _release(self) -> None:
         try:
