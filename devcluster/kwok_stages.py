@@ -6,6 +6,12 @@ found"); kwokctl normally writes these into its config. They are copied verbatim
 (Apache-2.0), kustomize/stage/{node/fast,node/heartbeat-with-lease,pod/fast}, the set kwokctl uses
 when node leases are on. The heartbeat-with-lease stage only refreshes node conditions every ten
 minutes, so kwok must run with ``--node-lease-duration-seconds`` to keep the nodes Ready.
+
+One change to upstream's node-initialize: it writes the node's existing addresses back instead of
+leaving ``addresses`` out when the node has them all. Upstream's status is a whole new status, so
+a node that went NotReady (kwok stopped past the node controller's grace period) came back Ready
+with no addresses at all, and metrics-server, which scrapes a node at its InternalIP, had no
+metrics for any pod from then on ("no address matched types [InternalIP]").
 """
 
 from __future__ import annotations
@@ -49,8 +55,10 @@ spec:
           {{ $hasHostname = true }}
         {{ end }}
       {{ end }}
-      {{ if or (not $hasInternalIP) (not $hasHostname) }}
       addresses:
+      {{ range .status.addresses }}
+      - address: {{ .address | Quote }}
+        type: {{ .type | Quote }}
       {{ end }}
       {{ if not $hasInternalIP }}
       {{ with NodeIP }}

@@ -74,6 +74,10 @@ def test_nodes_whose_kwok_stopped_are_not_ready_until_it_runs_again(kube: KubeCl
     told = watch.until("every node Ready again", lambda e: len(e) == 2 * len(nodes), "node.", timeout=90)
     for n in nodes:
         assert names(told, f"node/{n}") == ["node.notready", "node.ready"]
+        # Back with its address: metrics-server scrapes a node at its InternalIP, so a node without
+        # one has no pod metrics for the rest of the session (the scaling tests ran into it).
+        node = kube.get(kube.resource_type("v1", "Node"), None, n) or {}
+        assert "InternalIP" in {a["type"] for a in node["status"].get("addresses") or []}, n
     watch.watcher.run()
     assert len(watch.told("node.")) == 2 * len(nodes)
 
