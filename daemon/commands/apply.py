@@ -16,6 +16,7 @@ from typing import Any
 
 from daemon.commands._common import add_cluster_args, add_kube_args, add_repo_arg, audit, plan_repo, stderr_progress
 from daemon.edges.terminal import use_colour
+from daemon.model.clusters import windows_on
 from daemon.policy.plan import changed_tenants, plan_tenants
 from daemon.policy.windows import held_tenants
 from daemon.render.provenance import sources
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     held = held_tenants(
         plan_tenants(planned.plan),
         paused=paused,
-        windows=planned.model.platform.sync.windows,
+        windows=windows_on(planned.model.platform.sync.windows, planned.model.platform.clusters, planned.cluster),
         now=started,
         ignore_windows=args.ignore_windows,
     )

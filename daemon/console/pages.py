@@ -214,7 +214,7 @@ def overview_page(data: Mapping[str, Any], chrome: Chrome, can: Mapping[str, Any
         ("Window", "Duration", "Action", "Tenants", "Now", "Next opening"),
         (
             (
-                el("code", w["schedule"]),
+                el("span", el("code", w["schedule"]), f" on {w['cluster']}" if w.get("cluster") else ""),
                 w["duration"],
                 w["action"],
                 ", ".join(w["tenants"]),

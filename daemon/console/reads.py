@@ -26,7 +26,7 @@ from daemon.console.svg import graph_svg
 from daemon.engine.reconcile import DaemonState
 from daemon.model.audit import HistoryKind, HistoryRecord
 from daemon.model.clusters import placed_on
-from daemon.model.kinds import PlatformModel
+from daemon.model.kinds import PlatformModel, SyncWindow
 from daemon.policy.reachability import reachability
 from daemon.policy.windows import is_open, next_opening
 from daemon.state.history import AuditQuery
@@ -122,13 +122,19 @@ def overview(ports: ConsolePorts, scope: Scope, live: Live) -> dict[str, Any]:
             }
         )
     windows = []
-    for window in model.platform.sync.windows if model is not None else ():
+    # The platform's windows, then each cluster's own (which hold its tenants there only).
+    every: list[tuple[str | None, SyncWindow]] = (
+        [(None, w) for w in model.platform.sync.windows] if model is not None else []
+    )
+    every += [(c.name, w) for c in model.platform.clusters for w in c.windows] if model is not None else []
+    for on, window in every:
         applies = [t for t in visible if any(_fnmatch(t, p) for p in window.tenants)]
         if not scope.platform and not applies:
             continue
         windows.append(
             {
                 "schedule": window.schedule,
+                "cluster": on,
                 "duration": _duration(window.duration_seconds),
                 "timezone": window.timezone,
                 "action": window.action,

@@ -42,7 +42,7 @@ from daemon.engine.secrets import SecretOpener
 from daemon.errors import ConfigError, CycleStopped, DockyardError, SourceError, ValidationFailed
 from daemon.loader import LoadCache, load_or_raise
 from daemon.model.audit import HistoryKind, HistoryRecord, HistoryResult
-from daemon.model.clusters import target
+from daemon.model.clusters import target, windows_on
 from daemon.model.cycle import CycleOutcome, StopReason, Trigger
 from daemon.model.events import Event, EventSink
 from daemon.model.kinds import PlatformModel, ScaleSchedule
@@ -512,10 +512,11 @@ class Reconciler:
         assert c.state.model is not None
         assert c.state.revision is not None
         tenants = plan_tenants(plan)
+        platform = c.state.model.platform
         held = held_tenants(
             tenants,
             paused=self._pauses.paused(),
-            windows=c.state.model.platform.sync.windows,
+            windows=windows_on(platform.sync.windows, platform.clusters, self._settings.cluster),
             now=self._clock(),
             ignore_windows=c.ignore_windows,
         )

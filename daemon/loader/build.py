@@ -93,10 +93,8 @@ def metadata(data: Data) -> Metadata:
     )
 
 
-def platform(data: Data, source: SourceRef) -> Platform:
-    spec = _map(data, "spec")
-    sync = _map(spec, "sync")
-    windows = tuple(
+def _windows(items: list[Any]) -> tuple[SyncWindow, ...]:
+    return tuple(
         SyncWindow(
             schedule=formats.normalize_cron(w["schedule"]),
             duration_seconds=formats.parse_duration(w["duration"]),
@@ -104,8 +102,14 @@ def platform(data: Data, source: SourceRef) -> Platform:
             action=w.get("action", "allow"),
             tenants=_strings(w, "tenants", ("*",)),
         )
-        for w in _list(sync, "windows")
+        for w in items
     )
+
+
+def platform(data: Data, source: SourceRef) -> Platform:
+    spec = _map(data, "spec")
+    sync = _map(spec, "sync")
+    windows = _windows(_list(sync, "windows"))
     classes = tuple(
         StorageClassDef(
             name=c["name"],
@@ -196,6 +200,7 @@ def _cluster(data: Data) -> Cluster:
         ),
         volumes=tuple(VolumeOverride(o["tenant"], o["volume"], o["storageClass"]) for o in _list(overrides, "volumes")),
         tenants=_strings(data, "tenants", ("*",)),
+        windows=_windows(_list(data, "windows")),
     )
 
 

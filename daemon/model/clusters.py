@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # kinds imports this module (Platform.clusters)
+    from daemon.model.kinds import SyncWindow
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class Cluster:
     volumes: tuple[VolumeOverride, ...] = ()
     #: the tenants that may run here (names or "*"): placements are the tenants' own files
     tenants: tuple[str, ...] = ("*",)
+    #: sync windows of this cluster only, on top of the platform's
+    windows: tuple[SyncWindow, ...] = ()
 
     def takes(self, tenant: str) -> bool:
         return any(fnmatchcase(tenant, pattern) for pattern in self.tenants)
@@ -90,6 +96,16 @@ def target(clusters: tuple[Cluster, ...], name: str | None) -> str | None:
         return name
     default = default_cluster(clusters)
     return None if default is None else default.name
+
+
+def windows_on(
+    windows: tuple[SyncWindow, ...], clusters: tuple[Cluster, ...], name: str | None
+) -> tuple[SyncWindow, ...]:
+    """The sync windows on cluster ``name`` (None: the default): the platform's ``windows``, then
+    the cluster's own."""
+    wanted = target(clusters, name)
+    own = next((c.windows for c in clusters if c.name == wanted), ())
+    return (*windows, *own)
 
 
 def remote_clusters(

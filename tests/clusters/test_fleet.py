@@ -233,3 +233,22 @@ def test_the_same_news_of_two_clusters_are_two_events() -> None:
     eu, us, alone = sink.events
     assert len({eu.id, us.id, alone.id}) == 3 and alone == news
     assert (eu.summary, us.details["cluster"]) == ("[eu] Node kwok-0 is NotReady", "us")
+
+
+def test_a_cluster_s_own_window_holds_its_changes_while_the_other_cluster_applies(tmp_path: Path) -> None:
+    rig = FleetRig(tmp_path)
+    # 10:00 on the rig's clock: us is inside its own deny window, eu has none.
+    freeze = {"schedule": "0 9 * * *", "duration": "3h", "action": "deny", "tenants": ["shop"]}
+    rig.repo.platform["spec"]["clusters"][1]["windows"] = [freeze]
+    sha = rig.place("eu", "us")
+    rig.fleet.cycle("poll")
+    states = rig.fleet.states()
+    assert rig.deployments("eu") == {"app0", "app1"} and rig.deployments("us") == set()
+    assert states["eu"].applied_sha == sha and states["us"].applied_sha != sha
+    assert states["us"].deferred == {"shop": "deny window '0 9 * * *' (UTC) is open"}
+    waiting = [e for e in rig.sink.events if e.name == "sync.skipped"]
+    assert [e.details["cluster"] for e in waiting] == ["us"]
+    # At noon the window closes and us catches up.
+    rig.clock.set(datetime(2030, 3, 4, 12, 1, tzinfo=UTC))
+    rig.fleet.cycle("poll")
+    assert rig.deployments("us") == {"app0", "app1"} and rig.fleet.states()["us"].applied_sha == sha

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.model.clusters import AppOverride, Cluster, Placement, VolumeOverride, placed_on, remote_clusters
+from daemon.model.clusters import (
+    AppOverride,
+    Cluster,
+    Placement,
+    VolumeOverride,
+    placed_on,
+    remote_clusters,
+    windows_on,
+)
 from tests.loader.helpers import BASE, errors, line_of, load, text
 
 CLUSTERS = """
@@ -257,3 +265,34 @@ def test_a_connection_with_both_a_file_and_a_secret_is_refused_at_its_line(tmp_p
     bad = platform(CLUSTERS.replace("{kubeconfig: us.kubeconfig}", "{secret: ../../etc/passwd}"))
     result = load(tmp_path / "bad", {"platform.yaml": bad})
     assert [(f, line) for f, line, _ in errors(result)] == [("platform.yaml", line_of(bad, "secret: ../../etc"))]
+
+
+def test_a_cluster_s_own_windows_load_on_top_of_the_platform_s_and_are_checked_alike(tmp_path: Path) -> None:
+    windows = (
+        CLUSTERS
+        + """
+      windows:
+        - {schedule: "0 9 * * 1-5", duration: 8h, action: deny, tenants: [shop]}
+"""
+    )
+    result = load(tmp_path, {"platform.yaml": platform(windows)})
+    assert errors(result) == [] and result.model is not None
+    eu, us = result.model.platform.clusters
+    assert eu.windows == () and [(w.schedule, w.action, w.tenants) for w in us.windows] == [
+        ("0 9 * * mon-fri", "deny", ("shop",))
+    ]
+    assert windows_on(result.model.platform.sync.windows, result.model.platform.clusters, "us") == (
+        *result.model.platform.sync.windows,
+        *us.windows,
+    )
+    assert windows_on(result.model.platform.sync.windows, result.model.platform.clusters, None) == (
+        result.model.platform.sync.windows
+    )
+    bad = windows.replace("duration: 8h", "duration: 0s").replace("tenants: [shop]", "tenants: [shopp]")
+    text_ = platform(bad)
+    result = load(tmp_path / "bad", {"platform.yaml": text_})
+    line = line_of(text_, 'schedule: "0 9 * * 1-5"')
+    assert sorted(errors(result)) == [
+        ("platform.yaml", line, "a sync window must last longer than 0s"),
+        ("platform.yaml", line, "tenant 'shopp' does not exist"),
+    ]

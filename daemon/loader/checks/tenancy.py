@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from daemon.loader import formats
 from daemon.loader.checks.context import CheckContext, items, mapping
 from daemon.loader.hints import did_you_mean
@@ -24,17 +26,21 @@ def _platform_refs(ctx: CheckContext) -> None:
     for key in ("interval", "driftCheckInterval"):
         if isinstance(sync.get(key), str) and formats.parse_duration(sync[key]) == 0:
             ctx.report(entry, ("spec", "sync", key), f"{key} must be longer than 0s", "e.g. 1m", code="value.duration")
-    for i, window in enumerate(items(sync.get("windows"))):
-        if formats.parse_duration(window["duration"]) == 0:
-            ctx.report(
-                entry,
-                ("spec", "sync", "windows", i, "duration"),
-                "a sync window must last longer than 0s",
-                code="value.duration",
-            )
-        for j, tenant in enumerate(items(window.get("tenants"))):
-            if tenant != "*":
-                ctx.require(entry, ("spec", "sync", "windows", i, "tenants", j), "Tenant", tenant, noun="tenant")
+    # The platform's windows and each cluster's own are checked alike.
+    places: list[tuple[tuple[str | int, ...], list[Any]]] = [(("spec", "sync", "windows"), items(sync.get("windows")))]
+    places += [
+        (("spec", "clusters", c, "windows"), items(mapping(cluster).get("windows")))
+        for c, cluster in enumerate(items(spec.get("clusters")))
+    ]
+    for place, windows in places:
+        for i, window in enumerate(windows):
+            if formats.parse_duration(window["duration"]) == 0:
+                ctx.report(
+                    entry, (*place, i, "duration"), "a sync window must last longer than 0s", code="value.duration"
+                )
+            for j, tenant in enumerate(items(window.get("tenants"))):
+                if tenant != "*":
+                    ctx.require(entry, (*place, i, "tenants", j), "Tenant", tenant, noun="tenant")
     names: dict[str, int] = {}
     default_at: int | None = None
     for i, item in enumerate(items(spec.get("storageClasses"))):
