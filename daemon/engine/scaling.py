@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from daemon.edges.kube import KNOWN_TYPES, ObjectLister
 from daemon.errors import ClusterError
 from daemon.model.events import Event, EventSink
-from daemon.model.labels import MANAGED_BY, MANAGER_NAME
+from daemon.model.labels import MANAGED_BY, MANAGER_NAME, TENANT_LABEL
 from daemon.policy.scaling import ScalingTracker, ScheduledScaling, hpa_samples
 from daemon.views.scaling import scaling_event
 
@@ -57,8 +57,9 @@ class ScalingWatcher:
         with self._lock:
             self.tracker = ScalingTracker()
 
-    def run(self) -> list[Event]:
-        """One look at the HPAs; returns the events it emitted."""
+    def run(self, tenants: Collection[str] | None = None) -> list[Event]:
+        """One look at the HPAs (of ``tenants`` only, when given: the platform's, not those another
+        Dockyard or an earlier platform left on the cluster); returns the events it emitted."""
         try:
             objects = self._kube.list_objects(HPAS, label_selector=MANAGED_SELECTOR)
         except ClusterError as e:
@@ -67,6 +68,8 @@ class ScalingWatcher:
             self._failing = True
             return []
         self._failing = False
+        if tenants is not None:
+            objects = [o for o in objects if (o.get("metadata", {}).get("labels") or {}).get(TENANT_LABEL) in tenants]
         now = self._clock()
         with self._lock:
             events = [scaling_event(t, now) for t in self.tracker.observe(hpa_samples(objects))]

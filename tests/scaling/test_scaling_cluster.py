@@ -46,7 +46,9 @@ class Scaled:
         return sorted(p["metadata"]["name"] for p in items if not p["metadata"].get("deletionTimestamp"))
 
     def scaling_events(self) -> list[Event]:
-        return [e for e in self.sink.events if e.name.startswith("scaling.")]
+        """This tenant's: the watcher follows every HPA Dockyard manages on the session's cluster,
+        earlier tests' leftovers included (one scaling down once passed for this scale-down)."""
+        return [e for e in self.sink.events if e.name.startswith("scaling.") and e.tenant == self.tenant]
 
     def posted(self, event: Event) -> dict[str, Any] | None:
         """The Slack message that carries ``event`` (its delivery key starts with the event id)."""
@@ -113,7 +115,11 @@ def scaled(kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def wait_event(s: Scaled, what: str, until: Any, timeout: float = 90) -> Event:
     try:
         found: list[Event] = wait_for(
-            lambda: [e for e in s.scaling_events() if until(e)], timeout=timeout, message=what, until=bool, interval=0.5
+            lambda: [e for e in s.scaling_events() if until(e)],
+            timeout=timeout,
+            message=what,
+            until=bool,
+            interval=0.5,
         )
     except AssertionError as e:
         hpa = s.kube.get(s.kube.resource_type("autoscaling/v2", "HorizontalPodAutoscaler"), s.tenant, "web")

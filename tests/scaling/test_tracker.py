@@ -257,3 +257,25 @@ def test_a_watcher_that_lost_leadership_starts_over_instead_of_repeating_the_new
     assert watcher.run() == []
     kube.objects = [hpa(desired=6)]
     assert [e.details["from"] for e in watcher.run()] == [5]
+
+
+def test_a_watcher_given_the_platform_s_tenants_tells_nothing_of_other_hpas() -> None:
+    ours, leftover = hpa(desired=2), hpa(desired=2)
+    ours["metadata"].setdefault("labels", {})["dockyard.dev/tenant"] = "shop"
+    leftover["metadata"] = {**leftover["metadata"], "name": "old", "labels": {"dockyard.dev/tenant": "gone"}}
+
+    class Kube:
+        objects = [ours, leftover]
+
+        def list_objects(self, rtype: Any, **_: Any) -> list[dict[str, Any]]:
+            return self.objects
+
+    kube, sink = Kube(), MemorySink()
+    watcher = ScalingWatcher(kube, sink, lambda: NOW)
+    watcher.run(tenants={"shop"})
+    scaled = [hpa(desired=4), hpa(desired=4)]
+    scaled[0]["metadata"].setdefault("labels", {})["dockyard.dev/tenant"] = "shop"
+    scaled[1]["metadata"] = {**scaled[1]["metadata"], "name": "old", "labels": {"dockyard.dev/tenant": "gone"}}
+    kube.objects = scaled
+    assert [(e.tenant, e.details["to"]) for e in watcher.run(tenants={"shop"})] == [("shop", 4)]
+    assert [(e.tenant, e.details["to"]) for e in watcher.run()] == []  # "old" seen now, unchanged since
