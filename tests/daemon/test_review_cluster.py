@@ -70,7 +70,15 @@ def test_only_the_leader_posts_and_the_comment_is_updated_in_place(setup: Setup,
     assert f"`new domain app3.{setup.platform.tenant}.example.com ({setup.platform.tenant}/app3)`" in comment["body"]
     assert [s["state"] for s in forge.statuses["acme/platform"][head]] == ["pending", "success"]
     assert standby.reviews is not None and standby.reviews.reviewed() == [], "the standby never posts"
-    assert leader.reviews is not None and [v for _, v in leader.reviews.reviewed()] == ["valid"]
+    # The verdict is recorded just after its status is posted: wait for it, do not race it.
+    assert leader.reviews is not None
+    reviews = leader.reviews
+    wait_for(
+        lambda: [v for _, v in reviews.reviewed()],
+        timeout=10,
+        message="the review recorded",
+        until=lambda v: v == ["valid"],
+    )
 
     setup.platform.apps["app3"]["spec"]["replicas"] = 3
     setup.platform.write()
