@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from daemon.model.refs import ObjRef, Revision
 from daemon.policy.clusterhealth import DockyardSignals
 from daemon.policy.review import Comparison
 from daemon.policy.scaling import ScheduledScaling
+from daemon.render.clusters import for_cluster
 from daemon.runtime.bus import EventBus
 from daemon.runtime.connect import ClusterConnector
 from daemon.runtime.endpoints import Endpoints
@@ -128,11 +130,13 @@ class _ReconcilerPorts:
 
 @dataclass(frozen=True)
 class _RemoteWatchers:
-    """What the leader watches between cycles on a cluster other than its home one. Backups and
-    alert rules stay on the home cluster (see ARCHITECTURE.md, "Several clusters")."""
+    """What the leader watches between cycles on a cluster other than its home one: each sees
+    only the tenants placed there (``render.clusters.for_cluster``)."""
 
     scaling: ScalingWatcher
     health: ClusterWatcher
+    backups: BackupManager
+    alerts: AlertEvaluator
 
 
 def _inventory_in(kube: KubeClient, live: LiveCache, namespace: str) -> InventoryStore:
@@ -252,6 +256,7 @@ class Daemon:
             monitoring=self.alerts.monitoring_status,
             problems=self._open_problems,
             clusters=self.fleet.states,
+            shards=self._shard_status,
             hand_to_leader=self.inbox.put,
             reviews=self.reviews,
         )
@@ -304,6 +309,12 @@ class Daemon:
             shards=self.shard_keeper,
         )
 
+    def _shard_status(self) -> dict[str, Any] | None:
+        keeper = self.shard_keeper
+        if keeper is None:
+            return None
+        return {"count": keeper.count, "held": sorted(keeper.held), "replicas": list(keeper.members)}
+
     def _home_name(self) -> str | None:
         """The home cluster's name in events and records: None while it is the only one driven."""
         fleet = getattr(self, "fleet", None)
@@ -330,6 +341,8 @@ class Daemon:
             ScalingWatcher(kube, events, self.clock),
             # Dockyard's own signals are the home watcher's to tell: only this cluster's health here.
             ClusterWatcher(kube, events, self.clock),
+            BackupManager(kube, events, self.clock),
+            AlertEvaluator(kube, events, self.clock),
         )
 
         def close() -> None:
@@ -529,8 +542,10 @@ class Daemon:
             self.elector.run_in_background(self._became_leader, self._lost_leadership)
         if self.shard_keeper is not None:
             self.shard_keeper.run_in_background()
-        self.scheduler.add_job(self._run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
+        self.scheduler.add_job(self.run_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="backups")
+        self.scheduler.add_job(self.run_remote_backups, seconds=BACKUP_INTERVAL_SECONDS, job_id="remote-backups")
         self.scheduler.add_job(self._evaluate_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="alerts")
+        self.scheduler.add_job(self._evaluate_remote_alerts, seconds=ALERT_INTERVAL_SECONDS, job_id="remote-alerts")
         self.scheduler.add_job(self._follow_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="scaling")
         self.scheduler.add_job(self._watch_health, seconds=HEALTH_INTERVAL_SECONDS, job_id="cluster-health")
         self.scheduler.add_job(self._follow_remote_scaling, seconds=SCALING_INTERVAL_SECONDS, job_id="remote-scaling")
@@ -578,33 +593,62 @@ class Daemon:
 
     # --- what runs on the way -----------------------------------------------------------------
 
-    def _run_backups(self) -> None:
+    def model_on(self, cluster: str | None = None) -> PlatformModel | None:
+        """The last good model narrowed to what runs on ``cluster`` (None: the home cluster), for
+        the watchers between cycles; the whole model on a platform without clusters."""
+        model = self.reconciler.snapshot().model
+        if model is None:
+            return None
+        name = target(model.platform.clusters, cluster if cluster is not None else self.settings.cluster.name)
+        if name is None:
+            return model
+        try:
+            return for_cluster(model, name)
+        except ConfigError:  # a cluster the revision no longer names: nothing of it to watch
+            return None
+
+    def run_backups(self) -> None:
+        """The home cluster's backup run (the scheduler's job; also for tests)."""
         # Only the leader snapshots (inside scheduled_run); nothing starts once stopping.
         if not self._stopped.is_set():
-            self.backups.scheduled_run(self.is_leader, lambda: self.reconciler.snapshot().model)
+            self.backups.scheduled_run(self.is_leader, self.model_on)
+
+    def run_remote_backups(self) -> None:
+        """Every other cluster's backup run, each with the tenants placed there."""
+        for name, remote in list(self._remote_watchers.items()):
+            if not self._stopped.is_set():
+                remote.backups.scheduled_run(self.is_leader, partial(self.model_on, name))
 
     def _check_jobs(self) -> None:
         # Only the leader announces failed runs (inside scheduled_run); nothing once stopping.
         if not self._stopped.is_set():
-            self.jobs.scheduled_run(self.is_leader, lambda: self.reconciler.snapshot().model)
+            self.jobs.scheduled_run(self.is_leader, self.model_on)
 
     def _evaluate_alerts(self) -> None:
-        model = self.reconciler.snapshot().model
+        model = self.model_on()
         # Only the leader announces alerts, or every replica would; none before a model loads,
         # and none once stopping (the client is about to close).
         if model is not None and self.is_leader() and not self._stopped.is_set():
             self.alerts.run(model)
 
+    def _evaluate_remote_alerts(self) -> None:
+        for name, remote in list(self._remote_watchers.items()):
+            model = self.model_on(name)
+            if model is not None and self.is_leader() and not self._stopped.is_set():
+                remote.alerts.run(model)
+
     def _follow_scaling(self) -> None:
         # Only the leader announces what the autoscalers did, on every cluster it drives.
-        if self.is_leader() and not self._stopped.is_set():
-            self.scaling.run()
+        model = self.model_on()
+        if model is not None and self.is_leader() and not self._stopped.is_set():
+            self.scaling.run(tenants={t.name for t in model.tenants})
 
     def _follow_remote_scaling(self) -> None:
         # A job of its own: a remote API server that hangs must not hold the home cluster's news.
-        for remote in list(self._remote_watchers.values()):
-            if self.is_leader() and not self._stopped.is_set():
-                remote.scaling.run()
+        for name, remote in list(self._remote_watchers.items()):
+            model = self.model_on(name)
+            if model is not None and self.is_leader() and not self._stopped.is_set():
+                remote.scaling.run(tenants={t.name for t in model.tenants})
 
     def _watch_health(self) -> None:
         # Only the leader tells what is wrong with the clusters and with Dockyard.
@@ -718,6 +762,7 @@ class Daemon:
         for remote in list(self._remote_watchers.values()):
             remote.scaling.forget()
             remote.health.forget()
+            remote.alerts.forget()
 
     def _on_model(self, model: PlatformModel) -> None:
         sync, schedule = model.platform.sync, self.settings.schedule

@@ -42,8 +42,10 @@ class Endpoints:
         monitoring: Callable[[], Mapping[str, Any]] = dict,
         problems: Callable[[], list[dict[str, Any]]] = list,
         clusters: Callable[[], Mapping[str, DaemonState]] = dict,
+        shards: Callable[[], Mapping[str, Any] | None] = lambda: None,
     ) -> None:
         self._clusters = clusters
+        self._shards = shards
         self._identity = identity
         self._source = source
         self._snapshot = snapshot
@@ -107,6 +109,8 @@ class Endpoints:
                 }
                 for name, s in self._clusters().items()
             },
+            # A sharded platform: the shards this replica applies, and the replicas it sees.
+            "shards": self._shards(),
             "pid": os.getpid(),
         }
 

@@ -337,3 +337,35 @@ def test_the_platform_file_names_the_clusters_and_a_hung_one_delays_nobody(
         assert not [f for f in failed if "not in platform.yaml" in f], failed
     finally:
         remote_kube.close()
+
+
+def test_backups_run_on_the_cluster_a_volume_is_placed_on_and_name_it(setup: Setup, away: RunningCluster) -> None:
+    """The leader's backup run covers every cluster it drives, each with the tenants placed there:
+    a tenant on away only gets its snapshot on away, and the events say so."""
+    tenant = setup.platform.tenant
+    setup.platform.volumes["data"]["spec"]["backup"] = {"schedule": "0 3 * * *", "retention": {"last": 2}}
+    setup.platform.tenant_doc["spec"]["placement"] = {"clusters": ["away"]}
+    sha = setup.commit("the tenant on away only, its volume backed up")
+    remote_kube = KubeClient(str(away.kubeconfig))
+    snapshots = remote_kube.resource_type("snapshot.storage.k8s.io/v1", "VolumeSnapshot")
+    try:
+        daemon = start(setup, away)
+        wait_for(lambda: synced(daemon, sha), timeout=180, message="both clusters synced", until=lambda s: len(s) == 2)
+        claims = remote_kube.resource_type("v1", "PersistentVolumeClaim")
+        wait_for(
+            lambda: (remote_kube.get(claims, tenant, "data") or {}).get("status", {}).get("phase"),
+            timeout=60,
+            message="the claim on away bound",
+            until=lambda phase: phase == "Bound",
+        )
+        daemon.run_backups()  # home: the tenant is not there, nothing to take
+        assert setup.kube.list_objects(snapshots, namespace=tenant) == []
+        daemon.run_remote_backups()
+        taken = wait_for(
+            lambda: remote_kube.list_objects(snapshots, namespace=tenant), timeout=30, message="a snapshot on away"
+        )
+        assert len(taken) == 1
+        created = [e for e in setup.sinks[0].events if e.name == "backup.created"]
+        assert [(e.tenant, e.details.get("cluster")) for e in created] == [(tenant, "away")]
+    finally:
+        remote_kube.close()

@@ -4,6 +4,7 @@ lease time (issue 15)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from daemon.edges.kube import KubeClient
 from daemon.policy.shards import assign, shard_of
 from daemon.runtime.daemon import Daemon
 from daemon.state.shards import ShardKeeper
-from tests.daemon.harness import Setup
+from tests.daemon.harness import Setup, http_get
 from tests.fixtures_cluster import wait_for
 from tests.platforms import PlatformRepo, _dump, app_spec, doc
 
@@ -134,6 +135,10 @@ def test_three_daemons_apply_every_tenant_once_and_a_killed_replica_s_tenants_mo
         )
 
     wait_for(settled, timeout=30, message="the shards shared out among the three replicas")
+    for daemon in daemons:
+        status = json.loads(http_get(daemon, "/status")[1])["shards"]
+        mine = sorted(s for s, o in owners.items() if o == daemon.settings.leader.identity)
+        assert status == {"count": SHARDS, "held": mine, "replicas": sorted(identities)}
     setup.platform.others = dict.fromkeys(tenants, "busybox:1.36")
     sha = setup.commit("eight tenants")
     for daemon in daemons:
