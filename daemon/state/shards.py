@@ -96,7 +96,8 @@ class ShardKeeper:
             )
             for shard in range(count)
         }
-        # Held by a cycle for its whole length: a hand-over never lands in the middle of an apply.
+        # Held by a cycle for its whole length: a hand-over never lands in the middle of an apply
+        # (a round that finds it taken renews the shard and tries again next round).
         self._cycle_lock = threading.Lock()
         self._round_lock = threading.Lock()
         self._members: tuple[str, ...] = (identity,)
@@ -152,9 +153,16 @@ class ShardKeeper:
                 if owners.get(shard) == self._identity:
                     elector.try_acquire_or_renew()
                 elif elector.is_leader:
-                    # Another live replica's now: hand it over once the current cycle is done.
-                    with self._cycle_lock:
-                        elector.release()
+                    # Another live replica's now: handed over between cycles. While a cycle runs
+                    # it is renewed instead; waiting here would stop every renewal of this round
+                    # and let the other shards' Leases expire under the running apply.
+                    if self._cycle_lock.acquire(blocking=False):
+                        try:
+                            elector.release()
+                        finally:
+                            self._cycle_lock.release()
+                    else:
+                        elector.try_acquire_or_renew()
             held = self.held
             if held != before:
                 _log.info(

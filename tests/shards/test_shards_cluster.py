@@ -190,3 +190,26 @@ def test_three_daemons_apply_every_tenant_once_and_a_killed_replica_s_tenants_mo
     print(f"killed replica's tenant applied {took:.1f}s after it died ({lease:.0f}s lease)")
     still: dict[str, Any] = {t: image_of(setup, t) for t in tenants if t != victim_tenant}
     assert set(still.values()) == {"busybox:1.36"}
+
+
+def test_a_shard_is_handed_over_only_after_the_running_cycle_and_kept_renewed_meanwhile(kubeconfig: Path) -> None:
+    kube = KubeClient(str(kubeconfig))
+    namespace = f"dockyard-sh-{secrets.token_hex(3)}"
+    a, b = keepers(kube, namespace, ["a", "b"])
+    try:
+        settle([a])
+        with a.cycle() as held:
+            assert held == frozenset(range(8))
+            # b joins while a applies: for two lease times a keeps (and renews) every shard.
+            until = time.monotonic() + 2 * 3
+            while time.monotonic() < until:
+                a.round()
+                b.round()
+                assert a.held == frozenset(range(8)) and not b.held
+                time.sleep(0.2)
+        after = settle([a, b])
+        assert after["b"] and after["a"] | after["b"] == frozenset(range(8)), "handed over once the cycle ended"
+    finally:
+        for keeper in (a, b):
+            keeper.stop(release=True)
+        kube.close()
