@@ -123,10 +123,10 @@ def overview(ports: ConsolePorts, scope: Scope, live: Live) -> dict[str, Any]:
         )
     windows = []
     # The platform's windows, then each cluster's own (which hold its tenants there only).
-    every: list[tuple[str | None, SyncWindow]] = (
-        [(None, w) for w in model.platform.sync.windows] if model is not None else []
-    )
-    every += [(c.name, w) for c in model.platform.clusters for w in c.windows] if model is not None else []
+    every: list[tuple[str | None, SyncWindow]] = []
+    if model is not None:
+        every = [(None, w) for w in model.platform.sync.windows]
+        every += [(c.name, w) for c in model.platform.clusters for w in c.windows]
     for on, window in every:
         applies = [t for t in visible if any(_fnmatch(t, p) for p in window.tenants)]
         if not scope.platform and not applies:

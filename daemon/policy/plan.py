@@ -50,37 +50,17 @@ class Plan:
         held = set(tenants)
         if not held:
             return self
-        desired_tenant = {objref(o): tenant_of(o) for o in self.desired}
         changes: list[Change] = []
         deferred: set[ObjRef] = set(self.deferred)
         for change in self.changeset.changes:
-            tenant = desired_tenant.get(change.ref)
-            if tenant is None:
-                tenant = tenant_of(self.live.get(change.ref) or {}, fallback=change.ref)
-            if tenant in held and change.action in ("create", "update", "prune", "blocked"):
+            if self.owner(change.ref) in held and change.action in ("create", "update", "prune", "blocked"):
                 if change.action in ("prune", "blocked"):
                     deferred.add(change.ref)
                 changes.append(Change("deferred", change.ref, change.fields, f"was {change.action}", change.desired))
             else:
                 changes.append(change)
-        delete = tuple(r for r in self.prune.delete if r not in deferred)
-        prune = PrunePlan(
-            delete=delete,
-            retain=self.prune.retain,
-            blocked=self.prune.blocked and bool(delete),
-            reason=self.prune.reason if delete else "",
-        )
-        return Plan(
-            ChangeSet(tuple(changes)),
-            prune,
-            self.inventory,
-            self.desired,
-            self.live,
-            self.requests,
-            frozenset(deferred),
-            self.takeover,
-            self.foreign,
-            self.scopes,
+        return replace(
+            self, changeset=ChangeSet(tuple(changes)), prune=self._prune_without(deferred), deferred=frozenset(deferred)
         )
 
     def only(self, owns: Callable[[str], bool]) -> Plan:
@@ -89,25 +69,29 @@ class Plan:
         applies and announces them), and of the inventory only the scopes of owned owners are
         written (a namespace's scope is its Namespace's owner's, the cluster scope the
         platform's), so no inventory piece has two writers."""
-        changes = tuple(c for c in self.changeset.changes if owns(self.owner(c.ref)))
+        mine = {c.ref: owns(self.owner(c.ref)) for c in self.changeset.changes}
+        changes = tuple(c for c in self.changeset.changes if mine[c.ref])
         foreign = {objref(o) for o in self.desired if not owns(self.owner(objref(o)))}
-        foreign |= {c.ref for c in self.changeset.changes if not owns(self.owner(c.ref))}
-        delete = tuple(r for r in self.prune.delete if r not in foreign)
+        foreign |= {ref for ref, ok in mine.items() if not ok}
         scopes = {scope_of(ref) for ref in self.inventory.entries} | {scope_of(objref(o)) for o in self.desired}
-        prune = PrunePlan(
-            delete=delete,
-            retain=self.prune.retain,
-            blocked=self.prune.blocked and bool(delete),
-            reason=self.prune.reason if delete else "",
-        )
         return replace(
             self,
             changeset=ChangeSet(changes),
-            prune=prune,
+            prune=self._prune_without(foreign),
             desired=tuple(o for o in self.desired if objref(o) not in foreign),
             takeover={r: m for r, m in self.takeover.items() if r not in foreign},
             foreign=self.foreign | frozenset(foreign),
             scopes=frozenset(s for s in scopes if owns(self._scope_owner(s))),
+        )
+
+    def _prune_without(self, refs: set[ObjRef]) -> PrunePlan:
+        """The prune plan without ``refs``; the mass-deletion hold stays only while it deletes."""
+        delete = tuple(r for r in self.prune.delete if r not in refs)
+        return PrunePlan(
+            delete=delete,
+            retain=self.prune.retain,
+            blocked=self.prune.blocked and bool(delete),
+            reason=self.prune.reason if delete else "",
         )
 
     def _scope_owner(self, scope: str) -> str:

@@ -69,7 +69,3 @@ class Ownership:
         if owner == PLATFORM:
             return self.platform
         return shard_of(owner, self.count) in self.shards
-
-    def describe(self) -> str:
-        held = ",".join(str(s) for s in sorted(self.shards)) or "none"
-        return f"shards {held} of {self.count}" + (" and the platform's objects" if self.platform else "")
