@@ -3,8 +3,10 @@
 The local cluster has no storage backend, yet PVCs must bind for StatefulSets to start, and
 VolumeSnapshots must become ready for backups. This small controller plays the external CSI
 provisioner and snapshotter for every StorageClass / VolumeSnapshotClass: it creates a PV
-pre-bound to each pending claim (the real PV controller then binds them), deletes released PVs
-whose reclaim policy is Delete, and binds every VolumeSnapshot to a ready VolumeSnapshotContent.
+pre-bound to each pending claim (the real PV controller then binds them; a claim restored from a
+snapshot waits for the snapshot to be ready, as the CSI provisioner does), deletes released PVs
+whose reclaim policy is Delete, binds every VolumeSnapshot to a ready VolumeSnapshotContent, and
+binds a pre-provisioned VolumeSnapshot (``source.volumeSnapshotContentName``) to its content.
 No data exists anywhere: this is for control-plane behaviour only.
 
 Run as ``python -m daemon.devcluster.storage --kubeconfig PATH``; ``dockyard dev-cluster up``
@@ -56,7 +58,7 @@ class FakeStorage:
             if pvc["metadata"]["uid"] in bound or pvc["metadata"].get("deletionTimestamp"):
                 continue
             cls = classes.get(spec.get("storageClassName") or default or "")
-            if cls is not None:
+            if cls is not None and self._source_ready(pvc):
                 self._provision(pvc, cls)
         for pv in self._kube.list_objects(self._pvs):
             if (
@@ -66,6 +68,13 @@ class FakeStorage:
                 self._kube.delete(self._pvs, None, pv["metadata"]["name"])
                 log.info("deleted released volume %s", pv["metadata"]["name"])
         self._snapshot_step()
+
+    def _source_ready(self, pvc: dict[str, Any]) -> bool:
+        source = pvc.get("spec", {}).get("dataSource") or {}
+        if source.get("kind") != "VolumeSnapshot":
+            return True
+        snapshot = self._kube.get(self._snapshots, pvc["metadata"]["namespace"], source.get("name", ""))
+        return snapshot is not None and (snapshot.get("status") or {}).get("readyToUse") is True
 
     def _provision(self, pvc: dict[str, Any], cls: dict[str, Any]) -> None:
         meta, spec = pvc["metadata"], pvc["spec"]
@@ -105,6 +114,9 @@ class FakeStorage:
             if status.get("readyToUse") or snap["metadata"].get("deletionTimestamp"):
                 continue
             meta, spec = snap["metadata"], snap.get("spec", {})
+            if spec.get("source", {}).get("volumeSnapshotContentName"):
+                self._bind_provisioned(snap)
+                continue
             cls = classes.get(spec.get("volumeSnapshotClassName") or "")
             pvc_name = spec.get("source", {}).get("persistentVolumeClaimName")
             if cls is None or not pvc_name:
@@ -113,7 +125,7 @@ class FakeStorage:
             if pvc is None or pvc.get("status", {}).get("phase") != "Bound":
                 continue
             content_name = f"snapcontent-{meta['uid']}"
-            content = {
+            content: dict[str, Any] = {
                 "apiVersion": "snapshot.storage.k8s.io/v1",
                 "kind": "VolumeSnapshotContent",
                 "metadata": {"name": content_name},
@@ -137,6 +149,14 @@ class FakeStorage:
                 if e.status != 409:
                     raise
             size = pvc.get("status", {}).get("capacity", {}).get("storage", "1Gi")
+            # What the CSI snapshotter reports: the backend's handle, for copies to point at.
+            self._kube.merge_patch(
+                self._contents,
+                None,
+                content_name,
+                {"status": {"readyToUse": True, "snapshotHandle": content["spec"]["source"]["snapshotHandle"]}},
+                subresource="status",
+            )
             self._kube.merge_patch(
                 self._snapshots,
                 meta["namespace"],
@@ -152,6 +172,31 @@ class FakeStorage:
                 subresource="status",
             )
             log.info("snapshot %s/%s is ready", meta["namespace"], meta["name"])
+
+    def _bind_provisioned(self, snap: dict[str, Any]) -> None:
+        """A VolumeSnapshot of a content made beforehand: ready once that content exists and
+        points back at it (what the snapshot controller checks)."""
+        meta = snap["metadata"]
+        name = snap["spec"]["source"]["volumeSnapshotContentName"]
+        content = self._kube.get(self._contents, None, name)
+        ref = (content or {}).get("spec", {}).get("volumeSnapshotRef") or {}
+        if content is None or (ref.get("namespace"), ref.get("name")) != (meta["namespace"], meta["name"]):
+            return
+        self._kube.merge_patch(
+            self._snapshots,
+            meta["namespace"],
+            meta["name"],
+            {
+                "status": {
+                    "boundVolumeSnapshotContentName": name,
+                    "readyToUse": True,
+                    "creationTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "restoreSize": (content.get("status") or {}).get("restoreSize") or "1Gi",
+                }
+            },
+            subresource="status",
+        )
+        log.info("snapshot %s/%s is bound to the content %s made for it", meta["namespace"], meta["name"], name)
 
 
 def main() -> int:

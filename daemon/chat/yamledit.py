@@ -19,7 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from daemon.errors import ChatError
 
-__all__ = ["CanaryEdit", "Edit", "end_canary", "set_app_replicas", "set_volume_restore"]
+__all__ = ["CanaryEdit", "Edit", "add_volume_share", "end_canary", "set_app_replicas", "set_volume_restore"]
 
 
 @dataclass(frozen=True)
@@ -288,3 +288,38 @@ def set_volume_restore(text: str, volume: str, snapshot: str, *, file: str = "th
     if not isinstance(scalar, ScalarNode) or text[start:end].count("\n"):
         raise ChatError(f"spec.restore.snapshot of the Volume {volume} in {file} is not a plain value; edit it by hand")
     return Edit(text[:start] + value + text[end:], scalar.value, scalar.start_mark.line + 1)
+
+
+def add_volume_share(text: str, volume: str, tenant: str, *, file: str = "the file") -> Edit:
+    """``text`` with ``tenant`` added to ``spec.shareWith`` of the Volume document named
+    ``volume`` (the owner's consent to a clone's copy of its backups): appended to the list where
+    it is written, else a ``shareWith`` list added first in the spec."""
+    document = _find_document(text, "Volume", volume, file)
+    found = _get(document, "spec")
+    if found is None or not isinstance(found[1], MappingNode):
+        raise ChatError(f"the Volume {volume} in {file} has no spec mapping to set shareWith in")
+    spec = found[1]
+    value = _scalar_text(tenant)
+    shares = _get(spec, "shareWith")
+    if shares is None:
+        return _insert_first(
+            text, spec, f"shareWith: [{value}]", "spec.shareWith", file, block=("shareWith:", f"  - {value}")
+        )
+    node = shares[1]
+    if not isinstance(node, SequenceNode) or not node.value:
+        raise ChatError(f"spec.shareWith of the Volume {volume} in {file} is not a list of tenants; edit it by hand")
+    if any(isinstance(item, ScalarNode) and item.value == tenant for item in node.value):
+        return Edit(text, tenant, node.start_mark.line + 1)
+    last = node.value[-1]
+    end = _content_end(last)
+    if node.flow_style:
+        return Edit(text[:end] + f", {value}" + text[end:], None, last.end_mark.line + 1)
+    first = node.value[0]
+    dash = text.rfind("-", 0, first.start_mark.index)
+    indent = dash - _line_start(text, dash)
+    if dash < 0 or text[_line_start(text, dash) : dash].strip():
+        raise ChatError(f"spec.shareWith of the Volume {volume} in {file} is not a plain list; edit it by hand")
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    insert = f"\n{' ' * indent}- {value}"
+    return Edit(text[:line_end] + insert + text[line_end:], None, last.end_mark.line + 2)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from daemon.chat.gitops import GitOps, Requester
+from daemon.chat.yamledit import add_volume_share
 from daemon.commands._common import add_repo_arg, operator, repo_path
 from daemon.commands.validate import rendered
 from daemon.edges import files
@@ -53,7 +55,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     data = parser.add_mutually_exclusive_group()
     data.add_argument("--empty", action="store_true", help="volumes start empty (the default)")
-    data.add_argument("--with-data", metavar="SNAPSHOT", default=None, help="volumes restored from SNAPSHOT")
+    data.add_argument(
+        "--with-data",
+        metavar="SNAPSHOT",
+        default=None,
+        help="volumes start from TENANT's backups: 'latest' (each volume's newest, chosen when copied) or "
+        "snapshot names VOLUME-YYYYMMDDHHMM, comma-separated; TENANT's Volumes get NEW in spec.shareWith "
+        "(its owners' consent, reviewed with the branch)",
+    )
     add_repo_arg(parser)
     parser.set_defaults(func=run)
 
@@ -84,7 +93,9 @@ def _read(root: Path) -> tuple[dict[str, str], dict[str, list[Any]]]:
     return texts, documents
 
 
-def clone_into(root: Path, model: PlatformModel, old: str, new: str, suffix: str | None) -> Clone:
+def clone_into(
+    root: Path, model: PlatformModel, old: str, new: str, suffix: str | None, data: Sequence[str] = ()
+) -> Clone:
     """Writes the clone into the platform directory ``root`` and validates it (ValidationFailed
     with the errors it causes otherwise; the caller's tree is then thrown away)."""
     known = [t.name for t in model.tenants]
@@ -93,11 +104,27 @@ def clone_into(root: Path, model: PlatformModel, old: str, new: str, suffix: str
     if new in known or (root / "tenants" / new).exists():
         raise ConfigError(f"tenant '{new}' exists; clone into a new name")
     apps = [a for a in model.apps if a.tenant == old]
+    volumes = sorted(v.name for v in model.volumes_of(old))
+    for snapshot in data:
+        if snapshot != "latest" and not any(re.fullmatch(rf"{re.escape(v)}-[0-9]{{12}}", snapshot) for v in volumes):
+            raise ConfigError(
+                f"--with-data {snapshot}: not a backup of a volume of {old} (VOLUME-YYYYMMDDHHMM; volumes: "
+                f"{', '.join(volumes) or 'none'}), nor 'latest'"
+            )
     secrets = [e.secret_ref.name for a in apps for e in a.env if e.secret_ref is not None]
     texts, documents = _read(root)
     plan = plan_clone(
-        texts, documents, old, new, domains=[d for a in apps for d in a.domains], suffix=suffix, secrets=secrets
+        texts,
+        documents,
+        old,
+        new,
+        domains=[d for a in apps for d in a.domains],
+        suffix=suffix,
+        secrets=secrets,
+        data=data,
     )
+    for rel, volume in plan.shares:
+        plan.edited[rel] = add_volume_share(plan.edited.get(rel, texts[rel]), volume, new, file=rel).text
     for rel, docs in plan.written.items():
         files.create_text(root, rel, _text(rel, docs, plan.origin.get(rel, ""), texts, old))
     for rel, text in plan.edited.items():
@@ -114,21 +141,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--to {new}: not a DNS label (lower-case letters, digits and '-', at most 63)")
     if args.domain_suffix is not None and not _SUFFIX.match(args.domain_suffix):
         raise ConfigError(f"--domain-suffix {args.domain_suffix}: not a DNS name such as staging.example.com")
-    if args.with_data is not None:
-        raise ConfigError(
-            f"--with-data {args.with_data}: a VolumeSnapshot restores only into its own namespace, so {new} "
-            f"cannot start from a snapshot of {old}; clone with --empty and copy the data in"
-        )
+    data = [s.strip() for s in (args.with_data or "").split(",") if s.strip()]
+    if args.with_data is not None and not data:
+        raise ConfigError("--with-data: name 'latest' or snapshots VOLUME-YYYYMMDDHHMM")
     gitops = GitOps.for_local(repo_path(args.repo))
     if not gitops.available:
         raise ConfigError(f"cannot clone into a branch: {gitops.describe()}")
     planned: list[Clone] = []
 
     def edit(platform: Path, model: PlatformModel) -> str:
-        plan = clone_into(platform, model, old, new, args.domain_suffix)
+        plan = clone_into(platform, model, old, new, args.domain_suffix, data)
         planned.append(plan)
         lines = [f"Clone tenant {old} as {new}", ""]
         lines += [f"{a} -> {b}" for a, b in plan.domains.items()]
+        lines += [f"volume {v} starts from {old}'s backup {s}" for v, s in plan.data.items()]
         lines += ["", *plan.notes] if plan.notes else []
         return "\n".join(lines)
 
@@ -142,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     for plan in planned[-1:]:
         for before, after in plan.domains.items():
             print(f"domain {before} -> {after}")
+        for volume, snapshot in plan.data.items():
+            print(f"volume {volume} starts from {old}'s backup {snapshot} (shared by {old}'s Volume {volume})")
         for note in plan.notes:
             print(f"note: {note}")
     print(f"review it: git diff {result.base_branch}...{result.branch}; merge it to create {new}")

@@ -1,4 +1,4 @@
-"""``dockyard new tenant NAME`` and ``dockyard new app TENANT NAME``: valid files to start from.
+"""``dockyard new tenant NAME``, ``new app TENANT NAME`` and ``new job TENANT NAME``: valid files to start from.
 
 The files carry the schema modeline (editors check and complete them) and are validated with the
 repo before the command returns: a name that is reserved, taken or not a DNS label, a template
@@ -47,11 +47,27 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="a template parameter (VALUE is YAML: 3, true, [a, b]); repeatable",
     )
     app.add_argument("--image", default=None, help="the container image of an app without a template")
-    for sub in (tenant, app):
+    job = kinds.add_parser("job", help="tenants/TENANT/jobs/NAME.yaml: batch work, once or on a schedule")
+    job.add_argument("tenant", help="an existing tenant")
+    job.add_argument("name", help="the job")
+    job.add_argument(
+        "--template", default=None, help="a repo template or catalog/NAME@VERSION rendering a Job (catalog/cron-job@1)"
+    )
+    job.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter (VALUE is YAML: 3, true, [a, b]); repeatable",
+    )
+    job.add_argument("--image", default=None, help="the container image of a job without a template")
+    job.add_argument("--schedule", default=None, metavar="CRON", help="run on this cron schedule (a CronJob)")
+    for sub in (tenant, app, job):
         add_repo_arg(sub)
         sub.add_argument("--force", action="store_true", help="overwrite files that exist")
     tenant.set_defaults(func=run_tenant)
-    app.set_defaults(func=run_app)
+    app.set_defaults(func=run_app, kind="App", schedule=None)
+    job.set_defaults(func=run_app, kind="Job")
 
 
 def _label(value: str, what: str) -> str:
@@ -86,23 +102,37 @@ def _parameters(pairs: list[str]) -> dict[str, Any]:
 
 
 def run_app(args: argparse.Namespace) -> int:
+    """``new app`` and ``new job`` (args.kind): the document, and what a catalog entry adds."""
     root = repo_path(args.repo)
+    kind = str(args.kind)
+    noun = kind.lower()
     tenant = _label(args.tenant, "tenant")
-    name = _label(args.name, "app")
+    name = _label(args.name, noun)
     if not any((root / "tenants" / tenant / f).is_file() for f in TENANT_FILES):
         raise ConfigError(f"there is no tenant '{tenant}' (tenants/{tenant}/tenant.yaml); dockyard new tenant {tenant}")
     if args.template is None and not args.image:
-        raise ConfigError("give the app an --image, or make it from a --template (dockyard template list)")
+        raise ConfigError(f"give the {noun} an --image, or make it from a --template (dockyard template list)")
     if args.template is not None and args.image:
-        raise ConfigError("--image is for an app without a template; pass the template's image as --param image=...")
+        raise ConfigError(
+            f"--image is for a{'n' if kind == 'App' else ''} {noun} without a template; "
+            "pass the template's image as --param image=..."
+        )
+    if args.template is not None and args.schedule:
+        raise ConfigError("--schedule is for a job without a template; pass it as --param schedule=...")
     parameters = _parameters(args.param)
     if parameters and args.template is None:
         raise ConfigError("--param is for a --template")
     folder = f"tenants/{tenant}"
-    rel = f"{folder}/apps/{name}.yaml"
+    rel = f"{folder}/{noun}s/{name}.yaml"
     files = {
         rel: app_text(
-            name, schema_ref(root, rel, "App"), image=args.image, template=args.template, parameters=parameters
+            name,
+            schema_ref(root, rel, kind),
+            image=args.image,
+            template=args.template,
+            parameters=parameters,
+            kind=kind,
+            schedule=args.schedule,
         )
     }
     if catalog.is_ref(args.template):

@@ -21,7 +21,7 @@ from daemon.engine.backups import ANNOUNCED_ANNOTATION, TIME_ANNOTATION
 from daemon.model.kinds import PlatformModel, Volume
 from daemon.model.labels import VOLUME_LABEL
 from daemon.policy.retention import as_utc, has_rules, keep, reasons
-from daemon.render.storage import claim_name
+from daemon.render.storage import claim_name, restore_source
 
 __all__ = ["Snapshot", "VolumeChain", "chain_of", "chains"]
 
@@ -130,7 +130,7 @@ def chain_of(
         and ((o.get("metadata") or {}).get("labels") or {}).get(VOLUME_LABEL) == volume.name
     ]
     live = [f for f in facts if f[2] != "deleting"]
-    protected = {v.restore_snapshot for v in model.volumes_of(volume.tenant) if v.restore_snapshot}
+    protected = {str(restore_source(v)) for v in model.volumes_of(volume.tenant) if v.restore_snapshot}
     pending = {name for name, taken, state, _, _ in live if state != "ready" or taken is None}
     dated = [(name, taken or now) for name, taken, _, _, _ in live]
     retention = volume.backup.retention if volume.backup else None

@@ -11,9 +11,14 @@ Volume with ``spec.backup`` it
 3. prunes what the retention rules no longer keep (:mod:`daemon.backup_retention`), in one
    ``backup.pruned`` event per volume.
 
-and announces each restored claim once it is Bound (``backup.restored``). A ``perReplica`` Volume
-has one claim per replica of its StatefulSet; each claim has its own chain (snapshots
-``<claim>-<minute>``, the schedule and retention applied to each).
+and announces each restored claim once it is Bound (``backup.restored``). A Volume that starts
+from another tenant's backup (``restore.tenant``, a clone's data) gets a copy of that snapshot in
+its own namespace (``backup.copied``): a VolumeSnapshotContent that points at the same backend
+snapshot (``Retain``: deleting the copy never deletes the owner's backup) and a VolumeSnapshot
+bound to it, made once, only while the owning Volume shares with the tenant (``shareWith``), and
+only from that Volume's own chain. The owner's retention keeps a snapshot while a copy of it
+exists. A ``perReplica`` Volume has one claim per replica of its StatefulSet; each claim has its
+own chain (snapshots ``<claim>-<minute>``, the schedule and retention applied to each).
 
 Nothing is remembered in memory: the schedule reads the times annotated on the existing
 VolumeSnapshots, and what was announced is written on the objects (the snapshot, the claim)
@@ -28,6 +33,7 @@ Snapshots of a Volume that left the repo are kept: nothing here deletes what no 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -45,7 +51,7 @@ from daemon.model.kinds import PlatformModel, Volume
 from daemon.model.labels import MANAGED_BY, MANAGER_NAME, TENANT_LABEL, VOLUME_LABEL
 from daemon.policy.retention import as_utc, keep
 from daemon.render.meta import owner_labels
-from daemon.render.storage import SNAPSHOT_API, claim_name
+from daemon.render.storage import SNAPSHOT_API, claim_name, restore_source
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,8 @@ ANNOUNCED_ANNOTATION = f"{API_GROUP}/backup-announced"
 RESTORED_FROM_ANNOTATION = f"{API_GROUP}/restored-from"
 #: On a restored claim: the snapshot whose restore was announced.
 RESTORE_ANNOUNCED_ANNOTATION = f"{API_GROUP}/restore-announced"
+#: On a copy of another tenant's snapshot: ``namespace/name`` of the snapshot it copies.
+COPY_OF_ANNOTATION = f"{API_GROUP}/copy-of"
 #: On a claim: why its volume cannot be backed up, as last announced.
 UNAVAILABLE_ANNOTATION = f"{API_GROUP}/backup-unavailable"
 
@@ -76,11 +84,14 @@ class BackupReport:
     failed: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.created or self.ready or self.failed or self.pruned or self.restored or self.errors)
+        return not (
+            self.created or self.ready or self.failed or self.pruned or self.restored or self.copied or self.errors
+        )
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class _Snapshot:
     content: str  # the bound VolumeSnapshotContent, "" until there is one
     deleting: bool
     source: str  # the claim it is a snapshot of
+    copy_of: str  # ``namespace/name`` of another tenant's snapshot this one copies, or ""
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> _Snapshot:
@@ -113,6 +125,7 @@ class _Snapshot:
             content=str(status.get("boundVolumeSnapshotContentName") or ""),
             deleting=bool(meta.get("deletionTimestamp")),
             source=str(((obj.get("spec") or {}).get("source") or {}).get("persistentVolumeClaimName") or ""),
+            copy_of=str(annotations.get(COPY_OF_ANNOTATION, "")),
         )
 
 
@@ -134,6 +147,8 @@ class BackupManager:
         # Only to keep the log quiet: a snapshot whose prune fails is retried every run, and
         # its warning is worth reading once, not every minute.
         self._prune_warned: set[tuple[str, str]] = set()
+        #: ``namespace/name`` of every snapshot a copy points at, as of the current run
+        self._copied: set[str] = set()
 
     @property
     def _snapshots(self) -> ResourceType:
@@ -178,13 +193,27 @@ class BackupManager:
         # Two lists per run whatever the number of volumes: every snapshot and every claim of
         # ours, cluster-wide, grouped here by namespace and volume.
         snapshots: dict[tuple[str, str], list[_Snapshot]] = defaultdict(list)
+        copies: dict[tuple[str, str], _Snapshot] = {}  # copies of other tenants' snapshots: no chain's
         for obj in self._kube.list_objects(self._snapshots, label_selector=_SELECTOR):
             labels = obj["metadata"].get("labels") or {}
-            snapshots[(obj["metadata"]["namespace"], labels.get(VOLUME_LABEL, ""))].append(_Snapshot.of(obj))
+            snapshot = _Snapshot.of(obj)
+            if snapshot.copy_of:
+                copies[(snapshot.namespace, snapshot.name)] = snapshot
+            else:
+                snapshots[(obj["metadata"]["namespace"], labels.get(VOLUME_LABEL, ""))].append(snapshot)
         claims = {
             (c["metadata"]["namespace"], c["metadata"]["name"]): c
             for c in self._kube.list_objects(self._claims, label_selector=_SELECTOR)
         }
+        self._copied = {c.copy_of for c in copies.values()}
+        for volume in model.volumes:
+            if volume.restore_tenant is None or (volume.tenant, str(restore_source(volume))) in copies:
+                continue
+            try:
+                self._copy_shared(model, volume, snapshots, report)
+            except ClusterError as e:
+                log.warning("copy of a backup for volume %s/%s: %s", volume.tenant, volume.name, e)
+                report.errors.append(f"{volume.tenant}/{volume.name}: {e}")
         for volume in model.volumes:
             if volume.backup is None:
                 continue
@@ -204,12 +233,13 @@ class BackupManager:
                     report.errors.append(f"{namespace}/{claim['metadata']['name']}: {e}")
         if not report.empty:
             log.info(
-                "backups: %d created, %d ready, %d failed, %d pruned, %d restored, %d errors",
+                "backups: %d created, %d ready, %d failed, %d pruned, %d restored, %d copied, %d errors",
                 len(report.created),
                 len(report.ready),
                 len(report.failed),
                 len(report.pruned),
                 len(report.restored),
+                len(report.copied),
                 len(report.errors),
             )
         return report
@@ -392,7 +422,15 @@ class BackupManager:
         live = [s for s in snapshots if not s.deleting]
         # A snapshot we cannot date is judged "not ready": kept, and not counted by the rules.
         pending = {s.name for s in live if not s.ready or s.taken is None}
-        protected = {v.restore_snapshot for v in model.volumes_of(volume.tenant) if v.restore_snapshot}
+        protected = {str(restore_source(v)) for v in model.volumes_of(volume.tenant) if v.restore_snapshot}
+        # What other tenants start from: copied already (the copy points at this backend
+        # snapshot), or named and still to be copied.
+        protected |= {c.split("/", 1)[1] for c in self._copied if c.startswith(f"{volume.tenant}/")}
+        protected |= {
+            str(v.restore_snapshot)
+            for v in model.volumes
+            if v.restore_tenant == volume.tenant and v.restore_volume == volume.name and v.restore_snapshot != "latest"
+        }
         dated = [(s.name, s.taken or now) for s in live]
         _, prune = keep(dated, volume.backup.retention, now, protected=protected, pending=pending)
         by_name = {s.name: s for s in live}
@@ -435,6 +473,85 @@ class BackupManager:
         return True
 
     # --- restores ---------------------------------------------------------------------------
+
+    def _copy_shared(
+        self,
+        model: PlatformModel,
+        volume: Volume,
+        snapshots: Mapping[tuple[str, str], list[_Snapshot]],
+        report: BackupReport,
+    ) -> None:
+        """A copy, in ``volume``'s namespace, of the other tenant's backup it starts from."""
+        owner, chain, wanted = str(volume.restore_tenant), str(volume.restore_volume), str(volume.restore_snapshot)
+        shared = next((v for v in model.volumes_of(owner) if v.name == chain), None)
+        if shared is None or volume.tenant not in shared.share_with:
+            # The loader refuses this; a model narrowed to one cluster may lack the owner.
+            log.warning(
+                "volume %s/%s starts from a backup of %s/%s, which is not shared with it on this cluster",
+                volume.tenant,
+                volume.name,
+                owner,
+                chain,
+            )
+            return
+        ready = [
+            s
+            for s in snapshots.get((owner, chain), [])
+            if s.ready and s.content and not s.deleting and wanted in ("latest", s.name)
+        ]
+        if not ready:
+            log.info("volume %s/%s waits for backup %s of %s/%s", volume.tenant, volume.name, wanted, owner, chain)
+            return
+        original = max(ready, key=lambda s: (s.taken or datetime.min.replace(tzinfo=UTC), s.name))
+        content = self._kube.get(self._contents, None, original.content)
+        if content is None:
+            return
+        status, spec = content.get("status") or {}, content.get("spec") or {}
+        handle = status.get("snapshotHandle") or (spec.get("source") or {}).get("snapshotHandle")
+        if not handle:
+            return  # the backend has not reported it yet: next run
+        name = str(restore_source(volume))
+        copy_of = f"{owner}/{original.name}"
+        content_name = f"dockyard-copy-{hashlib.sha256(f'{volume.tenant}/{name}'.encode()).hexdigest()[:16]}"
+        labels = {**owner_labels(volume.tenant), VOLUME_LABEL: volume.name}
+        annotations = {COPY_OF_ANNOTATION: copy_of}
+        snapshot_class = spec.get("volumeSnapshotClassName")
+        copy_content: dict[str, Any] = {
+            "apiVersion": f"{SNAPSHOT_API}/v1",
+            "kind": "VolumeSnapshotContent",
+            "metadata": {"name": content_name, "labels": labels, "annotations": annotations},
+            "spec": {
+                # Retain whatever the class says: the backend snapshot is the owner's.
+                "deletionPolicy": "Retain",
+                "driver": spec.get("driver"),
+                "source": {"snapshotHandle": handle},
+                "volumeSnapshotRef": {"namespace": volume.tenant, "name": name},
+                **({"volumeSnapshotClassName": snapshot_class} if snapshot_class else {}),
+            },
+        }
+        copy = {
+            "apiVersion": f"{SNAPSHOT_API}/v1",
+            "kind": "VolumeSnapshot",
+            "metadata": {"name": name, "namespace": volume.tenant, "labels": labels, "annotations": annotations},
+            "spec": {
+                "source": {"volumeSnapshotContentName": content_name},
+                **({"volumeSnapshotClassName": snapshot_class} if snapshot_class else {}),
+            },
+        }
+        for obj in (copy_content, copy):
+            try:
+                self._kube.create(obj)
+            except ClusterError as e:
+                if e.status != 409:
+                    raise
+        self._emit(
+            "backup.copied",
+            f"Backup {copy_of} was copied for volume {volume.tenant}/{volume.name} (as {name})",
+            volume.tenant,
+            {"volume": volume.name, "snapshot": name, "from": copy_of, "sharedBy": owner},
+        )
+        report.copied.append(f"{volume.tenant}/{name}")
+        self._copied.add(copy_of)
 
     def _announce_restore(self, claim: Mapping[str, Any], report: BackupReport) -> None:
         meta = claim["metadata"]

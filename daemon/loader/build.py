@@ -325,6 +325,9 @@ def volume(data: Data, source: SourceRef, tenant_name: str, default_class: str |
         else None,
         restore_snapshot=_map(spec, "restore").get("snapshot"),
         per_replica=bool(spec.get("perReplica", False)),
+        restore_tenant=_map(spec, "restore").get("tenant"),
+        restore_volume=_map(spec, "restore").get("volume"),
+        share_with=_strings(spec, "shareWith", ()),
     )
 
 
@@ -454,6 +457,7 @@ def template(data: Data, source: SourceRef) -> Template:
         extends=spec.get("extends"),
         parameters_schema=dict(_map(spec, "parameters")),
         app=dict(_map(spec, "app")),
+        job=dict(_map(spec, "job")) if "job" in spec else None,
     )
 
 

@@ -8,7 +8,7 @@ each parameter's ``description`` and ``default``). Documents after the first are
 
 A version, once shipped, never changes what it renders: a change is a new file with the next
 version, so a repo moves to it by editing its ``template:`` line in review. The loader reads only
-the entries a repo refers to (from an App's ``template`` or a Template's ``extends``, and the
+the entries a repo refers to (from an App's or a Job's ``template`` or a Template's ``extends``, and the
 entries those extend), so a repo without catalog references loads exactly as before.
 """
 
@@ -154,7 +154,7 @@ def referenced(entries: Iterable[Entry]) -> tuple[list[Entry], list[Problem]]:
 
 
 def _references(entry: Entry) -> tuple[object, ...]:
-    if entry.kind == "App":
+    if entry.kind in ("App", "Job"):
         return (entry.spec().get("template"),)
     if entry.kind == "Template":
         return (entry.spec().get("extends"),)

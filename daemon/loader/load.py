@@ -176,7 +176,7 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
 
     templated: list[Entry] = []
     for entry in entries:
-        if entry.kind == "App" and isinstance(entry.spec().get("template"), str):
+        if entry.kind in ("App", "Job") and isinstance(entry.spec().get("template"), str):
             templated.append(entry)
             continue
         where = origin.get(id(entry))
@@ -204,7 +204,8 @@ def _load(root: Path, cache: LoadCache | None, reserved_namespaces: tuple[str, .
         if instance is None:
             # Still check the App's own fields, so the template is not the only thing reported.
             explainer = Explainer(app.doc, tenant=app.tenant)
-            found += budget.schema_problems(explainer, validator("App").iter_errors(app.data), app.file, app.doc.line)
+            errors = validator(app.kind).iter_errors(app.data)
+            found += budget.schema_problems(explainer, errors, app.file, app.doc.line)
             problems.extend(found)
             continue
         found = validate_instance(app, instance)

@@ -29,7 +29,8 @@ class TemplateShape:
     file: str  # where it is written (<catalog>/... for the catalog)
     extends: tuple[str, ...]  # its bases, nearest first
     parameters: Mapping[str, Any]  # the merged parameter schema
-    app: Mapping[str, Any]  # the merged App spec, placeholders unfilled
+    app: Mapping[str, Any]  # the merged App (or Job) spec, placeholders unfilled
+    kind: str = "App"  # what it renders: App or Job
 
     @property
     def title(self) -> str:
@@ -84,7 +85,7 @@ def shapes(root: Path | None = None) -> tuple[dict[str, TemplateShape], list[Pro
     problems.extend(found)
     result: dict[str, TemplateShape] = {}
     for name, template in resolved.items():
-        app, found = build_value(template.app, template.entry.file)
+        app, found = build_value(template.body, template.entry.file)
         problems.extend(found)
         result[name] = TemplateShape(
             name,
@@ -92,5 +93,6 @@ def shapes(root: Path | None = None) -> tuple[dict[str, TemplateShape], list[Pro
             tuple(str(e.name) for e in template.chain[1:]),
             template.parameters,
             app if isinstance(app, dict) else {},
+            template.kind,
         )
     return dict(sorted(result.items())), problems

@@ -1,4 +1,5 @@
-"""Templates: an App made from a Template's ``app`` with ``${name}`` filled from its parameters.
+"""Templates: an App made from a Template's ``app`` (a Job from its ``job``) with ``${name}``
+filled from its parameters.
 
 The merge works on YAML nodes, not on values, so that every value of the resulting App still
 knows its line and file: a bad value that came from the Template is reported in the Template, a
@@ -49,8 +50,9 @@ class Resolved:
     chain: tuple[Entry, ...]  # the template itself first, its base last
     parameters: dict[str, Any]
     checker: Draft202012Validator
-    app: MappingNode
+    body: MappingNode  # the merged ``app`` or ``job``
     grafts: dict[int, str] = field(default_factory=dict)
+    kind: str = "App"  # what it renders: App (``spec.app``) or Job (``spec.job``)
 
 
 def merge_schemas(base: Mapping[str, Any], derived: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,18 +190,37 @@ def _chain(entry: Entry, by_name: Mapping[str, Entry], problems: list[Problem]) 
         chain.append(found)
 
 
+def renders(template: Entry) -> str | None:
+    """The kind a Template renders by itself: Job with ``spec.job``, App with ``spec.app``, else None."""
+    spec = template.spec()
+    return "Job" if "job" in spec else "App" if "app" in spec else None
+
+
 def _resolve(entry: Entry, chain: tuple[Entry, ...], problems: list[Problem]) -> Resolved | None:
     parameters: dict[str, Any] = {}
     grafts: dict[int, str] = {}
-    app: Node = MappingNode(_MAP, [], entry.doc.node.start_mark, entry.doc.node.end_mark)
+    kinds = {str(t.name): found for t in chain if (found := renders(t)) is not None}
+    kind = next(iter(kinds.values()), "App")
+    if len(set(kinds.values())) > 1:
+        shown = ", ".join(f"{name} renders {what}" for name, what in kinds.items())
+        problems.append(
+            entry.problem(
+                ("spec", "extends"),
+                f"template '{entry.name}' mixes an App and a Job: {shown}",
+                "a Template extends one that renders the same kind (spec.app or spec.job)",
+                code="template.kind",
+            )
+        )
+        return None
+    body: Node = MappingNode(_MAP, [], entry.doc.node.start_mark, entry.doc.node.end_mark)
     for template in reversed(chain):
         own = template.spec().get("parameters")
         if isinstance(own, dict):
             parameters = merge_schemas(parameters, own)
-        app_node = node_at(template.doc.node, ("spec", "app"))
-        if isinstance(app_node, MappingNode):
-            app = merge_nodes(app, entry.file, app_node, template.file, grafts)
-    assert isinstance(app, MappingNode)
+        body_node = node_at(template.doc.node, ("spec", kind.lower()))
+        if isinstance(body_node, MappingNode):
+            body = merge_nodes(body, entry.file, body_node, template.file, grafts)
+    assert isinstance(body, MappingNode)
     invalid = paramschema.meta_problems(entry, parameters)
     if invalid:
         problems.extend(invalid)
@@ -207,7 +228,7 @@ def _resolve(entry: Entry, chain: tuple[Entry, ...], problems: list[Problem]) ->
     declared = parameters.get("properties")
     declared_names = set(declared) if isinstance(declared, dict) else set()
     ok = True
-    for name, node, file in placeholders(app, entry.file, grafts):
+    for name, node, file in placeholders(body, entry.file, grafts):
         if not _NAME.match(name):
             problems.append(
                 _problem_at(
@@ -236,7 +257,7 @@ def _resolve(entry: Entry, chain: tuple[Entry, ...], problems: list[Problem]) ->
     if not ok:
         return None
     checker = safe_validator(parameters)
-    return Resolved(entry, chain, parameters, checker, app, grafts)
+    return Resolved(entry, chain, parameters, checker, body, grafts, kind)
 
 
 class _Missing(Exception):
@@ -319,7 +340,7 @@ class _Substitution:
 def instantiate(
     app: Entry, templates: Mapping[str, Resolved], known: set[str]
 ) -> tuple[Document | None, list[Problem]]:
-    """The App document made from its template, or the problems that prevent it.
+    """The App (or Job) document made from its template, or the problems that prevent it.
 
     ``known`` names every Template document, valid or not, so that an App using a broken template
     points at the template instead of calling it unknown.
@@ -333,7 +354,7 @@ def instantiate(
             return None, [
                 app.problem(
                     ("spec", "template"),
-                    f"template '{name}' has errors, so this App cannot be made from it",
+                    f"template '{name}' has errors, so this {app.kind} cannot be made from it",
                     "fix the errors reported in the template first",
                     code="template.invalid",
                 )
@@ -351,6 +372,16 @@ def instantiate(
                 f"unknown template '{name}'",
                 hint,
                 code="ref.template",
+            )
+        ]
+    if resolved.kind != app.kind:
+        return None, [
+            app.problem(
+                ("spec", "template"),
+                f"template '{name}' renders a{'n' if resolved.kind == 'App' else ''} {resolved.kind}, "
+                f"not a{'n' if app.kind == 'App' else ''} {app.kind}",
+                f"make a {resolved.kind} from it, or use a template with spec.{app.kind.lower()}",
+                code="template.kind",
             )
         ]
     given = spec.get("parameters", {})
@@ -404,7 +435,7 @@ def instantiate(
 
     grafts = dict(resolved.grafts)
     substitution = _Substitution(values, grafts)
-    filled = substitution.apply(resolved.app, template_file)
+    filled = substitution.apply(resolved.body, template_file)
     if substitution.problems:
         return None, substitution.problems
     assert isinstance(filled, MappingNode)
@@ -422,8 +453,8 @@ def instantiate(
 
 
 def validate_instance(app: Entry, doc: Document) -> list[Problem]:
-    """Schema problems of an App made from a template (located in the App or the Template)."""
-    if is_valid("App", doc.data):
+    """Schema problems of an App (or Job) made from a template (located in it or the Template)."""
+    if is_valid(app.kind, doc.data):
         return []
     explainer = Explainer(doc, tenant=app.tenant)
-    return budget.schema_problems(explainer, validator("App").iter_errors(doc.data), app.file, app.doc.line)
+    return budget.schema_problems(explainer, validator(app.kind).iter_errors(doc.data), app.file, app.doc.line)

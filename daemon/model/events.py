@@ -38,6 +38,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "backup.failed",
     "backup.pruned",
     "backup.restored",
+    "backup.copied",
     "job.failed",
     "canary.promoted",
     "canary.aborted",

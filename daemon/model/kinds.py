@@ -504,6 +504,11 @@ class Volume:
     restore_snapshot: str | None = None
     #: one claim per replica of the stateful App that mounts it (volumeClaimTemplates)
     per_replica: bool = False
+    #: the tenant and Volume whose backup ``restore_snapshot`` is (a clone's data); None: this one's
+    restore_tenant: str | None = None
+    restore_volume: str | None = None
+    #: tenants that may start volumes from this one's backups (the owner's consent)
+    share_with: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -636,6 +641,7 @@ class Template:
     extends: str | None = None
     parameters_schema: Mapping[str, object] = field(default_factory=dict)
     app: Mapping[str, object] = field(default_factory=dict)  # an App spec with ${name} holes
+    job: Mapping[str, object] | None = None  # or a Job spec with ${name} holes (batch work)
 
     @property
     def name(self) -> str:

@@ -33,6 +33,10 @@ class Clone:
     domains: dict[str, str] = field(default_factory=dict)
     #: each new file's model: the file it was copied from, or one next to it (for its modeline)
     origin: dict[str, str] = field(default_factory=dict)
+    #: (file, Volume) of ``old`` whose backups the clone starts from: the owner's consent to add
+    shares: list[tuple[str, str]] = field(default_factory=list)
+    #: Volume -> the snapshot of ``old``'s it starts from (``latest``: the newest when copied)
+    data: dict[str, str] = field(default_factory=dict)
 
 
 def new_domain(domain: str, old: str, new: str, suffix: str | None) -> str:
@@ -91,9 +95,12 @@ def plan_clone(
     domains: Iterable[str],
     suffix: str | None,
     secrets: Iterable[str] = (),
+    data: Sequence[str] = (),
 ) -> Clone:
     """The clone of tenant ``old`` as ``new``, from every file of the repo (``texts`` and the
-    ``documents`` read from them); ``domains`` are the ones ``old``'s apps render."""
+    ``documents`` read from them); ``domains`` are the ones ``old``'s apps render. ``data``: the
+    snapshots the clone's volumes start from, ``latest`` for each volume's newest; a volume none
+    of them is a backup of starts empty."""
     clone = Clone()
     clone.domains = {d: new_domain(d, old, new, suffix) for d in sorted(set(domains))}
     folder = f"tenants/{old}/"
@@ -112,6 +119,8 @@ def plan_clone(
             target = f"tenants/{new}/{rel.removeprefix(folder)}"
             clone.written[target] = [_cloned(doc, rewrite, old, new) for doc in docs if isinstance(doc, dict)]
             clone.origin[target] = rel
+            for doc in clone.written[target]:
+                _start_from(clone, rel, doc, old, data)
         elif rel.startswith("tenants/"):
             peer = rel.split("/")[1]
             _peer(clone, rel, peer, texts.get(rel, ""), docs, old, new, rewrite)
@@ -122,9 +131,9 @@ def plan_clone(
                         f"platform.yaml names {old} in {path}; {new} is not added there (the platform team's choice)"
                     )
     for name, (renamed, doc) in sorted(lists.items()):
-        data = copy.deepcopy(doc)
-        data["metadata"]["name"] = renamed
-        clone.written[f"notifications/{renamed}.yaml"] = [data]
+        renamed_list = copy.deepcopy(doc)
+        renamed_list["metadata"]["name"] = renamed
+        clone.written[f"notifications/{renamed}.yaml"] = [renamed_list]
         clone.origin[f"notifications/{renamed}.yaml"] = next(r for r, d in documents.items() if doc in d)
         clone.notes.append(
             f"notifications/{renamed}.yaml is a copy of {name}, with the same targets: point it elsewhere if "
@@ -154,6 +163,27 @@ def _cloned(doc: dict[str, Any], rewrite: _Rewriter, old: str, new: str) -> dict
     if data.get("kind") == "Volume" and isinstance(data.get("spec"), dict):
         data["spec"].pop("restore", None)  # the clone's volumes start empty
     return data
+
+
+def _start_from(clone: Clone, rel: str, doc: dict[str, Any], old: str, data: Sequence[str]) -> None:
+    """A cloned Volume restored from ``old``'s backup of it, when ``data`` names one."""
+    name, spec = _name(doc), doc.get("spec")
+    if doc.get("kind") != "Volume" or not name or not isinstance(spec, dict) or not data:
+        return
+    snapshot = next((s for s in data if s.startswith(f"{name}-") and s[len(name) + 1 :].isdigit()), None)
+    snapshot = snapshot or ("latest" if "latest" in data else None)
+    if snapshot is None:
+        clone.notes.append(f"volume {name} starts empty: no snapshot of it was named")
+        return
+    if spec.get("perReplica"):
+        clone.notes.append(f"volume {name} starts empty: it is perReplica (one backup per replica claim)")
+        return
+    if not spec.get("backup"):
+        clone.notes.append(f"volume {name} starts empty: {old}'s volume has no backups (spec.backup)")
+        return
+    spec["restore"] = {"tenant": old, "volume": name, "snapshot": snapshot}
+    clone.shares.append((rel, name))
+    clone.data[name] = snapshot
 
 
 def _peer(

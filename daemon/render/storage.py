@@ -3,7 +3,9 @@ that mounts them); the platform's classes become StorageClasses and VolumeSnapsh
 RBD / CephFS CSI in production).
 
 A restore never overwrites data: it renders a new claim named after the snapshot, with the
-snapshot as its data source, and apps mount that claim. The old claim is kept whatever the
+snapshot as its data source, and apps mount that claim. A restore from another tenant's backup
+(``restore.tenant``, a clone's data) reads a copy of that snapshot in the volume's own namespace,
+which the backup manager makes once the owner consents (``shareWith``). The old claim is kept whatever the
 Volume's deletion policy (the prune keeps every claim of a Volume that still has one, see
 :func:`daemon.policy.inventory.plan_prune`), so a rollback of the rollback is one commit away.
 """
@@ -20,12 +22,28 @@ from daemon.render.meta import object_meta, owner_labels
 SNAPSHOT_API = "snapshot.storage.k8s.io"
 
 
+def _restore_key(volume: Volume) -> str:
+    if volume.restore_tenant is None:
+        return str(volume.restore_snapshot)
+    return f"{volume.restore_tenant}/{volume.restore_volume}/{volume.restore_snapshot}"
+
+
 def claim_name(volume: Volume) -> str:
     """The PVC an app mounts for a Volume: the volume's name, or its restored copy."""
     if volume.restore_snapshot is None:
         return volume.name
-    digest = hashlib.sha256(volume.restore_snapshot.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(_restore_key(volume).encode()).hexdigest()[:8]
     return f"{volume.name}-restore-{digest}"
+
+
+def restore_source(volume: Volume) -> str | None:
+    """The VolumeSnapshot of the volume's own namespace its claim is restored from: the snapshot
+    it names, or, from another tenant's backup, the copy of it the backup manager makes here
+    (:meth:`daemon.engine.backups.BackupManager.copy_shared`), named after what it copies."""
+    if volume.restore_snapshot is None or volume.restore_tenant is None:
+        return volume.restore_snapshot
+    digest = hashlib.sha256(_restore_key(volume).encode()).hexdigest()[:8]
+    return f"{volume.name}-from-{volume.restore_tenant}-{digest}"[:253]
 
 
 def render_volume(volume: Volume, revision: str) -> dict[str, Any]:
@@ -35,13 +53,10 @@ def render_volume(volume: Volume, revision: str) -> dict[str, Any]:
         "resources": {"requests": {"storage": volume.size}},
     }
     annotations: dict[str, str] = {DELETION_POLICY_ANNOTATION: volume.deletion_policy}
-    if volume.restore_snapshot is not None:
-        spec["dataSource"] = {
-            "apiGroup": SNAPSHOT_API,
-            "kind": "VolumeSnapshot",
-            "name": volume.restore_snapshot,
-        }
-        annotations["dockyard.dev/restored-from"] = volume.restore_snapshot
+    source = restore_source(volume)
+    if source is not None:
+        spec["dataSource"] = {"apiGroup": SNAPSHOT_API, "kind": "VolumeSnapshot", "name": source}
+        annotations["dockyard.dev/restored-from"] = source
     if volume.backup is not None:
         annotations["dockyard.dev/backup-schedule"] = volume.backup.schedule
     meta = object_meta(

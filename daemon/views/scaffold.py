@@ -42,14 +42,36 @@ spec:
     )
 
 
-def app_text(name: str, schema: str, *, image: str | None, template: str | None, parameters: Mapping[str, Any]) -> str:
-    head = modeline(schema) + f"apiVersion: {API_VERSION}\nkind: App\nmetadata:\n  name: {name}\nspec:\n"
+def app_text(
+    name: str,
+    schema: str,
+    *,
+    image: str | None,
+    template: str | None,
+    parameters: Mapping[str, Any],
+    kind: str = "App",
+    schedule: str | None = None,
+) -> str:
+    """An App (or a Job: batch work, on ``schedule`` when given) from ``template`` or ``image``."""
+    head = modeline(schema) + f"apiVersion: {API_VERSION}\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
     if template is not None:
         body = f"  # `dockyard template show {template}` lists what it takes; fields set here override it.\n"
         body += f"  template: {template}\n"
         if parameters:
             body += _indented({"parameters": dict(parameters)}, 2)
         return head + body
+    if kind == "Job":
+        when = f"  schedule: {_scalar(schedule)}   # minute hour day-of-month month day-of-week\n" if schedule else ""
+        return (
+            head
+            + f"""  image: {_scalar(image or "")}
+{when}  resources:
+    cpu: 100m
+    memory: 128Mi
+    limits:
+      memory: 128Mi
+"""
+        )
     return (
         head
         + f"""  image: {_scalar(image or "")}

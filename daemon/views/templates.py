@@ -1,4 +1,4 @@
-"""Templates as people read them: the list, and one template's parameters and App (pure)."""
+"""Templates as people read them: the list, and one template's parameters and App or Job (pure)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from daemon.loader.shapes import TemplateShape
 
 
 def template_list(shapes: Iterable[TemplateShape]) -> str:
-    rows = [(s.name, s.title or ("extends " + s.extends[0] if s.extends else ""), s.file) for s in shapes]
+    rows = [(s.name, (s.title or ("extends " + s.extends[0] if s.extends else "")) + _job(s)) for s in shapes]
     if not rows:
         return "no templates\n"
     width = max(len(r[0]) for r in rows)
-    lines = [f"{name:<{width}}  {title}".rstrip() for name, title, _ in rows]
+    lines = [f"{name:<{width}}  {title}".rstrip() for name, title in rows]
     return "\n".join(lines) + "\n\n`dockyard template show NAME` prints what a template takes and renders.\n"
+
+
+def _job(shape: TemplateShape) -> str:
+    return " (a Job)" if shape.kind == "Job" else ""
 
 
 def _value(value: Any) -> str:
@@ -53,7 +57,7 @@ def template_show(shape: TemplateShape) -> str:
         out.append(shape.description)
     rows = parameter_rows(shape.parameters)
     out.append("")
-    out.append("parameters (spec.parameters of the App):")
+    out.append(f"parameters (spec.parameters of the {shape.kind}):")
     if rows:
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for row in rows:
@@ -61,12 +65,15 @@ def template_show(shape: TemplateShape) -> str:
     else:
         out.append("  none")
     out.append("")
-    out.append("renders (the App's spec; ${name} is the parameter, a field whose parameter has no value is left out):")
+    out.append(
+        f"renders (the {shape.kind}'s spec; ${{name}} is the parameter, a field whose parameter has no value "
+        "is left out):"
+    )
     rendered = yaml.safe_dump(dict(shape.app), sort_keys=False, default_flow_style=False, width=100)
     out.extend("  " + line for line in rendered.splitlines())
     out.append("")
     out.append("use it:")
     example = {name: f"<{kind}>" for name, kind, need, _ in rows if need == "required"}
     use = {"template": shape.name, **({"parameters": example} if example else {})}
-    out.extend("  " + line for line in yaml.safe_dump({"spec": use}, sort_keys=False).splitlines())
+    out.extend("  " + line for line in yaml.safe_dump({"kind": shape.kind, "spec": use}, sort_keys=False).splitlines())
     return "\n".join(out) + "\n"

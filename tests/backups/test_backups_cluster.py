@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from daemon.edges.kube import KubeClient
 from daemon.engine.apply import ResourceManager
@@ -30,11 +31,11 @@ from daemon.loader import load_or_raise
 from daemon.model.events import Event, MemorySink
 from daemon.model.kinds import PlatformModel
 from daemon.render import render
-from daemon.render.storage import claim_name
+from daemon.render.storage import claim_name, restore_source
 from daemon.state.inventory import InventoryStore
 from tests.clock import FakeClock
 from tests.fixtures_cluster import wait_for
-from tests.platforms import PlatformRepo
+from tests.platforms import PlatformRepo, doc
 
 T0 = datetime(2030, 1, 1, 1, 0, 20, tzinfo=UTC)
 
@@ -367,3 +368,75 @@ def test_a_per_replica_volume_has_a_chain_for_each_replica_claim(env: Env) -> No
             env.wait_ready(name)
     report = env.backups().run(model)
     assert sorted(names_of(report.pruned)) == ["data-db-0-203001010100", "data-db-1-203001010100"]
+
+
+def test_a_volume_starts_from_another_tenants_backup_through_a_copy_the_owner_keeps(env: Env) -> None:
+    """``restore.tenant`` (a clone's data): the backup is copied into the other namespace, pointing
+    at the same backend snapshot but retained on its own, made once, and kept by the owner's
+    retention while the copy exists."""
+    owner = env.repo
+    owner.volumes["data"]["spec"]["backup"] = {"schedule": "0 */6 * * *", "retention": {"last": 1}}
+    owner.volumes["data"]["spec"]["shareWith"] = [f"{owner.tenant}-c"]
+    clone = f"{owner.tenant}-c"
+    restore = {"tenant": owner.tenant, "volume": "data", "snapshot": "latest"}
+
+    def apply() -> PlatformModel:
+        owner.write()
+        folder = owner.root / "tenants" / clone
+        folder.mkdir()
+        quota = {"quota": {"cpu": "1", "memory": "1Gi", "pods": 5}}
+        (folder / "tenant.yaml").write_text(yaml.safe_dump(doc("Tenant", clone, quota)))
+        volume = doc("Volume", "data", {"size": "1Gi", "restore": restore})
+        (folder / "volume.yaml").write_text(yaml.safe_dump(volume))
+        model = load_or_raise(owner.root)
+        env.applied += 1
+        plan = env.manager.plan(render(model, f"r{env.applied}"), max_fraction=1.0)
+        env.manager.apply(plan, revision=f"r{env.applied}", timeout=5)  # the clone's claim waits: not healthy yet
+        return model
+
+    model = apply()
+    env.wait_bound("data")
+    [copy_volume] = model.volumes_of(clone)
+    claims = env.kube.resource_type("v1", "PersistentVolumeClaim")
+    snapshots = env.kube.resource_type("snapshot.storage.k8s.io/v1", "VolumeSnapshot")
+    name = restore_source(copy_volume)
+    assert name is not None
+    # No backup of the owner yet: nothing to copy, and the clone's claim waits for its data.
+    report = env.backups().run(model)
+    assert report.copied == [] and names_of(report.created) == ["data-203001010100"]
+    assert env.kube.get(snapshots, clone, name) is None
+    pending = env.kube.get(claims, clone, claim_name(copy_volume))
+    assert pending is not None and pending["status"]["phase"] == "Pending"
+    original = env.wait_ready("data-203001010100")
+
+    report = env.backups().run(model)
+    assert report.copied == [f"{clone}/{name}"]
+    (event,) = env.events("backup.copied")
+    assert event.tenant == clone
+    shared = f"{owner.tenant}/data-203001010100"
+    assert event.details == {"volume": "data", "snapshot": name, "from": shared, "sharedBy": owner.tenant}
+    copy = wait_for(
+        lambda: env.kube.get(snapshots, clone, name),
+        timeout=30,
+        message="the copy ready",
+        until=lambda s: s is not None and (s.get("status") or {}).get("readyToUse") is True,
+    )
+    assert copy is not None
+    content, source_content = env.content_of(copy), env.content_of(original)
+    assert content is not None and source_content is not None
+    assert content["spec"]["source"]["snapshotHandle"] == source_content["status"]["snapshotHandle"]
+    assert content["spec"]["deletionPolicy"] == "Retain"  # deleting the clone never deletes the owner's backup
+    wait_for(
+        lambda: env.kube.get(claims, clone, claim_name(copy_volume)),
+        timeout=60,
+        message="the clone's claim Bound",
+        until=lambda c: c is not None and c["status"].get("phase") == "Bound",
+    )
+    assert env.backups().run(model).copied == []  # once
+
+    # The owner's retention (last=1) would drop the copied backup for a newer one; the copy keeps it.
+    env.clock.set(T0 + timedelta(hours=6))
+    (newer,) = names_of(env.backups().run(model).created)
+    env.wait_ready(newer)
+    assert env.backups().run(model).pruned == []
+    assert {"data-203001010100", newer} <= set(env.snapshots())

@@ -52,6 +52,15 @@ APPS = {
         spec:
           template: catalog/static-site@1
           parameters: {image: "nginx:1.27", domain: site.example.com, contentVolume: site}
+        ---
+        apiVersion: dockyard.dev/v1alpha1
+        kind: Job
+        metadata:
+          name: nightly
+        spec:
+          template: catalog/cron-job@1
+          parameters: {image: "busybox:1.36", schedule: "0 2 * * *", command: [sh, -c, "echo report"]}
+          retries: 5
         """,
     "tenants/shop/site-volume.yaml": """
         apiVersion: dockyard.dev/v1alpha1
@@ -90,6 +99,14 @@ def test_every_catalog_entry_renders_with_its_defaults(tmp_path: Path) -> None:
     site = objects[("Deployment", "site")]["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
     assert site["ports"][0]["containerPort"] == 80  # static-site's default over web-service's 8080
     assert site["volumeMounts"][0]["readOnly"] is True
+    nightly = objects[("CronJob", "nightly")]["spec"]  # type: ignore[index]
+    assert (nightly["schedule"], nightly["timeZone"], nightly["concurrencyPolicy"]) == ("0 2 * * *", "UTC", "Forbid")
+    assert nightly["startingDeadlineSeconds"] == 600
+    run = nightly["jobTemplate"]["spec"]
+    assert run["backoffLimit"] == 5 and run["activeDeadlineSeconds"] == 3600  # the Job's own field wins
+    container = run["template"]["spec"]["containers"][0]
+    assert container["command"] == ["sh", "-c", "echo report"] and "args" not in container
+    assert container["resources"]["limits"]["memory"] == "128Mi"
 
 
 def test_the_catalog_is_read_only_when_referenced(tmp_path: Path) -> None:
@@ -101,7 +118,7 @@ def test_the_catalog_is_read_only_when_referenced(tmp_path: Path) -> None:
     ("ref", "hint"),
     [
         ("catalog/postgres@9", "the catalog has no version 9 of postgres; it has catalog/postgres@1"),
-        ("catalog/mysql@1", "the catalog has no template 'mysql'; it has: catalog/postgres@1, catalog/redis@1"),
+        ("catalog/mysql@1", "the catalog has no template 'mysql'; it has: catalog/cron-job@1, catalog/postgres@1"),
     ],
 )
 def test_an_unknown_entry_says_what_the_catalog_has(tmp_path: Path, ref: str, hint: str) -> None:
@@ -171,7 +188,14 @@ def test_every_shipped_entry_is_documented() -> None:
     found, problems = shapes()
     assert problems == []
     assert set(found) == {f.ref for f in catalog.shipped()}
-    assert {f.name for f in catalog.shipped()} == {"postgres", "redis", "static-site", "web-service", "worker"}
+    assert {f.name for f in catalog.shipped()} == {
+        "cron-job",
+        "postgres",
+        "redis",
+        "static-site",
+        "web-service",
+        "worker",
+    }
     for shape in found.values():
         assert shape.title and shape.description
         for name, schema in shape.parameters["properties"].items():
@@ -190,6 +214,61 @@ def test_template_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "value: ${database}" in out
     assert main(["template", "show", "catalog/static-site@1"]) == 0
     assert "extends: catalog/web-service@1" in capsys.readouterr().out
+    assert main(["template", "list"]) == 0
+    assert "catalog/cron-job@1     Cron job (a Job)" in capsys.readouterr().out
+    assert main(["template", "show", "cron-job"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters (spec.parameters of the Job):" in out and "schedule: ${schedule}" in out
+    assert "  kind: Job\n  spec:\n    template: catalog/cron-job@1" in out
+
+
+JOB_FROM_APP_TEMPLATE = """
+    apiVersion: dockyard.dev/v1alpha1
+    kind: Job
+    metadata:
+      name: oops
+    spec:
+      template: catalog/worker@1
+      parameters: {image: "busybox:1.36"}
+    """
+
+
+def test_a_template_renders_one_kind(tmp_path: Path) -> None:
+    # A Job made from an App's template, an App from a Job's: each says what the template renders.
+    result = load(tmp_path, {**BASE, "tenants/shop/oops.yaml": JOB_FROM_APP_TEMPLATE})
+    [error] = result.errors
+    assert (error.file, error.message) == (
+        "tenants/shop/oops.yaml",
+        "template 'catalog/worker@1' renders an App, not a Job",
+    )
+    app = JOB_FROM_APP_TEMPLATE.replace("kind: Job", "kind: App").replace("worker@1", "cron-job@1")
+    result = load(tmp_path / "b", {**BASE, "tenants/shop/oops.yaml": app})
+    [error] = result.errors
+    assert error.message == "template 'catalog/cron-job@1' renders a Job, not an App"
+    # A repo template extending a Job's template with an App shape mixes the two.
+    mixed = """
+        apiVersion: dockyard.dev/v1alpha1
+        kind: Template
+        metadata:
+          name: mixed
+        spec:
+          extends: catalog/cron-job@1
+          app: {replicas: 2}
+        """
+    result = load(tmp_path / "c", {**BASE, "templates/mixed.yaml": mixed})
+    [error] = result.errors
+    assert error.file == "templates/mixed.yaml" and "mixes an App and a Job" in error.message
+    # A Template has app or job, not both.
+    both = mixed.replace("extends: catalog/cron-job@1", "job: {image: x}")
+    result = load(tmp_path / "d", {**BASE, "templates/mixed.yaml": both})
+    assert [e.file for e in result.errors] == ["templates/mixed.yaml"]
+
+
+def test_a_job_template_without_its_required_parameter(tmp_path: Path) -> None:
+    job = JOB_FROM_APP_TEMPLATE.replace("worker@1", "cron-job@1")
+    result = load(tmp_path, {**BASE, "tenants/shop/oops.yaml": job})
+    [error] = result.errors
+    assert error.file == "tenants/shop/oops.yaml" and "schedule" in error.message
 
 
 def test_template_show_of_an_unknown_version(capsys: pytest.CaptureFixture[str]) -> None:

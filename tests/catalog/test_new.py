@@ -114,3 +114,37 @@ def test_new_app_refuses_a_symlinked_folder(tmp_path: Path, capsys: pytest.Captu
     assert main(["new", "app", "shop", "x", "--image", "busybox:1.36", "--repo", str(root)]) == 1
     assert "is a symlink" in capsys.readouterr().err
     assert list(outside.iterdir()) == []
+
+
+def test_new_job_from_the_cron_job_entry_and_from_an_image(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    args = ["new", "job", "shop", "nightly", "--template", "catalog/cron-job@1", "--repo", str(root)]
+    assert main([*args, "--param", "image=busybox:1.36", "--param", "schedule=0 2 * * *"]) == 0
+    text = (root / "tenants/shop/jobs/nightly.yaml").read_text()
+    assert text.splitlines()[0].endswith("schemas/job.schema.json") and "kind: Job" in text
+    assert main(["new", "job", "shop", "once", "--image", "busybox:1.36", "--repo", str(root)]) == 0
+    assert main(["new", "job", "shop", "hourly", "--image", "x:1", "--schedule", "@hourly", "--repo", str(root)]) == 0
+    result = load_repo(root)
+    assert result.model is not None
+    jobs = {j.name: j for j in result.model.jobs_of("shop")}
+    assert (jobs["nightly"].schedule, jobs["nightly"].retries) == ("0 2 * * *", 2)
+    assert jobs["once"].schedule is None and jobs["hourly"].schedule is not None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--template", "catalog/cron-job@1", "--param", "image=x:1"], "schedule"),  # a required parameter
+        (["--template", "catalog/worker@1", "--param", "image=x:1"], "renders an App, not a Job"),
+        (["--template", "catalog/cron-job@1", "--schedule", "@daily"], "--schedule is for a job without a template"),
+        ([], "give the job an --image"),
+    ],
+)
+def test_new_job_refusals_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    root = repo(tmp_path)
+    before = _files(root)
+    assert main(["new", "job", "shop", "nightly", *extra, "--repo", str(root)]) != 0
+    assert message in capsys.readouterr().err
+    assert _files(root) == before

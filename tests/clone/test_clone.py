@@ -86,7 +86,9 @@ def test_clone_of_the_example_shop(example: Path, capsys: pytest.CaptureFixture[
         (["nope", "--to", "x"], 2, "there is no tenant 'nope'; tenants: analytics, monitoring, payments, shop"),
         (["shop", "--to", "kube-shop"], 1, "namespace 'kube-shop' is reserved"),
         (["shop", "--to", "Shop"], 2, "--to Shop: not a DNS label"),
-        (["shop", "--to", "s2", "--with-data", "snap-1"], 2, "a VolumeSnapshot restores only into its own namespace"),
+        (["shop", "--to", "s2", "--with-data", "snap-1"], 2, "--with-data snap-1: not a backup of a volume of shop"),
+        (["shop", "--to", "s2", "--with-data", "orders-data-2030"], 2, "(VOLUME-YYYYMMDDHHMM; volumes: orders-data)"),
+        (["shop", "--to", "s2", "--with-data", ","], 2, "--with-data: name 'latest' or snapshots"),
         (["shop", "--to", "s2", "--domain-suffix", "x"], 2, "--domain-suffix x: not a DNS name"),
         # every domain becomes FIRST.S: api and admin stay apart, but two apps cannot share one
         (["shop", "--to", "s3", "--domain-suffix", "example.org"], 0, ""),
@@ -100,6 +102,27 @@ def test_refused_clones_write_nothing(
     branches = [b for b in git(example, "branch", "--format=%(refname:short)").split() if b.startswith("dockyard/")]
     assert len(branches) == (1 if code == 0 else 0)
     assert git(example, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("data", ["latest", "orders-data-203001020304"])
+def test_a_clone_with_data_starts_from_the_owners_backup_with_its_consent(
+    example: Path, capsys: pytest.CaptureFixture[str], data: str
+) -> None:
+    assert main(["clone", "shop", "--to", "shop-staging", "--with-data", data, "--repo", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert f"volume orders-data starts from shop's backup {data}" in out
+    _checkout(example, _branch(example))
+    model = load_or_raise(example)
+    [copy] = model.volumes_of("shop-staging")
+    assert (copy.restore_tenant, copy.restore_volume, copy.restore_snapshot) == ("shop", "orders-data", data)
+    [original] = model.volumes_of("shop")
+    assert original.share_with == ("shop-staging",) and original.restore_snapshot is None
+    # The consent is one line in the owner's file; its comments and the rest stay as written.
+    diff = git(example, "diff", "main", "--", "tenants/shop/volumes.yaml")
+    assert [line for line in diff.splitlines() if line.startswith(("+", "-")) and line[1:2] not in "+-"] == [
+        "+  shareWith:",
+        "+    - shop-staging",
+    ]
 
 
 def test_domains_that_collide_are_refused(example: Path, capsys: pytest.CaptureFixture[str]) -> None:

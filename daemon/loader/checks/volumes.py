@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from daemon.loader.checks.context import CheckContext, DocPath, items
+from daemon.loader.checks.context import CheckContext, DocPath, items, where
 from daemon.loader.documents import Entry
 from daemon.loader.hints import did_you_mean
 
@@ -27,10 +27,60 @@ def check(ctx: CheckContext) -> None:
         if classes is not None:
             _storage_class(ctx, entry, spec, classes, default)
         users = mounts.get((entry.tenant, str(entry.name)), [])
+        if isinstance(spec.get("restore"), dict) and "tenant" in spec["restore"]:
+            _shared_restore(ctx, entry, spec["restore"])
         if spec.get("perReplica"):
             _per_replica(ctx, entry, spec, users)
         elif spec.get("accessMode", "ReadWriteOnce") in ("ReadWriteOnce", "ReadWriteOncePod"):
             _single_writer(ctx, entry, spec, users)
+
+
+def _shared_restore(ctx: CheckContext, entry: Entry, restore: dict[str, Any]) -> None:
+    """A restore from another tenant's backup: only from a Volume whose owner lets this tenant
+    (``shareWith``), and only of that Volume's own chain, so a tenant cannot read another's data
+    by naming it."""
+    path: DocPath = ("spec", "restore")
+    source, name, snapshot = str(restore["tenant"]), str(restore["volume"]), str(restore["snapshot"])
+    if source == entry.tenant:
+        ctx.report(
+            entry,
+            (*path, "tenant"),
+            f"restore.tenant names this volume's own tenant '{source}'",
+            "leave tenant and volume out to restore from a snapshot of this namespace",
+            code="value.restore",
+        )
+        return
+    if not ctx.require(entry, (*path, "tenant"), "Tenant", source):
+        return
+    if not ctx.require(entry, (*path, "volume"), "Volume", name, source):
+        return
+    shared = ctx.valid_entry("Volume", name, source)
+    if shared is None:
+        return  # its own errors are reported
+    if entry.tenant not in items(shared.spec().get("shareWith")):
+        ctx.report(
+            entry,
+            (*path, "volume"),
+            f"volume '{name}' of tenant '{source}' does not share its backups with tenant '{entry.tenant}'",
+            f"the owner adds '{entry.tenant}' to spec.shareWith of that Volume ({where(shared)})",
+            code="ref.restore-consent",
+        )
+    if shared.spec().get("perReplica"):
+        ctx.report(
+            entry,
+            (*path, "volume"),
+            f"volume '{name}' of tenant '{source}' is perReplica: its backups are one per replica claim",
+            "start from the backup of a shared Volume (perReplica: false)",
+            code="value.restore",
+        )
+    if snapshot != "latest" and not snapshot.startswith(f"{name}-"):
+        ctx.report(
+            entry,
+            (*path, "snapshot"),
+            f"snapshot '{snapshot}' is not a backup of volume '{name}' (its backups are named {name}-YYYYMMDDHHMM)",
+            f"name one of them, or 'latest' for the newest (dockyard history, or the console's backups of {source})",
+            code="value.restore",
+        )
 
 
 def _containers(spec: dict[str, Any]) -> list[tuple[DocPath, dict[str, Any]]]:
