@@ -3,7 +3,8 @@
 Reads Deployments and StatefulSets (one App each), Jobs and CronJobs (one Job each), the Services
 that select their pods and the Ingresses in front of those Services (the App's ports, exposure
 and domains), PersistentVolumeClaims and claim templates (Volumes), HorizontalPodAutoscalers
-(Autoscaling) and ConfigMaps. The pod templates are read by :mod:`daemon.policy.extract_pod`.
+(Autoscaling), NetworkPolicies (a Policy's network rules, :mod:`daemon.policy.extract_network`)
+and ConfigMaps. The pod templates are read by :mod:`daemon.policy.extract_pod`.
 Whatever the format cannot say is reported, object by object, in ``unsupported`` and left out:
 nothing is guessed. Values the API server fills in by default (``imagePullPolicy``,
 ``dnsPolicy``, ...) are not reported.
@@ -20,6 +21,7 @@ from typing import Any, Final
 from daemon import API_VERSION
 from daemon.loader import formats
 from daemon.loader.checks.jobs import MAX_CRONJOB_NAME, MAX_ONE_OFF_NAME
+from daemon.policy.extract_network import network_rules
 from daemon.policy.extract_pod import PodReader
 
 #: Fields of a Deployment's or StatefulSet's spec read below; others are reported unless they
@@ -583,9 +585,10 @@ def _run_of_cronjob(job: Mapping[str, Any]) -> bool:
     return any(ref.get("kind") == "CronJob" for ref in _meta(job).get("ownerReferences") or ())
 
 
-def extract(objects: Sequence[Mapping[str, Any]], *, app: str | None = None) -> Extracted:
+def extract(objects: Sequence[Mapping[str, Any]], *, app: str | None = None, namespace: str = "") -> Extracted:
     """The Dockyard documents of a namespace's ``objects`` (only the App or Job ``app`` and what it uses)."""
     reader = _Reader(objects)
+    pods: dict[str, Mapping[str, Any]] = {}
     claims: set[str] = set()
     apps: set[str] = set()
     for kind in ("Deployment", "StatefulSet"):
@@ -597,6 +600,13 @@ def extract(objects: Sequence[Mapping[str, Any]], *, app: str | None = None) -> 
             if body is not None:
                 apps.add(name)
                 reader.out.documents[f"apps/{name}.yaml"] = _doc("App", name, body)
+    for kind in ("Deployment", "StatefulSet"):
+        for workload in reader.kind(kind):
+            # Every workload's pods with --app (the rules into the app name its clients), else
+            # those of the Apps written.
+            if app is not None or _name(workload) in apps:
+                template = (workload.get("spec") or {}).get("template") or {}
+                pods[_name(workload)] = (template.get("metadata") or {}).get("labels") or {}
     jobs: set[str] = set()
     for kind in ("CronJob", "Job"):
         for job in reader.kind(kind):
@@ -616,11 +626,21 @@ def extract(objects: Sequence[Mapping[str, Any]], *, app: str | None = None) -> 
     for hpa in reader.kind("HorizontalPodAutoscaler"):
         if app is None or (hpa.get("spec") or {}).get("scaleTargetRef", {}).get("name") == app:
             reader.autoscaling(hpa, apps)
+    policies = [p for p in reader.kind("NetworkPolicy") if app is None or _selects(p, pods.get(app))]
+    rules = network_rules(policies, pods, namespace, reader.report, only=app)
+    if rules:
+        name = app or "network"
+        reader.out.documents[f"policies/{name}.yaml"] = _doc("Policy", name, {"network": rules})
     if app is None:
         _left_out(reader)
     if app is not None and not apps and not jobs:
         reader.out.unsupported.append(f"no Deployment, StatefulSet, Job or CronJob {app} in the namespace")
     return reader.out
+
+
+def _selects(policy: Mapping[str, Any], labels: Mapping[str, Any] | None) -> bool:
+    selector = ((policy.get("spec") or {}).get("podSelector") or {}).get("matchLabels") or {}
+    return labels is not None and bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 def _left_out(reader: _Reader) -> None:

@@ -401,6 +401,45 @@ def test_extracted_documents_load_and_render_back_the_same(
         assert copy[key] == original[key], key
 
 
+def test_an_app_extracted_as_a_template_renders_what_it_extracted(
+    platform: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(extract_command, "kube_client", lambda args: _Lister(LIVE))
+    args = ["extract", "--namespace", TENANT, "--app", "web", "--repo", str(platform), "--tenant", TENANT]
+    assert main([*args, "--template", "web-copy"]) == 0
+    assert "wrote templates/web-copy.yaml" in capsys.readouterr().out
+    template = yaml.safe_load((platform / "templates/web-copy.yaml").read_text())
+    app = yaml.safe_load((platform / f"tenants/{TENANT}/apps/web.yaml").read_text())
+    assert app["spec"]["template"] == "web-copy"
+    assert set(app["spec"]["parameters"]) <= {"image", "replicas", "cpu", "memory", "domains"}
+    assert template["spec"]["app"]["image"] == "${image}"
+    assert template["spec"]["parameters"]["required"] == ["image"]
+    rendered = [o for o in render(load_or_raise(platform), "rt") if o["metadata"].get("namespace") == TENANT]
+    original = _shape(o for o in LIVE if o["metadata"]["name"] == "web" or o["kind"] == "Ingress")
+    copy = _shape(rendered)
+    for key in ("Deployment/web", "Service/web"):
+        assert copy[key] == original[key], key
+    # A second copy from the template with only its image and domains (the rest defaults).
+    (platform / f"tenants/{TENANT}/apps/web2.yaml").write_text(
+        "apiVersion: dockyard.dev/v1alpha1\nkind: App\nmetadata: {name: web2}\n"
+        "spec: {template: web-copy, parameters: {image: 'nginx:1.28', domains: [two.example.com]}}\n"
+    )
+    model = load_or_raise(platform)
+    [web2] = [a for a in model.apps if a.name == "web2"]
+    [web] = [a for a in model.apps if a.name == "web" and a.tenant == TENANT]
+    assert (web2.image, web2.domains, web2.replicas, web2.resources) == (
+        "nginx:1.28",
+        ("two.example.com",),
+        web.replicas,
+        web.resources,
+    )
+    # Never over a file without --force, and --template needs --app.
+    assert main([*args, "--template", "web-copy"]) == 1
+    assert "exists; nothing was written" in capsys.readouterr().err
+    assert main(["extract", "--namespace", TENANT, "--template", "x"]) == 2
+    assert "--template NAME makes a template of one app" in capsys.readouterr().err
+
+
 # --- what both sides must agree on -------------------------------------------------------------
 
 
