@@ -149,6 +149,8 @@ class BackupManager:
         self._prune_warned: set[tuple[str, str]] = set()
         #: ``namespace/name`` of every snapshot a copy points at, as of the current run
         self._copied: set[str] = set()
+        #: (volume, why) of the copies that wait, each logged once
+        self._copy_waits: set[tuple[str, str]] = set()
 
     @property
     def _snapshots(self) -> ResourceType:
@@ -486,13 +488,7 @@ class BackupManager:
         shared = next((v for v in model.volumes_of(owner) if v.name == chain), None)
         if shared is None or volume.tenant not in shared.share_with:
             # The loader refuses this; a model narrowed to one cluster may lack the owner.
-            log.warning(
-                "volume %s/%s starts from a backup of %s/%s, which is not shared with it on this cluster",
-                volume.tenant,
-                volume.name,
-                owner,
-                chain,
-            )
+            self._wait(volume, f"its backup source {owner}/{chain} is not shared with it on this cluster", warn=True)
             return
         ready = [
             s
@@ -500,7 +496,7 @@ class BackupManager:
             if s.ready and s.content and not s.deleting and wanted in ("latest", s.name)
         ]
         if not ready:
-            log.info("volume %s/%s waits for backup %s of %s/%s", volume.tenant, volume.name, wanted, owner, chain)
+            self._wait(volume, f"it waits for backup {wanted} of {owner}/{chain} to be ready")
             return
         original = max(ready, key=lambda s: (s.taken or datetime.min.replace(tzinfo=UTC), s.name))
         content = self._kube.get(self._contents, None, original.content)
@@ -552,6 +548,15 @@ class BackupManager:
         )
         report.copied.append(f"{volume.tenant}/{name}")
         self._copied.add(copy_of)
+
+    def _wait(self, volume: Volume, why: str, *, warn: bool = False) -> None:
+        # Every run tries again; the reason is worth reading once, not every minute.
+        key = (f"{volume.tenant}/{volume.name}", why)
+        if key not in self._copy_waits:
+            self._copy_waits.add(key)
+            (log.warning if warn else log.info)(
+                "volume %s/%s has no copy of its data yet: %s", volume.tenant, volume.name, why
+            )
 
     def _announce_restore(self, claim: Mapping[str, Any], report: BackupReport) -> None:
         meta = claim["metadata"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from daemon.render.storage import claim_name, restore_source
 from tests.platforms import PlatformRepo, doc
 
 
-def _repo(tmp_path: Path, restore: dict[str, Any], share: list[str] | None = ("copy",), **source: Any) -> Path:  # type: ignore[assignment]
+def _repo(tmp_path: Path, restore: dict[str, Any], share: Sequence[str] | None = ("copy",), **source: Any) -> Path:
     repo = PlatformRepo(tmp_path / "platform", "owner", apps=1)
     volume = repo.volumes["data"]["spec"]
     volume["backup"] = {"schedule": "0 */6 * * *", "retention": {"last": 2}}

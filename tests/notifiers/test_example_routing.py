@@ -61,6 +61,7 @@ CASES: list[tuple[str, str | None, dict[str, Any], set[str]]] = [
     ("backup.failed", "shop", {}, {"shop-oncall", "shop-team", "platform-ops"}),
     ("backup.pruned", "analytics", {}, {"analytics-team"}),
     ("backup.restored", "analytics", {}, {"analytics-team"}),
+    ("backup.copied", "shop", {}, {"shop-team"}),  # a clone of shop data: info, below shop-oncall
     ("command.executed", "shop", {}, {"platform-ops"}),
     ("command.executed", "monitoring", {}, {"platform-ops"}),
     ("notification.deadlettered", None, {}, {"platform-ops"}),
