@@ -263,15 +263,19 @@ def _insert_first(
     return Edit(text[:at] + inserted + text[at:], None, text.count("\n", 0, at) + len(lines))
 
 
+def _volume_spec(text: str, volume: str, file: str, what: str) -> MappingNode:
+    document = _find_document(text, "Volume", volume, file)
+    found = _get(document, "spec")
+    if found is None or not isinstance(found[1], MappingNode):
+        raise ChatError(f"the Volume {volume} in {file} has no spec mapping to set {what} in")
+    return found[1]
+
+
 def set_volume_restore(text: str, volume: str, snapshot: str, *, file: str = "the file") -> Edit:
     """``text`` with ``spec.restore.snapshot`` of the Volume document named ``volume`` set to
     ``snapshot``: replaced where it is written, else added first in ``spec.restore``, else a
     ``restore`` mapping added first in the spec."""
-    document = _find_document(text, "Volume", volume, file)
-    found = _get(document, "spec")
-    if found is None or not isinstance(found[1], MappingNode):
-        raise ChatError(f"the Volume {volume} in {file} has no spec mapping to set restore in")
-    spec = found[1]
+    spec = _volume_spec(text, volume, file, "restore")
     value = _scalar_text(snapshot)
     restore = _get(spec, "restore")
     if restore is None:
@@ -294,11 +298,7 @@ def add_volume_share(text: str, volume: str, tenant: str, *, file: str = "the fi
     """``text`` with ``tenant`` added to ``spec.shareWith`` of the Volume document named
     ``volume`` (the owner's consent to a clone's copy of its backups): appended to the list where
     it is written, else a ``shareWith`` list added first in the spec."""
-    document = _find_document(text, "Volume", volume, file)
-    found = _get(document, "spec")
-    if found is None or not isinstance(found[1], MappingNode):
-        raise ChatError(f"the Volume {volume} in {file} has no spec mapping to set shareWith in")
-    spec = found[1]
+    spec = _volume_spec(text, volume, file, "shareWith")
     value = _scalar_text(tenant)
     shares = _get(spec, "shareWith")
     if shares is None:

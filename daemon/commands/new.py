@@ -33,34 +33,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     kinds = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
     tenant = kinds.add_parser("tenant", help="tenants/NAME/tenant.yaml")
     tenant.add_argument("name", help="the tenant (and its namespace)")
-    app = kinds.add_parser("app", help="tenants/TENANT/apps/NAME.yaml")
-    app.add_argument("tenant", help="an existing tenant")
-    app.add_argument("name", help="the app")
-    app.add_argument(
-        "--template", default=None, help="a repo template or catalog/NAME@VERSION (dockyard template list)"
+    app = _workload_parser(kinds, "app", "a repo template or catalog/NAME@VERSION (dockyard template list)")
+    job = _workload_parser(
+        kinds,
+        "job",
+        "a repo template or catalog/NAME@VERSION rendering a Job (catalog/cron-job@1)",
+        help="tenants/TENANT/jobs/NAME.yaml: batch work, once or on a schedule",
     )
-    app.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a template parameter (VALUE is YAML: 3, true, [a, b]); repeatable",
-    )
-    app.add_argument("--image", default=None, help="the container image of an app without a template")
-    job = kinds.add_parser("job", help="tenants/TENANT/jobs/NAME.yaml: batch work, once or on a schedule")
-    job.add_argument("tenant", help="an existing tenant")
-    job.add_argument("name", help="the job")
-    job.add_argument(
-        "--template", default=None, help="a repo template or catalog/NAME@VERSION rendering a Job (catalog/cron-job@1)"
-    )
-    job.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a template parameter (VALUE is YAML: 3, true, [a, b]); repeatable",
-    )
-    job.add_argument("--image", default=None, help="the container image of a job without a template")
     job.add_argument("--schedule", default=None, metavar="CRON", help="run on this cron schedule (a CronJob)")
     for sub in (tenant, app, job):
         add_repo_arg(sub)
@@ -68,6 +47,29 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tenant.set_defaults(func=run_tenant)
     app.set_defaults(func=run_app, kind="App", schedule=None)
     job.set_defaults(func=run_app, kind="Job")
+
+
+def _workload_parser(
+    kinds: argparse._SubParsersAction[Any], noun: str, template_help: str, *, help: str = ""
+) -> argparse.ArgumentParser:
+    """``new app`` or ``new job``: TENANT NAME, from --template with --param, or from --image."""
+    parser: argparse.ArgumentParser = kinds.add_parser(noun, help=help or f"tenants/TENANT/{noun}s/NAME.yaml")
+    parser.add_argument("tenant", help="an existing tenant")
+    parser.add_argument("name", help=f"the {noun}")
+    parser.add_argument("--template", default=None, help=template_help)
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter (VALUE is YAML: 3, true, [a, b]); repeatable",
+    )
+    parser.add_argument(
+        "--image",
+        default=None,
+        help=f"the container image of a{'n' if noun == 'app' else ''} {noun} without a template",
+    )
+    return parser
 
 
 def _label(value: str, what: str) -> str:

@@ -102,16 +102,23 @@ def network_rules(
         if not targets:
             report(policy, "spec.podSelector selects no extracted workload")
             continue
-        for index, rule in enumerate(ingress):
-            _ingress(policy, f"spec.ingress[{index}]", rule, targets, apps, namespace, report, add)
-        for index, rule in enumerate(egress):
-            _egress(policy, f"spec.egress[{index}]", rule, targets, apps, namespace, report, add)
+        for direction, rule_list in (("ingress", ingress), ("egress", egress)):
+            for index, rule in enumerate(rule_list):
+                _rule(policy, f"spec.{direction}[{index}]", direction, rule, targets, apps, namespace, report, add)
     return rules
 
 
-def _ingress(
+#: What a rule with no peers lets through, and what to write instead.
+_EVERY: Final = {
+    "ingress": "it lets in every source; expose the app (spec.expose) or give it a domain",
+    "egress": "it lets out to every destination; name the ranges (to.cidr) or tenants",
+}
+
+
+def _rule(
     policy: Mapping[str, Any],
     where: str,
+    direction: str,
     rule: Mapping[str, Any],
     targets: list[str],
     apps: Mapping[str, Mapping[str, Any]],
@@ -119,76 +126,74 @@ def _ingress(
     report: Report,
     add: Callable[[dict[str, Any]], None],
 ) -> None:
+    """The Policy rules of one ingress or egress rule about the pods of ``targets``."""
     ports = _ports(rule)
     if ports is None:
         report(policy, f"{where}.ports: named ports, port ranges or mixed protocols cannot be expressed")
         return
-    peers = rule.get("from") or []
+    key = "from" if direction == "ingress" else "to"
+    peers = rule.get(key) or []
     if not peers:
-        report(policy, f"{where}: it lets in every source; expose the app (spec.expose) or give it a domain")
+        report(policy, f"{where}: {_EVERY[direction]}")
         return
     for peer in peers:
-        sources: list[dict[str, Any]] = []
-        if "ipBlock" in peer:
-            report(policy, f"{where}.from: ingress from address ranges cannot be expressed; expose the app instead")
-            continue
-        if "namespaceSelector" in peer:
-            other = _namespace(peer["namespaceSelector"])
-            if other is None or "podSelector" in peer:
-                report(policy, f"{where}.from: only a whole namespace named by {NAMESPACE_NAME_LABEL} can be said")
-                continue
-            sources = [{"tenant": other}] if other != namespace else []
-            if not sources:
-                report(policy, f"{where}.from: the whole namespace lets in its own pods: that is the tenant's default")
-                continue
+        if direction == "ingress":
+            for source in _sources(policy, f"{where}.from", peer, apps, namespace, report):
+                for target in targets:
+                    add({"allow": {"from": source, "to": {"app": target}, **ports}})
         else:
-            found = _selected(peer.get("podSelector") or {}, apps)
-            if not found or not (peer.get("podSelector") or {}).get("matchLabels"):
-                report(policy, f"{where}.from: its podSelector selects no single extracted workload")
-                continue
-            sources = [{"app": name} for name in found]
-        for source in sources:
-            for target in targets:
-                add({"allow": {"from": source, "to": {"app": target}, **ports}})
+            destination = _destination(policy, f"{where}.to", peer, ports, namespace, report)
+            for target in targets if destination is not None else ():
+                add({"allow": {"from": {"app": target}, "to": destination, **ports}})
 
 
-def _egress(
+def _sources(
     policy: Mapping[str, Any],
     where: str,
-    rule: Mapping[str, Any],
-    targets: list[str],
+    peer: Mapping[str, Any],
     apps: Mapping[str, Mapping[str, Any]],
     namespace: str,
     report: Report,
-    add: Callable[[dict[str, Any]], None],
-) -> None:
-    ports = _ports(rule)
-    if ports is None:
-        report(policy, f"{where}.ports: named ports, port ranges or mixed protocols cannot be expressed")
-        return
-    peers = rule.get("to") or []
-    if not peers:
-        report(policy, f"{where}: it lets out to every destination; name the ranges (to.cidr) or tenants")
-        return
-    for peer in peers:
-        if "ipBlock" in peer:
-            block = peer["ipBlock"]
-            to: dict[str, Any] = {"cidr": block["cidr"]}
-            if block.get("except"):
-                to["except"] = list(block["except"])
-        elif "namespaceSelector" in peer:
-            other = _namespace(peer["namespaceSelector"])
-            if other is None or "podSelector" in peer:
-                if _dns(ports):
-                    continue  # DNS: strict isolation always lets it out
-                report(policy, f"{where}.to: only a whole namespace named by {NAMESPACE_NAME_LABEL} can be said")
-                continue
-            if other == namespace:
-                continue  # traffic inside the tenant is allowed
-            if other == "kube-system" and _dns(ports):
-                continue  # DNS
-            to = {"tenant": other}
-        else:
-            continue  # pods of this namespace: traffic inside the tenant is allowed
-        for target in targets:
-            add({"allow": {"from": {"app": target}, "to": to, **ports}})
+) -> list[dict[str, Any]]:
+    """The ``from`` of each rule an ingress peer becomes (none: reported, or needs no rule)."""
+    if "ipBlock" in peer:
+        report(policy, f"{where}: ingress from address ranges cannot be expressed; expose the app instead")
+        return []
+    if "namespaceSelector" in peer:
+        other = _namespace(peer["namespaceSelector"])
+        if other is None or "podSelector" in peer:
+            report(policy, f"{where}: only a whole namespace named by {NAMESPACE_NAME_LABEL} can be said")
+            return []
+        if other == namespace:
+            report(policy, f"{where}: the whole namespace lets in its own pods: that is the tenant's default")
+            return []
+        return [{"tenant": other}]
+    selector = peer.get("podSelector") or {}
+    found = _selected(selector, apps) if selector.get("matchLabels") else None
+    if not found:
+        report(policy, f"{where}: its podSelector selects no single extracted workload")
+        return []
+    return [{"app": name} for name in found]
+
+
+def _destination(
+    policy: Mapping[str, Any],
+    where: str,
+    peer: Mapping[str, Any],
+    ports: Mapping[str, Any],
+    namespace: str,
+    report: Report,
+) -> dict[str, Any] | None:
+    """The ``to`` of the rule an egress peer becomes; None when it needs none or is reported."""
+    if "ipBlock" in peer:
+        block = peer["ipBlock"]
+        return {"cidr": block["cidr"], **({"except": list(block["except"])} if block.get("except") else {})}
+    if "namespaceSelector" not in peer:
+        return None  # pods of this namespace: traffic inside the tenant is allowed
+    other = _namespace(peer["namespaceSelector"])
+    if _dns(ports) and (other is None or other == "kube-system"):
+        return None  # DNS: strict isolation always lets it out
+    if other is None or "podSelector" in peer:
+        report(policy, f"{where}: only a whole namespace named by {NAMESPACE_NAME_LABEL} can be said")
+        return None
+    return None if other == namespace else {"tenant": other}
